@@ -1,0 +1,1 @@
+"""Antrean: passport-application queue numbers over WhatsApp for Indonesian immigration offices."""

@@ -1,0 +1,427 @@
+"""The booking service: the only code that opens transactions on the booking database.
+
+Each public method is one short transaction. Capacity, queue numbers, the one-active-booking-per-NIK
+rule and the per-number limit are enforced by the database (see schema.py), so the answers stay
+right with any number of processes. Refusals are `BookingRefused` with a `RefusalReason`."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time as wallclock
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from antrean.booking import store
+from antrean.booking.calendar import OfficeCalendar
+from antrean.booking.capacity import Session, arrival_time, session_starting, sessions_for
+from antrean.booking.codes import BookingCodes
+from antrean.booking.model import (
+    Applicant,
+    ApplicationType,
+    Booking,
+    BookingRefused,
+    BookingStatus,
+    RefusalReason,
+    ensure_transition,
+)
+from antrean.booking.offices import Office
+from antrean.clock import Clock
+from antrean.identity import (
+    IdentityError,
+    check_nik_against,
+    is_minor,
+    normalise_address,
+    normalise_msisdn,
+    normalise_name,
+    parse_birth_date,
+    parse_nik,
+)
+
+logger = logging.getLogger(__name__)
+
+# Deadlocks (PostgreSQL) and lock time-outs (SQLite) are resolved by running the transaction again.
+_TRANSIENT_MARKERS = ("deadlock detected", "could not serialize", "database is locked")
+_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    office_id: str
+    day: date
+    full_name: str
+    birth_date: date | str
+    address: str
+    nik: str
+    application_type: ApplicationType | str
+    whatsapp_number: str
+    session_start: time | None = None  # None: the earliest session with a seat left
+    photo_ref: str | None = None
+    request_key: str | None = None  # e.g. the WhatsApp message id; a repeat returns the same booking
+
+
+@dataclass(frozen=True)
+class SessionAvailability:
+    session: Session
+    booked: int
+
+    @property
+    def left(self) -> int:
+        return max(self.session.capacity - self.booked, 0)
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    day: date
+    sessions: tuple[SessionAvailability, ...]
+
+    @property
+    def capacity(self) -> int:
+        return sum(s.session.capacity for s in self.sessions)
+
+    @property
+    def left(self) -> int:
+        return sum(s.left for s in self.sessions)
+
+
+class BookingService:
+    def __init__(self, engine: Engine, offices: dict[str, Office], clock: Clock, codes: BookingCodes):
+        self.engine = engine
+        self.offices = offices
+        self.clock = clock
+        self.codes = codes
+        self._calendars = {office_id: OfficeCalendar(office) for office_id, office in offices.items()}
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def office(self, office_id: str) -> Office:
+        try:
+            return self.offices[office_id]
+        except KeyError:
+            raise BookingRefused(RefusalReason.UNKNOWN_OFFICE, f"no office {office_id!r}") from None
+
+    def calendar(self, office_id: str) -> OfficeCalendar:
+        self.office(office_id)
+        return self._calendars[office_id]
+
+    def availability(self, office_id: str, days: list[date] | None = None) -> list[DayAvailability]:
+        """Seats per session for the bookable days (or the given days)."""
+        office = self.office(office_id)
+        days = days if days is not None else self.calendar(office_id).bookable_days(self.clock())
+        with self.engine.connect() as connection:
+            taken = store.seats_taken(connection, office_id, days)
+        return [
+            DayAvailability(
+                day,
+                tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in sessions_for(office, day)),
+            )
+            for day in days
+        ]
+
+    def get_by_code(self, code: str) -> Booking | None:
+        normalised = self.codes.normalise(code)
+        if normalised is None or not self.codes.is_authentic(normalised):
+            return None
+        with self.engine.connect() as connection:
+            return store.by_code(connection, normalised)
+
+    def get_by_whatsapp_number(self, whatsapp_number: str, active_only: bool = True) -> list[Booking]:
+        with self.engine.connect() as connection:
+            return store.by_whatsapp_number(connection, whatsapp_number, active_only)
+
+    def get_active_by_nik(self, nik: str) -> Booking | None:
+        with self.engine.connect() as connection:
+            return store.active_by_nik(connection, nik)
+
+    def day_list(self, office_id: str, day: date) -> list[Booking]:
+        self.office(office_id)
+        with self.engine.connect() as connection:
+            return store.day_list(connection, office_id, day)
+
+    def events(self, booking_id: int) -> list[dict]:
+        with self.engine.connect() as connection:
+            return store.events_of(connection, booking_id)
+
+    # --- booking ---------------------------------------------------------------------------------
+
+    def book(self, request: BookingRequest, actor: str = "applicant") -> Booking:
+        office = self.office(request.office_id)
+        now = self.clock()
+        calendar = self._calendars[office.id]
+        self._ensure_registration_open(calendar, now)
+        self._ensure_bookable(calendar, request.day, now)
+        candidates = self._candidate_sessions(office, request.day, request.session_start)
+        applicant = self._validated_applicant(request, calendar.today(now))
+        whatsapp_number = self._validated_number(request.whatsapp_number)
+
+        def attempt(connection: Connection) -> Booking:
+            if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
+                return earlier
+            self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
+            if not store.claim_sender_slot(connection, whatsapp_number, office.max_active_bookings_per_number):
+                raise BookingRefused(
+                    RefusalReason.NUMBER_LIMIT,
+                    f"{office.max_active_bookings_per_number} active bookings for this number",
+                    {"limit": office.max_active_bookings_per_number},
+                )
+            session = next(
+                (s for s in candidates if store.take_seat(connection, office.id, request.day, s.start, s.capacity)),
+                None,
+            )
+            if session is None:
+                raise BookingRefused(
+                    RefusalReason.QUOTA_FULL,
+                    f"no seat left on {request.day} at {office.id}",
+                    {"day": request.day, "session_start": request.session_start},
+                )
+            booking = Booking(
+                office_id=office.id,
+                day=request.day,
+                session_start=session.start,
+                queue_number=store.next_queue_number(connection, office.id, request.day),
+                code=self.codes.new(),
+                applicant=applicant,
+                whatsapp_number=whatsapp_number,
+                photo_ref=request.photo_ref,
+                request_key=request.request_key,
+                created_at=now,
+                updated_at=now,
+            )
+            booking.id = store.insert_booking(connection, booking)
+            store.record_event(connection, booking.id, now, "booked", actor, queue_number=booking.queue_number)
+            return booking
+
+        try:
+            return self._transaction(attempt)
+        except _Repeat as repeat:
+            return repeat.booking
+        except IntegrityError:
+            # A concurrent twin committed first (same request key, same NIK, or — vanishingly rarely —
+            # the same code). Running again sees the twin and answers as for a repeat or a refusal.
+            pass
+        try:
+            return self._transaction(attempt)
+        except _Repeat as repeat:
+            return repeat.booking
+
+    # --- changing a booking ----------------------------------------------------------------------
+
+    def cancel(self, code: str, actor: str = "applicant", whatsapp_number: str | None = None) -> Booking:
+        """Cancel and free the seat. With `whatsapp_number`, only that number's bookings qualify."""
+
+        def attempt(connection: Connection) -> Booking:
+            booking = self._locked(connection, code, whatsapp_number)
+            ensure_transition(booking, BookingStatus.CANCELLED)
+            now = self.clock()
+            self._finish(connection, booking, BookingStatus.CANCELLED, now)
+            store.release_seat(connection, booking.office_id, booking.day, booking.session_start)
+            store.record_event(connection, booking.id, now, "cancelled", actor)
+            return replace(booking, status=BookingStatus.CANCELLED, updated_at=now, finished_at=now)
+
+        return self._transaction(attempt)
+
+    def reschedule(
+        self,
+        code: str,
+        new_day: date,
+        new_session_start: time | None = None,
+        actor: str = "applicant",
+        whatsapp_number: str | None = None,
+    ) -> Booking:
+        """Move a booking once, to a bookable day with a seat. The old seat is freed; the queue number
+        is a new one on the new day (numbers are never reused)."""
+        now = self.clock()
+
+        def attempt(connection: Connection) -> Booking:
+            booking = self._locked(connection, code, whatsapp_number)
+            if booking.status is not BookingStatus.BOOKED:
+                raise BookingRefused(RefusalReason.WRONG_STATUS, f"booking is {booking.status.value}",
+                                     {"status": booking.status.value})
+            if booking.reschedule_count >= 1:
+                raise BookingRefused(RefusalReason.ALREADY_RESCHEDULED, "a booking can be rescheduled once")
+            office = self.office(booking.office_id)
+            calendar = self._calendars[office.id]
+            self._ensure_registration_open(calendar, now)
+            self._ensure_bookable(calendar, new_day, now)
+            candidates = [
+                s for s in self._candidate_sessions(office, new_day, new_session_start)
+                if (new_day, s.start) != (booking.day, booking.session_start)
+            ]
+            session = next(
+                (s for s in candidates if store.take_seat(connection, office.id, new_day, s.start, s.capacity)), None
+            )
+            if session is None:
+                raise BookingRefused(RefusalReason.QUOTA_FULL, f"no seat left on {new_day}", {"day": new_day})
+            store.release_seat(connection, office.id, booking.day, booking.session_start)
+            queue_number = store.next_queue_number(connection, office.id, new_day)
+            store.update_booking(
+                connection, booking.id, BookingStatus.BOOKED,
+                day=new_day, session_start=session.start, queue_number=queue_number,
+                reschedule_count=booking.reschedule_count + 1, updated_at=now,
+            )
+            store.record_event(connection, booking.id, now, "rescheduled", actor,
+                               from_day=booking.day, to_day=new_day, queue_number=queue_number)
+            return replace(booking, day=new_day, session_start=session.start, queue_number=queue_number,
+                           reschedule_count=booking.reschedule_count + 1, updated_at=now)
+
+        return self._transaction(attempt)
+
+    def check_in(self, code: str, actor: str) -> tuple[Booking, str]:
+        """Let the applicant in at the door: only on the booking's own day. Returns the booking and
+        whether they are 'early', 'on_time' or 'late' for their session."""
+        now = self.clock()
+
+        def attempt(connection: Connection) -> tuple[Booking, str]:
+            booking = self._locked(connection, code)
+            office = self.office(booking.office_id)
+            today = self._calendars[office.id].today(now)
+            if booking.status is BookingStatus.BOOKED and booking.day != today:
+                raise BookingRefused(RefusalReason.WRONG_DAY, f"booking is for {booking.day}",
+                                     {"day": booking.day, "today": today})
+            ensure_transition(booking, BookingStatus.CHECKED_IN)
+            store.update_booking(connection, booking.id, BookingStatus.BOOKED,
+                                 status=BookingStatus.CHECKED_IN.value, checked_in_at=now, updated_at=now)
+            store.record_event(connection, booking.id, now, "checked_in", actor)
+            checked_in = replace(booking, status=BookingStatus.CHECKED_IN, checked_in_at=now, updated_at=now)
+            return checked_in, self.punctuality(checked_in, now)
+
+        return self._transaction(attempt)
+
+    def mark_served(self, code: str, actor: str) -> Booking:
+        return self._close(code, BookingStatus.SERVED, actor)
+
+    def mark_no_show(self, code: str, actor: str) -> Booking:
+        return self._close(code, BookingStatus.NO_SHOW, actor)
+
+    def punctuality(self, booking: Booking, moment: datetime) -> str:
+        office = self.office(booking.office_id)
+        session = session_starting(office, booking.day, booking.session_start)
+        local = moment.astimezone(office.zone)
+        if session is None:  # the office changed its sessions since the booking was made
+            session = Session(booking.session_start, booking.session_start, 0)
+        if local < arrival_time(booking.day, session, office):
+            return "early"
+        if local <= datetime.combine(booking.day, session.start, tzinfo=office.zone):
+            return "on_time"
+        return "late"
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _transaction(self, work: Callable[[Connection], object]):
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except OperationalError as error:
+                if attempt == _ATTEMPTS or not any(m in str(error.orig) for m in _TRANSIENT_MARKERS):
+                    raise
+                logger.info("transient database conflict (attempt %d), retrying", attempt)
+                wallclock.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    def _ensure_registration_open(self, calendar: OfficeCalendar, now: datetime) -> None:
+        if not calendar.registration_open(now):
+            raise BookingRefused(
+                RefusalReason.OUTSIDE_WINDOW,
+                "registration is closed now",
+                {"next_opening": calendar.next_registration_opening(now)},
+            )
+
+    def _ensure_bookable(self, calendar: OfficeCalendar, day: date, now: datetime) -> None:
+        bookable = calendar.bookable_days(now)
+        if day not in bookable:
+            raise BookingRefused(
+                RefusalReason.DAY_NOT_BOOKABLE,
+                f"{day} is not one of the bookable days",
+                {"day": day, "bookable_days": bookable, "closure": calendar.closure_reason(day)},
+            )
+
+    def _candidate_sessions(self, office: Office, day: date, start: time | None) -> list[Session]:
+        sessions = sessions_for(office, day)
+        if start is None:
+            return sessions
+        chosen = [s for s in sessions if s.start == start]
+        if not chosen:
+            raise BookingRefused(RefusalReason.SESSION_UNKNOWN, f"no session at {start:%H:%M} on {day}",
+                                 {"sessions": [s.start for s in sessions]})
+        return chosen
+
+    def _validated_applicant(self, request: BookingRequest, today: date) -> Applicant:
+        try:
+            birth_date = request.birth_date
+            if isinstance(birth_date, str):
+                birth_date = parse_birth_date(birth_date, today)
+            nik = parse_nik(request.nik, today)
+            check_nik_against(nik, birth_date)
+            application_type = ApplicationType(request.application_type)
+            return Applicant(
+                full_name=normalise_name(request.full_name),
+                birth_date=birth_date,
+                address=normalise_address(request.address),
+                nik=nik.value,
+                application_type=application_type,
+                is_minor=is_minor(birth_date, request.day),
+            )
+        except IdentityError as error:
+            raise BookingRefused(RefusalReason.INVALID_DATA, error.code,
+                                 {"code": error.code, "message_id": error.message_id}) from None
+        except ValueError:
+            raise BookingRefused(RefusalReason.INVALID_DATA, "application_type",
+                                 {"code": "application_type"}) from None
+
+    def _validated_number(self, whatsapp_number: str) -> str:
+        try:
+            return normalise_msisdn(whatsapp_number)
+        except IdentityError as error:
+            raise BookingRefused(RefusalReason.INVALID_DATA, error.code,
+                                 {"code": error.code, "message_id": error.message_id}) from None
+
+    def _ensure_nik_free(self, connection: Connection, nik: str, number: str, office_id: str, day: date) -> None:
+        existing = store.active_by_nik(connection, nik)
+        if existing is None:
+            return
+        if (existing.whatsapp_number, existing.office_id, existing.day) == (number, office_id, day):
+            raise _Repeat(existing)
+        raise BookingRefused(
+            RefusalReason.NIK_ALREADY_BOOKED,
+            "this NIK already has an active booking",
+            {"office_id": existing.office_id, "day": existing.day, "same_sender": existing.whatsapp_number == number},
+        )
+
+    def _locked(self, connection: Connection, code: str, whatsapp_number: str | None = None) -> Booking:
+        normalised = self.codes.normalise(code)
+        booking = None
+        if normalised is not None and self.codes.is_authentic(normalised):
+            booking = store.by_code(connection, normalised, lock=True)
+        if booking is None or (whatsapp_number is not None and booking.whatsapp_number != whatsapp_number):
+            raise BookingRefused(RefusalReason.NOT_FOUND, "no such booking")
+        return booking
+
+    def _finish(self, connection: Connection, booking: Booking, status: BookingStatus, now: datetime) -> None:
+        if not store.update_booking(connection, booking.id, booking.status,
+                                    status=status.value, finished_at=now, updated_at=now):
+            raise BookingRefused(RefusalReason.WRONG_STATUS, "the booking changed meanwhile")
+        if booking.is_active:
+            store.release_sender_slot(connection, booking.whatsapp_number)
+
+    def _close(self, code: str, status: BookingStatus, actor: str) -> Booking:
+        def attempt(connection: Connection) -> Booking:
+            booking = self._locked(connection, code)
+            ensure_transition(booking, status)
+            now = self.clock()
+            self._finish(connection, booking, status, now)
+            store.record_event(connection, booking.id, now, status.value, actor)
+            return replace(booking, status=status, finished_at=now, updated_at=now)
+
+        return self._transaction(attempt)
+
+
+class _Repeat(Exception):
+    """Internal: the request repeats an existing booking; `book` returns that booking."""
+
+    def __init__(self, booking: Booking):
+        self.booking = booking

@@ -1,0 +1,235 @@
+"""Reading and writing bookings with SQLAlchemy Core on one connection (the service owns the
+transaction). Every helper here is a single statement or two; the rules live in service.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime, time, timezone
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from antrean.booking.model import ACTIVE_STATUSES, Applicant, ApplicationType, Booking, BookingStatus
+from antrean.booking.schema import booking_events, bookings, queue_days, sender_quotas, session_seats
+
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+def to_db_time(moment: datetime) -> datetime:
+    """Timestamps are stored as naive UTC: SQLite keeps no offset, so both backends agree."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def from_db_time(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def _insert_ignoring_duplicates(connection: Connection, table, **values) -> None:
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.dialect.name)
+    if dialect is None:
+        raise RuntimeError(f"unsupported database {connection.dialect.name}: use SQLite or PostgreSQL")
+    connection.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+
+
+def booking_from_row(row: Row) -> Booking:
+    return Booking(
+        id=row.id,
+        office_id=row.office_id,
+        day=row.day,
+        session_start=row.session_start,
+        queue_number=row.queue_number,
+        code=row.code,
+        applicant=Applicant(
+            full_name=row.full_name,
+            birth_date=row.birth_date,
+            address=row.address,
+            nik=row.nik,
+            application_type=ApplicationType(row.application_type),
+            is_minor=row.is_minor,
+        ),
+        whatsapp_number=row.whatsapp_number,
+        status=BookingStatus(row.status),
+        photo_ref=row.photo_ref,
+        request_key=row.request_key,
+        reschedule_count=row.reschedule_count,
+        created_at=from_db_time(row.created_at),
+        updated_at=from_db_time(row.updated_at),
+        checked_in_at=from_db_time(row.checked_in_at),
+        finished_at=from_db_time(row.finished_at),
+    )
+
+
+# --- seats, queue numbers and per-number quotas: the conditional updates -----------------------
+
+def take_seat(connection: Connection, office_id: str, day: date, start: time, capacity: int) -> bool:
+    """Atomically take one seat if fewer than `capacity` are taken. The row is created on first use."""
+    _insert_ignoring_duplicates(connection, session_seats, office_id=office_id, day=day, session_start=start)
+    result = connection.execute(
+        update(session_seats)
+        .where(
+            session_seats.c.office_id == office_id,
+            session_seats.c.day == day,
+            session_seats.c.session_start == start,
+            session_seats.c.booked < capacity,
+        )
+        .values(booked=session_seats.c.booked + 1)
+    )
+    return result.rowcount == 1
+
+
+def release_seat(connection: Connection, office_id: str, day: date, start: time) -> None:
+    connection.execute(
+        update(session_seats)
+        .where(
+            session_seats.c.office_id == office_id,
+            session_seats.c.day == day,
+            session_seats.c.session_start == start,
+            session_seats.c.booked > 0,
+        )
+        .values(booked=session_seats.c.booked - 1)
+    )
+
+
+def next_queue_number(connection: Connection, office_id: str, day: date) -> int:
+    """Numbers only ever grow per office and day, so a cancelled number is never handed out again.
+    The UPDATE locks the counter row until commit, making the following read our own value."""
+    _insert_ignoring_duplicates(connection, queue_days, office_id=office_id, day=day)
+    where = and_(queue_days.c.office_id == office_id, queue_days.c.day == day)
+    connection.execute(update(queue_days).where(where).values(last_number=queue_days.c.last_number + 1))
+    return connection.execute(select(queue_days.c.last_number).where(where)).scalar_one()
+
+
+def claim_sender_slot(connection: Connection, whatsapp_number: str, limit: int) -> bool:
+    _insert_ignoring_duplicates(connection, sender_quotas, whatsapp_number=whatsapp_number)
+    result = connection.execute(
+        update(sender_quotas)
+        .where(sender_quotas.c.whatsapp_number == whatsapp_number, sender_quotas.c.active < limit)
+        .values(active=sender_quotas.c.active + 1)
+    )
+    return result.rowcount == 1
+
+
+def release_sender_slot(connection: Connection, whatsapp_number: str) -> None:
+    connection.execute(
+        update(sender_quotas)
+        .where(sender_quotas.c.whatsapp_number == whatsapp_number, sender_quotas.c.active > 0)
+        .values(active=sender_quotas.c.active - 1)
+    )
+
+
+def seats_taken(connection: Connection, office_id: str, days: Iterable[date]) -> dict[tuple[date, time], int]:
+    rows = connection.execute(
+        select(session_seats.c.day, session_seats.c.session_start, session_seats.c.booked).where(
+            session_seats.c.office_id == office_id, session_seats.c.day.in_(list(days))
+        )
+    )
+    return {(row.day, row.session_start): row.booked for row in rows}
+
+
+# --- bookings -----------------------------------------------------------------------------------
+
+def insert_booking(connection: Connection, booking: Booking) -> int:
+    applicant = booking.applicant
+    result = connection.execute(
+        bookings.insert().values(
+            code=booking.code,
+            office_id=booking.office_id,
+            day=booking.day,
+            session_start=booking.session_start,
+            queue_number=booking.queue_number,
+            full_name=applicant.full_name,
+            birth_date=applicant.birth_date,
+            address=applicant.address,
+            nik=applicant.nik,
+            application_type=applicant.application_type.value,
+            is_minor=applicant.is_minor,
+            whatsapp_number=booking.whatsapp_number,
+            photo_ref=booking.photo_ref,
+            status=booking.status.value,
+            request_key=booking.request_key,
+            reschedule_count=booking.reschedule_count,
+            created_at=to_db_time(booking.created_at),
+            updated_at=to_db_time(booking.updated_at),
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def update_booking(connection: Connection, booking_id: int, expected_status: BookingStatus, **values) -> bool:
+    """Change a booking only if it is still in the status we read (no lost updates between readers)."""
+    for key in ("updated_at", "checked_in_at", "finished_at"):
+        if isinstance(values.get(key), datetime):
+            values[key] = to_db_time(values[key])
+    result = connection.execute(
+        update(bookings)
+        .where(bookings.c.id == booking_id, bookings.c.status == expected_status.value)
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def record_event(connection: Connection, booking_id: int, at: datetime, kind: str, actor: str, **detail) -> None:
+    connection.execute(
+        booking_events.insert().values(
+            booking_id=booking_id,
+            at=to_db_time(at),
+            kind=kind,
+            actor=actor,
+            detail=json.dumps(detail, default=str, ensure_ascii=False) if detail else None,
+        )
+    )
+
+
+def find_one(connection: Connection, *conditions, lock: bool = False) -> Booking | None:
+    query = select(bookings).where(*conditions)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL row lock; SQLite already holds the write lock
+    row = connection.execute(query).first()
+    return booking_from_row(row) if row else None
+
+
+def by_code(connection: Connection, code: str, lock: bool = False) -> Booking | None:
+    return find_one(connection, bookings.c.code == code, lock=lock)
+
+
+def by_request_key(connection: Connection, request_key: str) -> Booking | None:
+    return find_one(connection, bookings.c.request_key == request_key)
+
+
+def active_by_nik(connection: Connection, nik: str) -> Booking | None:
+    return find_one(connection, bookings.c.nik == nik, bookings.c.status.in_(_ACTIVE))
+
+
+def list_bookings(connection: Connection, *conditions, order_by=None) -> list[Booking]:
+    query = select(bookings).where(*conditions).order_by(*(order_by or (bookings.c.created_at, bookings.c.id)))
+    return [booking_from_row(row) for row in connection.execute(query)]
+
+
+def by_whatsapp_number(connection: Connection, whatsapp_number: str, active_only: bool) -> list[Booking]:
+    conditions = [bookings.c.whatsapp_number == whatsapp_number]
+    if active_only:
+        conditions.append(bookings.c.status.in_(_ACTIVE))
+    return list_bookings(connection, *conditions, order_by=(bookings.c.day, bookings.c.queue_number))
+
+
+def day_list(connection: Connection, office_id: str, day: date) -> list[Booking]:
+    return list_bookings(
+        connection, bookings.c.office_id == office_id, bookings.c.day == day, order_by=(bookings.c.queue_number,)
+    )
+
+
+def count_active_for_sender(connection: Connection, whatsapp_number: str) -> int:
+    return connection.execute(
+        select(func.count())
+        .select_from(bookings)
+        .where(bookings.c.whatsapp_number == whatsapp_number, bookings.c.status.in_(_ACTIVE))
+    ).scalar_one()
+
+
+def events_of(connection: Connection, booking_id: int) -> list[dict]:
+    rows = connection.execute(
+        select(booking_events).where(booking_events.c.booking_id == booking_id).order_by(booking_events.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
