@@ -63,7 +63,7 @@ def postgres_server_url():
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as error:  # any failure means "no server here"
         pytest.skip(f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {error.__class__.__name__}")
     return url
 

@@ -95,6 +95,7 @@ class BookingService:
         self.clock = clock
         self.codes = codes
         self._calendars = {office_id: OfficeCalendar(office) for office_id, office in offices.items()}
+        self._sessions: dict[tuple[str, date], list[Session]] = {}
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ class BookingService:
         return [
             DayAvailability(
                 day,
-                tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in sessions_for(office, day)),
+                tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in self.sessions(office.id, day)),
             )
             for day in days
         ]
@@ -158,10 +159,13 @@ class BookingService:
         applicant = self._validated_applicant(request, calendar.today(now))
         whatsapp_number = self._validated_number(request.whatsapp_number)
 
-        def attempt(connection: Connection) -> Booking:
-            if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
-                return earlier
-            self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
+        def attempt(connection: Connection, careful: bool) -> Booking:
+            # The fast path relies on the unique indexes (request key, active NIK) to catch repeats;
+            # only after one fired do we look first, to answer with the existing booking or a refusal.
+            if careful:
+                if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
+                    return earlier
+                self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
             if not store.claim_sender_slot(connection, whatsapp_number, office.max_active_bookings_per_number):
                 raise BookingRefused(
                     RefusalReason.NUMBER_LIMIT,
@@ -196,15 +200,17 @@ class BookingService:
             return booking
 
         try:
-            return self._transaction(attempt)
-        except _Repeat as repeat:
-            return repeat.booking
+            return self._transaction(lambda connection: attempt(connection, careful=False))
         except IntegrityError:
-            # A concurrent twin committed first (same request key, same NIK, or — vanishingly rarely —
-            # the same code). Running again sees the twin and answers as for a repeat or a refusal.
+            # A unique index fired: a repeat of this request, this NIK booked already, or (vanishingly
+            # rarely) a code collision. Look first this time; that answers all three.
             pass
+        except BookingRefused as refused:
+            # A full day or number limit may hide a repeat of a request that already succeeded.
+            if refused.reason not in (RefusalReason.NUMBER_LIMIT, RefusalReason.QUOTA_FULL):
+                raise
         try:
-            return self._transaction(attempt)
+            return self._transaction(lambda connection: attempt(connection, careful=True))
         except _Repeat as repeat:
             return repeat.booking
 
@@ -340,8 +346,14 @@ class BookingService:
                 {"day": day, "bookable_days": bookable, "closure": calendar.closure_reason(day)},
             )
 
+    def sessions(self, office_id: str, day: date) -> list[Session]:
+        key = (office_id, day)
+        if key not in self._sessions:
+            self._sessions[key] = sessions_for(self.office(office_id), day)
+        return self._sessions[key]
+
     def _candidate_sessions(self, office: Office, day: date, start: time | None) -> list[Session]:
-        sessions = sessions_for(office, day)
+        sessions = self.sessions(office.id, day)
         if start is None:
             return sessions
         chosen = [s for s in sessions if s.start == start]

@@ -7,12 +7,11 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timezone
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, Time, bindparam, func, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from antrean.booking.model import ACTIVE_STATUSES, Applicant, ApplicationType, Booking, BookingStatus
-from antrean.booking.schema import booking_events, bookings, queue_days, sender_quotas, session_seats
+from antrean.booking.schema import booking_events, bookings, sender_quotas, session_seats
 
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -24,13 +23,6 @@ def to_db_time(moment: datetime) -> datetime:
 
 def from_db_time(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None else None
-
-
-def _insert_ignoring_duplicates(connection: Connection, table, **values) -> None:
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.dialect.name)
-    if dialect is None:
-        raise RuntimeError(f"unsupported database {connection.dialect.name}: use SQLite or PostgreSQL")
-    connection.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
 
 
 def booking_from_row(row: Row) -> Booking:
@@ -62,21 +54,37 @@ def booking_from_row(row: Row) -> Booking:
 
 
 # --- seats, queue numbers and per-number quotas: the conditional updates -----------------------
+# Written once as SQL both SQLite (3.35+) and PostgreSQL run: an upsert whose UPDATE only happens
+# below the limit, RETURNING the new count. No row returned = limit reached. One round trip each,
+# because these rows are the hot spots every concurrent booking of a day queues behind.
+
+_TAKE_SEAT = text("""
+    INSERT INTO session_seats (office_id, day, session_start, booked) VALUES (:office_id, :day, :start, 1)
+    ON CONFLICT (office_id, day, session_start) DO UPDATE SET booked = session_seats.booked + 1
+    WHERE session_seats.booked < :capacity
+    RETURNING booked
+""").bindparams(bindparam("day", type_=Date), bindparam("start", type_=Time))
+
+_NEXT_QUEUE_NUMBER = text("""
+    INSERT INTO queue_days (office_id, day, last_number) VALUES (:office_id, :day, 1)
+    ON CONFLICT (office_id, day) DO UPDATE SET last_number = queue_days.last_number + 1
+    RETURNING last_number
+""").bindparams(bindparam("day", type_=Date))
+
+_CLAIM_SENDER_SLOT = text("""
+    INSERT INTO sender_quotas (whatsapp_number, active) VALUES (:number, 1)
+    ON CONFLICT (whatsapp_number) DO UPDATE SET active = sender_quotas.active + 1
+    WHERE sender_quotas.active < :limit
+    RETURNING active
+""")
+
 
 def take_seat(connection: Connection, office_id: str, day: date, start: time, capacity: int) -> bool:
     """Atomically take one seat if fewer than `capacity` are taken. The row is created on first use."""
-    _insert_ignoring_duplicates(connection, session_seats, office_id=office_id, day=day, session_start=start)
-    result = connection.execute(
-        update(session_seats)
-        .where(
-            session_seats.c.office_id == office_id,
-            session_seats.c.day == day,
-            session_seats.c.session_start == start,
-            session_seats.c.booked < capacity,
-        )
-        .values(booked=session_seats.c.booked + 1)
-    )
-    return result.rowcount == 1
+    if capacity < 1:
+        return False
+    row = connection.execute(_TAKE_SEAT, {"office_id": office_id, "day": day, "start": start, "capacity": capacity})
+    return row.first() is not None
 
 
 def release_seat(connection: Connection, office_id: str, day: date, start: time) -> None:
@@ -93,22 +101,12 @@ def release_seat(connection: Connection, office_id: str, day: date, start: time)
 
 
 def next_queue_number(connection: Connection, office_id: str, day: date) -> int:
-    """Numbers only ever grow per office and day, so a cancelled number is never handed out again.
-    The UPDATE locks the counter row until commit, making the following read our own value."""
-    _insert_ignoring_duplicates(connection, queue_days, office_id=office_id, day=day)
-    where = and_(queue_days.c.office_id == office_id, queue_days.c.day == day)
-    connection.execute(update(queue_days).where(where).values(last_number=queue_days.c.last_number + 1))
-    return connection.execute(select(queue_days.c.last_number).where(where)).scalar_one()
+    """Numbers only ever grow per office and day, so a cancelled number is never handed out again."""
+    return connection.execute(_NEXT_QUEUE_NUMBER, {"office_id": office_id, "day": day}).scalar_one()
 
 
 def claim_sender_slot(connection: Connection, whatsapp_number: str, limit: int) -> bool:
-    _insert_ignoring_duplicates(connection, sender_quotas, whatsapp_number=whatsapp_number)
-    result = connection.execute(
-        update(sender_quotas)
-        .where(sender_quotas.c.whatsapp_number == whatsapp_number, sender_quotas.c.active < limit)
-        .values(active=sender_quotas.c.active + 1)
-    )
-    return result.rowcount == 1
+    return connection.execute(_CLAIM_SENDER_SLOT, {"number": whatsapp_number, "limit": limit}).first() is not None
 
 
 def release_sender_slot(connection: Connection, whatsapp_number: str) -> None:
@@ -130,10 +128,15 @@ def seats_taken(connection: Connection, office_id: str, days: Iterable[date]) ->
 
 # --- bookings -----------------------------------------------------------------------------------
 
+_INSERT_BOOKING = bookings.insert()
+_INSERT_EVENT = booking_events.insert()
+
+
 def insert_booking(connection: Connection, booking: Booking) -> int:
     applicant = booking.applicant
     result = connection.execute(
-        bookings.insert().values(
+        _INSERT_BOOKING,
+        dict(
             code=booking.code,
             office_id=booking.office_id,
             day=booking.day,
@@ -152,7 +155,7 @@ def insert_booking(connection: Connection, booking: Booking) -> int:
             reschedule_count=booking.reschedule_count,
             created_at=to_db_time(booking.created_at),
             updated_at=to_db_time(booking.updated_at),
-        )
+        ),
     )
     return result.inserted_primary_key[0]
 
@@ -172,13 +175,14 @@ def update_booking(connection: Connection, booking_id: int, expected_status: Boo
 
 def record_event(connection: Connection, booking_id: int, at: datetime, kind: str, actor: str, **detail) -> None:
     connection.execute(
-        booking_events.insert().values(
+        _INSERT_EVENT,
+        dict(
             booking_id=booking_id,
             at=to_db_time(at),
             kind=kind,
             actor=actor,
             detail=json.dumps(detail, default=str, ensure_ascii=False) if detail else None,
-        )
+        ),
     )
 
 

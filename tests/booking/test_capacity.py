@@ -47,5 +47,6 @@ def test_applicants_are_asked_to_arrive_thirty_minutes_early(offices):
 
 
 def test_session_length_is_configurable(offices):
+    # after lunch the sessions restart on the hour: 13–15, 15–16
     office = offices["bogor"].copy(update={"session_minutes": 120})
-    assert [s.start for s in sessions_for(office, TUESDAY)] == [time(8), time(10), time(13), time(15)]  # after lunch: 13–15, 15–16
+    assert [s.start for s in sessions_for(office, TUESDAY)] == [time(8), time(10), time(13), time(15)]
