@@ -34,9 +34,9 @@ from antrean.clock import Clock
 from antrean.identity import (
     IdentityError,
     check_nik_against,
+    check_wa_id,
     is_minor,
     normalise_address,
-    normalise_msisdn,
     normalise_name,
     parse_birth_date,
     parse_nik,
@@ -387,7 +387,7 @@ class BookingService:
 
     def _validated_number(self, whatsapp_number: str) -> str:
         try:
-            return normalise_msisdn(whatsapp_number)
+            return check_wa_id(whatsapp_number)
         except IdentityError as error:
             raise BookingRefused(RefusalReason.INVALID_DATA, error.code,
                                  {"code": error.code, "message_id": error.message_id}) from None

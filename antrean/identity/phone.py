@@ -56,6 +56,15 @@ def normalise_msisdn(text: str) -> str:
     return _international(compact)
 
 
+def check_wa_id(text: str) -> str:
+    """A WhatsApp ``wa_id`` as the platform sends it (already international, digits only). Unlike
+    ``normalise_msisdn`` nothing is guessed: a Japanese ``8190…`` must not become Indonesian."""
+    digits = text.strip().removeprefix("+")
+    if not _DIGITS.fullmatch(digits):
+        raise InvalidPhone("phone_invalid", detail="a wa_id is digits only")
+    return _international(digits)
+
+
 def mask_msisdn(msisdn: str) -> str:
     """Keep the first 4 digits (country code and operator prefix) and the last 4.
 

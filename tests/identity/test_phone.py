@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from antrean.identity import InvalidPhone, mask_msisdn, normalise_msisdn
+from antrean.identity import InvalidPhone, check_wa_id, mask_msisdn, normalise_msisdn
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,18 @@ def test_every_indonesian_mobile_spelling_gives_the_same_wa_id(national):
     masked = mask_msisdn(wa_id)
     assert masked[:4] == wa_id[:4] and masked[-4:] == wa_id[-4:]
     assert set(masked[4:-4]) == {"*"}
+
+
+@pytest.mark.parametrize(
+    ("wa_id", "expected"),
+    [("6281234567890", "6281234567890"), ("+6281234567890", "6281234567890"), ("819012345678", "819012345678"),
+     ("8613800138000", "8613800138000")],
+)
+def test_a_wa_id_is_taken_as_international_without_guessing(wa_id, expected):
+    assert check_wa_id(wa_id) == expected
+
+
+@pytest.mark.parametrize("wa_id", ["081234567890", "62 812 3456", "abc", "6221345678"])
+def test_a_malformed_wa_id_is_refused(wa_id):
+    with pytest.raises(InvalidPhone):
+        check_wa_id(wa_id)
