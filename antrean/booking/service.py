@@ -159,34 +159,12 @@ class BookingService:
         applicant = self._validated_applicant(request, calendar.today(now))
         whatsapp_number = self._validated_number(request.whatsapp_number)
 
-        def attempt(connection: Connection, careful: bool) -> Booking:
-            # The fast path relies on the unique indexes (request key, active NIK) to catch repeats;
-            # only after one fired do we look first, to answer with the existing booking or a refusal.
-            if careful:
-                if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
-                    return earlier
-                self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
-            if not store.claim_sender_slot(connection, whatsapp_number, office.max_active_bookings_per_number):
-                raise BookingRefused(
-                    RefusalReason.NUMBER_LIMIT,
-                    f"{office.max_active_bookings_per_number} active bookings for this number",
-                    {"limit": office.max_active_bookings_per_number},
-                )
-            session = next(
-                (s for s in candidates if store.take_seat(connection, office.id, request.day, s.start, s.capacity)),
-                None,
-            )
-            if session is None:
-                raise BookingRefused(
-                    RefusalReason.QUOTA_FULL,
-                    f"no seat left on {request.day} at {office.id}",
-                    {"day": request.day, "session_start": request.session_start},
-                )
-            booking = Booking(
+        def new_booking(session: Session) -> Booking:
+            return Booking(
                 office_id=office.id,
                 day=request.day,
                 session_start=session.start,
-                queue_number=store.next_queue_number(connection, office.id, request.day),
+                queue_number=0,
                 code=self.codes.new(),
                 applicant=applicant,
                 whatsapp_number=whatsapp_number,
@@ -195,12 +173,64 @@ class BookingService:
                 created_at=now,
                 updated_at=now,
             )
+
+        def refuse_number_limit() -> None:
+            raise BookingRefused(
+                RefusalReason.NUMBER_LIMIT,
+                f"{office.max_active_bookings_per_number} active bookings for this number",
+                {"limit": office.max_active_bookings_per_number},
+            )
+
+        def refuse_quota_full() -> None:
+            raise BookingRefused(
+                RefusalReason.QUOTA_FULL,
+                f"no seat left on {request.day} at {office.id}",
+                {"day": request.day, "session_start": request.session_start},
+            )
+
+        def attempt_at_once(connection: Connection, session: Session) -> Booking:
+            booking = new_booking(session)
+            outcome = store.book_at_once(connection, booking, office.max_active_bookings_per_number,
+                                         session.capacity, actor)
+            if not outcome.sender_ok:
+                refuse_number_limit()
+            if not outcome.seat_ok:
+                refuse_quota_full()
+            booking.id, booking.queue_number = outcome.id, outcome.queue_number
+            return booking
+
+        def attempt(connection: Connection, careful: bool) -> Booking:
+            # The fast path relies on the unique indexes (request key, active NIK) to catch repeats;
+            # only after one fired do we look first, to answer with the existing booking or a refusal.
+            if careful:
+                if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
+                    return earlier
+                self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
+            if not store.claim_sender_slot(connection, whatsapp_number, office.max_active_bookings_per_number):
+                refuse_number_limit()
+            session = next(
+                (s for s in candidates if store.take_seat(connection, office.id, request.day, s.start, s.capacity)),
+                None,
+            )
+            if session is None:
+                refuse_quota_full()
+            booking = new_booking(session)
+            booking.queue_number = store.next_queue_number(connection, office.id, request.day)
             booking.id = store.insert_booking(connection, booking)
             store.record_event(connection, booking.id, now, "booked", actor, queue_number=booking.queue_number)
             return booking
 
+        def first_attempt(connection: Connection) -> Booking:
+            if connection.dialect.name != "postgresql":
+                return attempt(connection, careful=False)
+            taken = store.seats_taken(connection, office.id, [request.day])
+            session = next((s for s in candidates if taken.get((request.day, s.start), 0) < s.capacity), None)
+            if session is None:
+                refuse_quota_full()
+            return attempt_at_once(connection, session)
+
         try:
-            return self._transaction(lambda connection: attempt(connection, careful=False))
+            return self._transaction(first_attempt)
         except IntegrityError:
             # A unique index fired: a repeat of this request, this NIK booked already, or (vanishingly
             # rarely) a code collision. Look first this time; that answers all three.
@@ -209,10 +239,15 @@ class BookingService:
             # A full day or number limit may hide a repeat of a request that already succeeded.
             if refused.reason not in (RefusalReason.NUMBER_LIMIT, RefusalReason.QUOTA_FULL):
                 raise
-        try:
-            return self._transaction(lambda connection: attempt(connection, careful=True))
-        except _Repeat as repeat:
-            return repeat.booking
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._transaction(lambda connection: attempt(connection, careful=True))
+            except _Repeat as repeat:
+                return repeat.booking
+            except IntegrityError:
+                # The twin was still in flight when we looked; once it has committed, we see it.
+                continue
+        raise BookingRefused(RefusalReason.INVALID_DATA, "conflicting concurrent requests", {"code": "conflict"})
 
     # --- changing a booking ----------------------------------------------------------------------
 
