@@ -10,7 +10,8 @@ from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
 from antrean.clock import clock_from_env
-from antrean.db import database_url, make_engine
+from antrean.db import VAR_DIR, database_url, make_engine
+from antrean.media.store import MediaStore
 from antrean.settings import secret_key
 
 
@@ -23,3 +24,8 @@ def booking_service(environ: dict[str, str] | None = None) -> BookingService:
         clock=clock_from_env(environ),
         codes=BookingCodes(secret_key(environ)),
     )
+
+
+def media_store(environ: dict[str, str] | None = None) -> MediaStore:
+    environ = environ if environ is not None else dict(os.environ)
+    return MediaStore(Path(environ.get("ANTREAN_MEDIA_DIR") or VAR_DIR / "media"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import holidays
 
@@ -64,6 +64,11 @@ class OfficeCalendar:
             and self.is_working_day(local.date())
             and window.start <= local.time().replace(tzinfo=None) < window.end
         )
+
+    def next_day_opening(self, moment: datetime) -> datetime | None:
+        """When registration opens after today (for "full today, try again tomorrow morning")."""
+        tomorrow = datetime.combine(self.today(moment) + timedelta(days=1), time(0), tzinfo=self.office.zone)
+        return self.next_registration_opening(tomorrow)
 
     def next_registration_opening(self, moment: datetime) -> datetime | None:
         """The next moment registration opens (local time), or None if it is open now."""

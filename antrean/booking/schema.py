@@ -100,3 +100,17 @@ booking_events = Table(
     Column("detail", Text),
     Index("ix_booking_events_booking_id", "booking_id"),
 )
+
+# Conversations an applicant asked to hand over to a person; the staff console answers them.
+handoff_requests = Table(
+    "handoff_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(100), nullable=False),
+    Column("office_id", String(40)),
+    Column("requested_at", DateTime, nullable=False),
+    Column("last_message", Text),
+    Column("answered_at", DateTime),
+    Column("answered_by", String(60)),
+    Index("ix_handoff_requests_open", "answered_at", "requested_at"),
+)

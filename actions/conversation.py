@@ -1,0 +1,83 @@
+"""Questions answered from the office settings, the handoff to staff, and the fallback."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import wiring
+from actions.registration import office_from_metadata
+from antrean import replies
+from antrean.handoff import request_handoff
+
+ANSWERS = {
+    "ask_requirements": replies.requirements_text,
+    "ask_hours": replies.hours_text,
+    "ask_location": replies.location_text,
+    "ask_fee": replies.fees_text,
+    "priority_service": replies.walk_in_text,
+    "replace_passport": replies.replacement_text,
+}
+
+
+def conversation_office(tracker: Tracker):
+    """The office this conversation is about: the slot, the channel's number, or the default."""
+    entity_office = next(tracker.get_latest_entity_values("office"), None)
+    return (wiring.office(tracker.get_slot("office")) or wiring.office(entity_office)
+            or wiring.office(office_from_metadata(tracker)) or wiring.default_office())
+
+
+class ActionAnswerQuestion(Action):
+    """Answers information questions at any time, including outside the registration window and in
+    the middle of the registration form (which then resumes)."""
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[EventType]:
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        answer = ANSWERS.get(intent)
+        if answer is None:
+            dispatcher.utter_message(response="utter_menu")
+            return []
+        dispatcher.utter_message(text=answer(conversation_office(tracker)))
+        return []
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[EventType]:
+        service = wiring.booking()
+        office = conversation_office(tracker)
+        request_handoff(service.engine, tracker.sender_id, office.id, tracker.latest_message.get("text") or "",
+                        service.clock())
+        dispatcher.utter_message(response="utter_handoff")
+        return []
+
+
+class ActionFallback(Action):
+    """First misunderstanding: ask to rephrase. Second in a row: offer the menu and a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[EventType]:
+        if misunderstood_in_a_row(tracker) >= 2:
+            dispatcher.utter_message(response="utter_menu")
+        else:
+            dispatcher.utter_message(response="utter_rephrase")
+        return []
+
+
+def misunderstood_in_a_row(tracker: Tracker) -> int:
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count

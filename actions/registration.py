@@ -1,0 +1,319 @@
+"""The registration form: validation of each detail, the dynamic questions, and the booking."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import wiring
+from actions.forms import CountingFormValidationAction
+from antrean import replies
+from antrean.booking.capacity import session_starting
+from antrean.booking.day_choice import parse_day_choice
+from antrean.booking.model import ApplicationType, BookingRefused
+from antrean.booking.offices import office_for_phone_number_id
+from antrean.booking.service import BookingRequest
+from antrean.identity import (
+    IdentityError,
+    check_nik_against,
+    is_minor,
+    normalise_address,
+    normalise_name,
+    parse_birth_date,
+    parse_nik,
+)
+from antrean.media.contract import media_from_metadata
+
+FORM_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
+              "guardian_photo", "visit_date", "confirmed", "is_minor", "registration_blocked", "failed_validations"]
+
+
+def sender_number(tracker: Tracker) -> str:
+    """The WhatsApp number the conversation comes from: Rasa's sender id on the WhatsApp channel;
+    other channels may pass `wa_id` in the metadata."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("wa_id") or tracker.sender_id)
+
+
+def office_from_metadata(tracker: Tracker) -> str | None:
+    """The office a message was written to: its WhatsApp phone-number id, or an explicit office id."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    offices = wiring.booking().offices
+    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
+        return metadata["office_id"]
+    if isinstance(metadata.get("phone_number_id"), str):
+        office = office_for_phone_number_id(offices, metadata["phone_number_id"])
+        return office.id if office else None
+    return None
+
+
+def today_at(office_id: str) -> date:
+    service = wiring.booking()
+    return service.calendar(office_id).today(service.clock())
+
+
+def ticket_url(code: str) -> str:
+    base = os.environ.get("ANTREAN_PUBLIC_URL", "http://localhost:5005").rstrip("/")
+    return f"{base}/webhooks/antrean/tiket/{code}.png"
+
+
+class ValidateRegistrationForm(CountingFormValidationAction):
+    def name(self) -> str:
+        return "validate_registration_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        if tracker.get_slot("registration_blocked"):
+            return []
+        slots = [slot for slot in domain_slots if slot != "guardian_photo"]
+        if tracker.get_slot("is_minor"):
+            slots.insert(slots.index("id_photo") + 1, "guardian_photo")
+        return slots
+
+    # --- custom extraction: the office from the channel, photos from the message metadata ---------
+
+    async def extract_office(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        if tracker.get_slot("office"):
+            return {}
+        office_id = office_from_metadata(tracker)
+        return {"office": office_id} if office_id else {}
+
+    async def extract_id_photo(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        return self._photo_for("id_photo", dispatcher, tracker)
+
+    async def extract_guardian_photo(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        if not tracker.get_slot("id_photo") or not tracker.get_slot("is_minor"):
+            return {}
+        return self._photo_for("guardian_photo", dispatcher, tracker)
+
+    def _photo_for(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        if tracker.get_slot(slot):
+            return {}
+        media = media_from_metadata(tracker.latest_message.get("metadata"))
+        if media is None:
+            if tracker.get_slot("requested_slot") == slot and tracker.latest_message.get("intent", {}).get(
+                    "name") == "send_photo":
+                dispatcher.utter_message(response="utter_please_send_photo")
+            return {}
+        if slot == "guardian_photo" and media.ref == tracker.get_slot("id_photo"):
+            return {}
+        if not media.ok:
+            return self.reject(dispatcher, tracker, slot, message=media.tip_id)
+        dispatcher.utter_message(response="utter_photo_received")
+        return self.accept(tracker, slot, media.ref)
+
+    # --- validation -------------------------------------------------------------------------------
+
+    def validate_office(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        office = wiring.office(str(value).strip().lower().replace(" ", "_") if value else None)
+        if office is None:
+            return self.reject(dispatcher, tracker, "office",
+                               message="Maaf, kantor tersebut belum melayani antrean lewat WhatsApp ini.")
+        service = wiring.booking()
+        now = service.clock()
+        calendar = service.calendar(office.id)
+        if not calendar.registration_open(now):
+            dispatcher.utter_message(text=replies.registration_closed(office, calendar.next_registration_opening(now)))
+            return {"office": office.id, "registration_blocked": True}
+        if all(day.left == 0 for day in service.availability(office.id)):
+            dispatcher.utter_message(text=replies.quota_full_everywhere(office, calendar.next_day_opening(now)))
+            return {"office": office.id, "registration_blocked": True}
+        return self.accept(tracker, "office", office.id)
+
+    def validate_application_type(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return self.accept(tracker, "application_type", ApplicationType(value).value)
+        except ValueError:
+            return self.reject(dispatcher, tracker, "application_type", response="utter_ask_application_type")
+
+    def validate_person_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return self.accept(tracker, "person_name", normalise_name(str(value)))
+        except IdentityError as error:
+            return self.reject(dispatcher, tracker, "person_name", message=error.message_id)
+
+    def validate_birth_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        today = today_at(tracker.get_slot("office") or wiring.default_office().id)
+        try:
+            birth = parse_birth_date(str(value), today)
+        except IdentityError as error:
+            return self.reject(dispatcher, tracker, "birth_date", message=error.message_id)
+        nik = tracker.get_slot("nik")
+        if nik and not self._nik_agrees(nik, birth, today):
+            dispatcher.utter_message(text="Tanggal lahir ini tidak sesuai dengan NIK yang Anda kirim. "
+                                          "Mohon kirim ulang NIK pemohon.")
+            return self.accept(tracker, "birth_date", birth.isoformat(), nik=None,
+                               is_minor=is_minor(birth, today))
+        return self.accept(tracker, "birth_date", birth.isoformat(), is_minor=is_minor(birth, today))
+
+    def validate_address(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return self.accept(tracker, "address", normalise_address(str(value)))
+        except IdentityError as error:
+            return self.reject(dispatcher, tracker, "address", message=error.message_id)
+
+    def validate_nik(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        today = today_at(tracker.get_slot("office") or wiring.default_office().id)
+        try:
+            nik = parse_nik(str(value), today)
+            if tracker.get_slot("birth_date"):
+                check_nik_against(nik, date.fromisoformat(tracker.get_slot("birth_date")))
+        except IdentityError as error:
+            return self.reject(dispatcher, tracker, "nik", message=error.message_id)
+        existing = wiring.booking().get_active_by_nik(nik.value)
+        if existing is not None:
+            office = wiring.office(existing.office_id)
+            dispatcher.utter_message(text=(
+                f"NIK ini sudah punya antrean aktif: {replies.booking_status(existing, office)}\n"
+                "Satu NIK hanya boleh satu antrean. Ketik *ubah jadwal* untuk pindah hari, atau *batal* untuk "
+                "membatalkan."))
+            return {"nik": nik.value, "registration_blocked": True}
+        return self.accept(tracker, "nik", nik.value)
+
+    @staticmethod
+    def _nik_agrees(nik_text: str, birth: date, today: date) -> bool:
+        try:
+            check_nik_against(parse_nik(nik_text, today), birth)
+        except IdentityError:
+            return False
+        return True
+
+    def validate_visit_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        office_id = tracker.get_slot("office")
+        open_days = [day.day for day in wiring.booking().availability(office_id) if day.left > 0]
+        chosen = parse_day_choice(str(value), open_days, today_at(office_id))
+        if chosen is None:
+            days = ", ".join(replies.day_name(d) for d in open_days)
+            return self.reject(dispatcher, tracker, "visit_date",
+                               message=f"Hari tersebut tidak tersedia. Pilih salah satu: {days}.")
+        return self.accept(tracker, "visit_date", chosen.isoformat())
+
+    def validate_confirmed(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is True:
+            return {"confirmed": True}
+        dispatcher.utter_message(response="utter_what_to_change")
+        return {"confirmed": None}
+
+
+class ActionAskOffice(Action):
+    def name(self) -> str:
+        return "action_ask_office"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        offices = list(wiring.booking().offices.values())
+        dispatcher.utter_message(
+            text="Di *kantor imigrasi* mana Anda ingin mengajukan paspor?",
+            buttons=[{"title": o.short_name[:20], "payload": f'/inform{{"office":"{o.id}"}}'} for o in offices],
+        )
+        return []
+
+
+class ActionAskVisitDate(Action):
+    def name(self) -> str:
+        return "action_ask_visit_date"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        office_id = tracker.get_slot("office")
+        days = [day for day in wiring.booking().availability(office_id) if day.left > 0]
+        if not days:
+            service = wiring.booking()
+            opening = service.calendar(office_id).next_day_opening(service.clock())
+            dispatcher.utter_message(text=replies.quota_full_everywhere(wiring.office(office_id), opening))
+            return [SlotSet("registration_blocked", True)]
+        dispatcher.utter_message(
+            text="Pilih *hari kedatangan* (sisa kuota):\n" + "\n".join(
+                f"{i}. {replies.day_name(d.day)} — sisa {d.left}" for i, d in enumerate(days, start=1)),
+            buttons=[{"title": replies.short_day(d.day), "payload": f'/inform{{"visit_date":"{d.day.isoformat()}"}}'}
+                     for d in days],
+        )
+        return []
+
+
+class ActionAskConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_confirmed"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        office = wiring.office(tracker.get_slot("office"))
+        kind = {"new": "Paspor baru", "renewal": "Perpanjangan"}[tracker.get_slot("application_type")]
+        minor = " (anak, di bawah 17 tahun)" if tracker.get_slot("is_minor") else ""
+        dispatcher.utter_message(
+            text="\n".join([
+                "*Periksa data pendaftaran:*",
+                f"Kantor: {office.short_name}",
+                f"Permohonan: {kind}{minor}",
+                f"Nama: {tracker.get_slot('person_name')}",
+                f"Tanggal lahir: {replies.day_name(date.fromisoformat(tracker.get_slot('birth_date')))}",
+                f"Alamat: {tracker.get_slot('address')}",
+                f"NIK: {tracker.get_slot('nik')}",
+                f"Hari datang: {replies.day_name(date.fromisoformat(tracker.get_slot('visit_date')))}",
+                "",
+                "Sudah benar?",
+            ]),
+            buttons=[{"title": "Ya, daftarkan", "payload": "/affirm"}, {"title": "Ubah data", "payload": "/deny"}],
+        )
+        return []
+
+
+def reset_form() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+def discard_photos(tracker: Tracker) -> None:
+    """Photos of a registration that did not end in a booking are not kept (data minimisation)."""
+    for slot in ("id_photo", "guardian_photo"):
+        if tracker.get_slot(slot):
+            wiring.media().delete(tracker.get_slot(slot))
+
+
+class ActionSubmitRegistration(Action):
+    """Runs when the form ends: book (if confirmed), reply with the ticket, clear the form."""
+
+    def name(self) -> str:
+        return "action_submit_registration"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if tracker.get_slot("registration_blocked") or tracker.get_slot("confirmed") is not True:
+            discard_photos(tracker)
+            return reset_form()
+        service = wiring.booking()
+        office = service.office(tracker.get_slot("office"))
+        request = BookingRequest(
+            office_id=office.id,
+            day=date.fromisoformat(tracker.get_slot("visit_date")),
+            full_name=tracker.get_slot("person_name"),
+            birth_date=date.fromisoformat(tracker.get_slot("birth_date")),
+            address=tracker.get_slot("address"),
+            nik=tracker.get_slot("nik"),
+            application_type=tracker.get_slot("application_type"),
+            whatsapp_number=sender_number(tracker),
+            # a minor's registration carries two photos: the birth certificate and a parent's e-KTP
+            photo_ref=" ".join(filter(None, (tracker.get_slot("id_photo"), tracker.get_slot("guardian_photo")))),
+            request_key=f"{tracker.sender_id}:{tracker.latest_message.get('message_id') or ''}:"
+                        f"{tracker.get_slot('nik')}",
+        )
+        try:
+            booking = service.book(request)
+        except BookingRefused as refused:
+            dispatcher.utter_message(text=replies.refusal(refused, office))
+            discard_photos(tracker)
+            return reset_form()
+        session = session_starting(office, booking.day, booking.session_start)
+        dispatcher.utter_message(text=replies.booking_confirmation(booking, office, session))
+        dispatcher.utter_message(image=ticket_url(booking.code))
+        return reset_form()
+
+
+class ActionStopRegistration(Action):
+    def name(self) -> str:
+        return "action_stop_registration"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        dispatcher.utter_message(response="utter_registration_stopped")
+        discard_photos(tracker)
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form()]

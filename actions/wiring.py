@@ -1,0 +1,45 @@
+"""The core objects the actions use, built once per action-server process on first use (never at
+import time) and replaceable by tests."""
+
+from __future__ import annotations
+
+from antrean.booking.offices import Office
+from antrean.booking.service import BookingService
+from antrean.media.store import MediaStore
+
+_booking: BookingService | None = None
+_media: MediaStore | None = None
+
+
+def booking() -> BookingService:
+    global _booking
+    if _booking is None:
+        from antrean.bootstrap import booking_service
+
+        _booking = booking_service()
+    return _booking
+
+
+def media() -> MediaStore:
+    global _media
+    if _media is None:
+        from antrean.bootstrap import media_store
+
+        _media = media_store()
+    return _media
+
+
+def use(booking_service: BookingService | None = None, media_store: MediaStore | None = None) -> None:
+    """Tests put their own service (on a temporary database) and media store in place."""
+    global _booking, _media
+    _booking, _media = booking_service, media_store
+
+
+def office(office_id: str | None) -> Office | None:
+    return booking().offices.get(office_id) if office_id else None
+
+
+def default_office() -> Office:
+    """Where a conversation with no office yet gets its general answers (hours, fees): the first
+    office in offices.yml, which is the one an installation lists first."""
+    return next(iter(booking().offices.values()))

@@ -1,0 +1,1 @@
+"""Rasa input channels: Antrean's REST channel (tests, simulator) and, later, WhatsApp."""

@@ -1,0 +1,90 @@
+"""Rasa's REST channel plus what Antrean needs from every channel:
+
+- photos: a JSON body may carry `photo_base64` (and `message` as its caption); the photo is checked
+  and stored through the media contract (antrean.media.contract), exactly as the WhatsApp channel
+  does, so end-to-end tests can register with an e-KTP photo without WhatsApp;
+- metadata: `metadata` from the body is passed on (e.g. `office_id`, `wa_id`);
+- the QR ticket: `GET /webhooks/antrean/tiket/<code>.png` for an authentic, existing booking code.
+
+POST /webhooks/antrean/webhook  {"sender": "6281…", "message": "…", "metadata": {…}, "photo_base64": "…"}"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+
+logger = logging.getLogger(__name__)
+
+MAX_PHOTO_BASE64_CHARS = 8 * 1024 * 1024  # ~6 MB decoded: a little above the 5 MB photo limit
+
+
+class AntreanRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "antrean"
+
+    def __init__(self) -> None:
+        self._services = None
+
+    @property
+    def services(self):
+        # Built on first use so that loading credentials.yml connects to nothing.
+        if self._services is None:
+            from antrean.bootstrap import booking_service, media_store
+
+            self._services = (booking_service(), media_store())
+        return self._services
+
+    def _extract_message(self, req: Request) -> str | None:
+        body = req.json or {}
+        if body.get("photo_base64"):
+            return photo_message_text(body.get("message"))
+        return body.get("message")
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        body = request.json or {}
+        metadata = dict(body.get("metadata") or {}) if isinstance(body.get("metadata"), dict) else {}
+        photo = body.get("photo_base64")
+        if isinstance(photo, str) and photo:
+            metadata.update(self._ingest(photo, str(body.get("sender") or "")))
+        return metadata or None
+
+    def _ingest(self, photo: str, sender: str) -> dict[str, Any]:
+        data = b""  # unreadable or oversized uploads are checked as empty: "not an image" for the applicant
+        if len(photo) <= MAX_PHOTO_BASE64_CHARS:
+            try:
+                data = base64.b64decode(photo, validate=True)
+            except (binascii.Error, ValueError):
+                logger.info("photo upload is not valid base64")
+        _, media = self.services
+        ref, check = ingest_photo(media, data, owner=sender)
+        return photo_metadata(ref, check)
+
+    def blueprint(self, on_new_message) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+
+        @blueprint.route("/tiket/<code>.png", methods=["GET"])
+        async def ticket(request: Request, code: str):
+            from antrean import replies
+            from antrean.media.qr import booking_qr_png
+
+            booking_service, _ = self.services
+            booking = booking_service.get_by_code(code)
+            if booking is None:
+                return response.json({"error": "unknown booking code"}, status=404)
+            office = booking_service.office(booking.office_id)
+            captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
+                        f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}",
+                        office.short_name]
+            return response.raw(booking_qr_png(booking.code, captions), content_type="image/png",
+                                headers={"Cache-Control": "private, no-store"})
+
+        return blueprint

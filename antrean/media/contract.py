@@ -1,0 +1,102 @@
+"""How a photo travels from a channel (WhatsApp) to Rasa and on to the actions, defined once.
+
+A channel that receives an image calls ``ingest_photo`` and sends Rasa a user message whose text is
+``photo_message_text(caption)`` and whose metadata is ``photo_metadata(ref, check)``::
+
+    {"antrean_media": {"ref": "photo:<32 hex>" | None, "kind": "image",
+                       "check": {"ok": bool, "problem": code | None, "tip_id": str | None,
+                                 "width": int, "height": int}}}
+
+Actions read it back with ``media_from_metadata``, which accepts anything (metadata comes over the
+network and from older channel versions) and returns None when there is no usable photo info."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from antrean.media.photos import PhotoCheck, check_id_photo
+from antrean.media.store import MediaStore, is_photo_ref
+
+SEND_PHOTO_TEXT = "/send_photo"
+METADATA_KEY = "antrean_media"
+KIND_IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    ref: str | None  # None when the photo failed its check and was not kept
+    kind: str
+    ok: bool  # True only together with a well-formed ref, so an action may rely on ref when ok
+    problem: str | None
+    tip_id: str | None  # the Indonesian tip to show the applicant when not ok
+    width: int
+    height: int
+
+
+def photo_message_text(caption: str | None) -> str:
+    """The user-message text for a photo: its caption, or ``/send_photo`` without one."""
+    text = caption.strip() if isinstance(caption, str) else ""
+    # Rasa treats a message starting with "/" as an intent given directly, bypassing the NLU; a
+    # caption such as "/affirm" must not be able to steer the dialogue that way.
+    text = text.lstrip("/").strip()
+    return text or SEND_PHOTO_TEXT
+
+
+def photo_metadata(ref: str | None, check: PhotoCheck) -> dict:
+    """The metadata of the user message for one photo. A photo that passed must have been stored
+    and one that failed must not have been (a bad photo is not kept), so mixing them is a bug."""
+    if check.ok and not is_photo_ref(ref):
+        raise ValueError("a photo that passed its check needs the reference it was stored under")
+    if not check.ok and ref is not None:
+        raise ValueError("a photo that failed its check must not be stored")
+    return {
+        METADATA_KEY: {
+            "ref": ref,
+            "kind": KIND_IMAGE,
+            "check": {
+                "ok": check.ok,
+                "problem": check.problem,
+                "tip_id": check.tip_id,
+                "width": check.width,
+                "height": check.height,
+            },
+        }
+    }
+
+
+def media_from_metadata(metadata: dict | None) -> MediaInfo | None:
+    """The photo info in a user message's metadata, or None if there is none worth reading."""
+    if not isinstance(metadata, dict):
+        return None
+    media = metadata.get(METADATA_KEY)
+    if not isinstance(media, dict) or media.get("kind") != KIND_IMAGE:
+        return None
+    ref = media.get("ref") if is_photo_ref(media.get("ref")) else None
+    check = media.get("check")
+    check = check if isinstance(check, dict) else {}
+    return MediaInfo(
+        ref=ref,
+        kind=KIND_IMAGE,
+        ok=check.get("ok") is True and ref is not None,
+        problem=_text(check.get("problem")),
+        tip_id=_text(check.get("tip_id")),
+        width=_size(check.get("width")),
+        height=_size(check.get("height")),
+    )
+
+
+def ingest_photo(store: MediaStore, data: bytes, owner: str) -> tuple[str | None, PhotoCheck]:
+    """Check a received photo and store it only if it passed (data minimisation: a photo the
+    applicant must retake anyway is never written to disk). Storage errors (a full disk) raise."""
+    check = check_id_photo(data)
+    if not check.ok:
+        return None, check
+    return store.save_id_photo(data, owner), check
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _size(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
