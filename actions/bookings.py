@@ -17,13 +17,15 @@ from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import Booking, BookingRefused
 
-CODE_PATTERN = re.compile(r"\b[2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4}\b")
+# A lookahead so candidates may overlap: in "saya 7N7N-M628-VA9Y" the words before the code must not
+# swallow its first group.
+CODE_PATTERN = re.compile(r"(?=\b([2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4})\b)")
 
 
 def code_in(text: str | None) -> str | None:
     """A booking code typed anywhere in the message (someone checking for a relative)."""
     for match in CODE_PATTERN.finditer(text or ""):
-        code = wiring.booking().codes.normalise(match.group())
+        code = wiring.booking().codes.normalise(match.group(1))
         if code and wiring.booking().codes.is_authentic(code):
             return code
     return None
