@@ -7,9 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
+# No telemetry or crash reports leave the machine (and no DNS look-ups where there is no network).
+export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit lock db-upgrade bench-booking clean
+.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant clean train shell evaluate test-stories validate
+
+# The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
+MODEL := models/antrean.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard antrean/nlu/*.py antrean/nlu/*.tsv)
+RASA := PYTHONPATH=$(CURDIR) $(VENV)/bin/rasa
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,16 +31,37 @@ $(STAMP): requirements.lock scripts/find-python310
 
 venv: $(STAMP)  ## create .venv from requirements.lock (skipped when up to date)
 
-run: $(STAMP)  ## set up and start Antrean on the embedded default (SQLite under var/)
+run: $(STAMP) $(MODEL)  ## set up and start Antrean on the embedded default (SQLite under var/)
 	$(PY) -m antrean db upgrade
 	$(PY) -m antrean run
+
+$(MODEL): $(STAMP) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name antrean --out models
+	@touch $(MODEL)
+
+train: $(MODEL)  ## train the assistant when its data, domain or config changed
+
+shell: $(STAMP) $(MODEL)  ## chat with the assistant in the terminal (starts the action server too)
+	$(PY) -m antrean db upgrade
+	$(VENV)/bin/rasa run actions --actions actions --port 5055 & pid=$$!; trap "kill $$pid" EXIT; \
+	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+validate: $(STAMP)  ## rasa data validate
+	$(RASA) data validate
+
+test-stories: $(STAMP) $(MODEL)  ## conversation tests (tests/test_stories.yml)
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+
+evaluate: $(STAMP)  ## NLU cross-validation report into results/
+	$(RASA) test nlu --cross-validation --folds 3 --out results/nlu-cv
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) lint  ## set up and run every test (lint, unit, integration with PostgreSQL where present)
+test: $(STAMP) lint validate $(MODEL)  ## set up and run every test (lint, pytest, conversation tests)
 	@$(VENV)/bin/pytest; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+	$(MAKE) --no-print-directory test-stories
 
 unit: $(STAMP)  ## the fast tests only (no databases, no servers)
 	$(VENV)/bin/pytest -m "not integration"
@@ -43,6 +71,9 @@ db-upgrade: $(STAMP)  ## apply database migrations (ANTREAN_DATABASE_URL, defaul
 
 bench-booking: $(STAMP)  ## bookings per second, 16 concurrent clients, SQLite and PostgreSQL
 	$(PY) -m benchmarks.booking
+
+bench-assistant: $(STAMP) $(MODEL)  ## NLU parse rate vs. 32 concurrent REST conversations; add ARGS=--train
+	$(PY) -m benchmarks.assistant $(ARGS)
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && py=$$(scripts/find-python310) && "$$py" -m venv .venv-lock

@@ -15,6 +15,10 @@ FAILURES_BEFORE_EXPLAINING = 2
 class CountingFormValidationAction(FormValidationAction, metaclass=abc.ABCMeta):
     """Subclasses call `accept` and `reject` from their `validate_<slot>` methods."""
 
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so the action server does not register this base class itself."""
+
     @staticmethod
     def _failures(tracker: Tracker) -> dict[str, int]:
         value = tracker.get_slot("failed_validations")

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
 
-    commands.add_parser("run", help="start Antrean (what exists so far)")
+    commands.add_parser("run", help="show the offices, then start the assistant (Rasa + actions)")
+    commands.add_parser("serve", help="start the assistant only")
     return parser
 
 
@@ -142,14 +143,16 @@ def cmd_db_upgrade(_args) -> str:
     return f"database is up to date ({_redacted_url(database_url())})"
 
 
-def cmd_run(_args) -> str:
-    # The booking core is all that exists so far; the assistant and the console are added by later
-    # issues and will be started from here.
-    return "\n\n".join([
-        "Antrean booking core is ready on " + _redacted_url(database_url()),
-        cmd_offices(_args),
-        "Try: python -m antrean availability --office batam",
-    ])
+def cmd_run(args) -> str:
+    print(f"Bookings: {_redacted_url(database_url())}\n\n{cmd_offices(args)}\n", flush=True)
+    return cmd_serve(args)
+
+
+def cmd_serve(_args) -> str:
+    from antrean.serve import serve
+
+    serve()
+    return "Antrean stopped."
 
 
 def _redacted_url(url: str) -> str:
@@ -162,6 +165,7 @@ HANDLERS = {
     ("bookings", "list"): cmd_bookings_list,
     ("db", "upgrade"): cmd_db_upgrade,
     ("run", None): cmd_run,
+    ("serve", None): cmd_serve,
 }
 
 
@@ -174,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BookingRefused as refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return EXIT_FAILED
-    except (OfficeConfigError, SettingsError, IdentityError, CliError, ValueError) as error:
+    except (OfficeConfigError, SettingsError, IdentityError, CliError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SQLAlchemyError as error:

@@ -71,13 +71,13 @@ class AntreanRestInput(RestInput):
     def blueprint(self, on_new_message) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
 
-        @blueprint.route("/tiket/<code>.png", methods=["GET"])
-        async def ticket(request: Request, code: str):
+        @blueprint.route("/tiket/<filename>", methods=["GET"])
+        async def ticket(request: Request, filename: str):
             from antrean import replies
             from antrean.media.qr import booking_qr_png
 
             booking_service, _ = self.services
-            booking = booking_service.get_by_code(code)
+            booking = booking_service.get_by_code(filename.removesuffix(".png")) if filename.endswith(".png") else None
             if booking is None:
                 return response.json({"error": "unknown booking code"}, status=404)
             office = booking_service.office(booking.office_id)

@@ -1,0 +1,124 @@
+"""`python -m antrean serve`: start the assistant — the Rasa action server and the Rasa server with
+Antrean's channels — on the embedded default, and stop both together.
+
+The endpoints file is written under var/run/ from the chosen ports and databases, so several stacks
+(e.g. an end-to-end test next to a developer's `make run`) can run side by side."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from antrean.db import REPO_ROOT, VAR_DIR
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
+
+
+@dataclass
+class Stack:
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    model: Path = DEFAULT_MODEL
+    conversations_url: str = f"sqlite:///{VAR_DIR / 'conversations.sqlite3'}"
+    run_dir: Path = VAR_DIR / "run"
+    environment: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def tracker_store(self) -> dict:
+        url = make_url(self.conversations_url)
+        if url.get_backend_name() == "sqlite":
+            return {"type": "SQL", "dialect": "sqlite", "db": url.database}
+        return {"type": "SQL", "dialect": "postgresql", "url": url.host, "port": url.port or 5432,
+                "db": url.database, "username": url.username, "password": url.password or ""}
+
+    def write_endpoints(self) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / f"endpoints-{self.rasa_port}.yml"
+        path.write_text(yaml.safe_dump({
+            "action_endpoint": {"url": f"http://127.0.0.1:{self.actions_port}/webhook"},
+            "tracker_store": self.tracker_store(),
+        }))
+        path.chmod(0o600)  # may hold a database password
+        return path
+
+    def start(self) -> None:
+        if not self.model.exists():
+            raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
+        rasa = str(Path(sys.executable).with_name("rasa"))
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
+               "ANTREAN_PUBLIC_URL": os.environ.get("ANTREAN_PUBLIC_URL", self.rasa_url), **self.environment}
+        endpoints = self.write_endpoints()
+        self.processes.append(subprocess.Popen(
+            [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+            cwd=REPO_ROOT, env=env))
+        self.processes.append(subprocess.Popen(
+            [rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
+             str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
+            cwd=REPO_ROOT, env=env))
+
+    def wait_until_ready(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        checks = [f"http://127.0.0.1:{self.actions_port}/health", f"{self.rasa_url}/webhooks/antrean/"]
+        while checks:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(checks[0], timeout=2) as reply:
+                    if reply.status == 200:
+                        checks.pop(0)
+                        continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{checks[0]} did not answer within {timeout:.0f} s")
+            time.sleep(1)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+def serve() -> int:
+    stack = Stack()
+    stack.start()
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        stack.wait_until_ready()
+        print(f"Antrean is running: REST channel {stack.rasa_url}/webhooks/antrean/webhook "
+              f"(actions on :{stack.actions_port}). Ctrl-C stops it.", flush=True)
+        while not stopping and all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+    return 0

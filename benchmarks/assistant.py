@@ -1,0 +1,159 @@
+"""`make bench-assistant`: how fast the assistant answers, measured in one run on one machine.
+
+1. parse-only: NLU parses per second of the trained model, in-process (the floor of the work);
+2. end to end: full registration conversations through the REST channel of a running stack
+   (Rasa server + action server + booking database), 32 applicants at once: turns per second and
+   reply latency p50/p95; every conversation must end with a booking;
+3. the ratio end-to-end turns/s ÷ parse-only parses/s, and the Rasa server's memory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from antrean.db import REPO_ROOT, upgrade_database
+from antrean.serve import DEFAULT_MODEL, Stack
+from tests.actions.conftest import card_photo
+from tests.builders import make_nik
+
+PARSE_SAMPLES = [
+    "mau daftar antrian paspor", "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12", "brp biaya paspor 10 th",
+    "jam buka kantor imigrasi batam", "cek antrian saya dong", "batalin antrian", "iya benar", "gak jadi",
+    "paspor sy ilang gmn", "nik saya 2171031708900001", "lahir 17 agustus 1990", "bisa bicara dgn petugas?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def parse_only(model: Path, seconds: float) -> float:
+    from rasa.core.agent import load_agent
+
+    agent = asyncio.run(load_agent(model_path=str(model)))
+
+    async def loop() -> float:
+        for text in PARSE_SAMPLES:  # warm-up
+            await agent.parse_message(text)
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            await agent.parse_message(PARSE_SAMPLES[count % len(PARSE_SAMPLES)])
+            count += 1
+        return count / (time.perf_counter() - started)
+
+    return asyncio.run(loop())
+
+
+def conversation(index: int) -> list[dict]:
+    birth = date(1970, 1, 1) + timedelta(days=index * 37)
+    sender = f"62813{index:08d}"
+    return [
+        {"sender": sender, "message": f"Pemohon Uji#{birth:%d-%m-%Y}#Jl. Engku Putri No. {index} Batam Centre"},
+        {"sender": sender, "message": '/inform{"application_type":"new"}'},
+        {"sender": sender, "message": make_nik(birth, serial=index % 9000 + 1)},
+        {"sender": sender, "message": "", "photo_base64": base64.b64encode(card_photo()).decode()},
+        {"sender": sender, "message": '/inform{"visit_date":"2026-12-02"}'},
+        {"sender": sender, "message": "/affirm"},
+    ]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applicants", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="conversations per applicant")
+    parser.add_argument("--parse-seconds", type=float, default=15)
+    parser.add_argument("--train", action="store_true", help="also time a full training run")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.train:
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            subprocess.run([str(Path(sys.executable).with_name("rasa")), "train", "--out", out, "--force"],
+                           cwd=REPO_ROOT, check=True, capture_output=True)
+            print(f"training (rasa train --force): {time.perf_counter() - started:.0f} s")
+    parses = parse_only(DEFAULT_MODEL, args.parse_seconds)
+    print(f"parse-only: {parses:.1f} parses/s (one process, sequential)")
+
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite:///{folder}/bookings.sqlite3"
+        upgrade_database(database)
+        offices = Path(folder) / "offices.yml"
+        offices.write_text((REPO_ROOT / "config" / "offices.yml").read_text().replace(
+            "daily_quota: 250", "daily_quota: 100000"))
+        stack = Stack(rasa_port=free_port(), actions_port=free_port(), run_dir=Path(folder),
+                      conversations_url=f"sqlite:///{folder}/conversations.sqlite3",
+                      environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
+                                   "ANTREAN_MEDIA_DIR": f"{folder}/media", "ANTREAN_OFFICES": str(offices),
+                                   "ANTREAN_SECRET_KEY": "bench-secret-key-0123456789-0123456789"})
+        stack.start()
+        try:
+            stack.wait_until_ready()
+            url = f"{stack.rasa_url}/webhooks/antrean/webhook"
+            asyncio.run(run_conversations(url, 1, offset=0))  # warm-up conversation
+            all_latencies, booked, started = [], 0, time.perf_counter()
+            for round_ in range(args.rounds):
+                offset = 1000 * (round_ + 1)
+                latencies, done = asyncio.run(run_conversations(url, args.applicants, offset))
+                all_latencies += latencies
+                booked += done
+            elapsed = time.perf_counter() - started
+            rasa_memory = rss_mb(stack.processes[1].pid)
+            actions_memory = rss_mb(stack.processes[0].pid)
+        finally:
+            stack.stop()
+    turns = len(all_latencies) / elapsed
+    all_latencies.sort()
+    print(f"end to end: {args.applicants} concurrent applicants × {args.rounds} conversations, "
+          f"{len(all_latencies)} turns in {elapsed:.1f} s = {turns:.1f} turns/s; "
+          f"latency p50 {statistics.median(all_latencies) * 1000:.0f} ms, "
+          f"p95 {all_latencies[int(len(all_latencies) * 0.95)] * 1000:.0f} ms; "
+          f"booked {booked}/{args.applicants * args.rounds}")
+    print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
+    print(f"memory: Rasa server {rasa_memory:.0f} MB, action server {actions_memory:.0f} MB")
+
+
+async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    booked = 0
+
+    async def applicant(client: httpx.AsyncClient, index: int) -> None:
+        nonlocal booked
+        reply: list[dict] = []
+        for body in conversation(offset + index):
+            body["metadata"] = {"office_id": "batam"}
+            started = time.perf_counter()
+            response = await client.post(url, json=body, timeout=120)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            reply = response.json()
+        booked += any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply)
+
+    async with httpx.AsyncClient() as client:
+        await asyncio.gather(*(applicant(client, i) for i in range(applicants)))
+    return latencies, booked
+
+
+if __name__ == "__main__":
+    main()

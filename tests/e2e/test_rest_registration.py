@@ -1,0 +1,99 @@
+"""End to end through the running stack: Rasa server (REST channel) + action server + booking
+database. A registration must produce a booking row whose fields match what was said."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from datetime import date
+
+import httpx
+import pytest
+
+from antrean.booking.codes import BookingCodes
+from antrean.booking.offices import load_offices
+from antrean.booking.service import BookingService
+from antrean.clock import fixed_clock
+from antrean.db import make_engine, upgrade_database
+from antrean.serve import DEFAULT_MODEL, Stack
+from tests.actions.conftest import card_photo
+from tests.conftest import wib
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SECRET = "e2e-secret-key-for-booking-codes-0123456789"
+SENDER = "6281299990001"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("no trained model: `make test` trains it first (make train)")
+    folder = tmp_path_factory.mktemp("e2e")
+    database = f"sqlite:///{folder / 'bookings.sqlite3'}"
+    upgrade_database(database)
+    stack = Stack(
+        rasa_port=free_port(), actions_port=free_port(),
+        conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", run_dir=folder,
+        environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
+                     "ANTREAN_MEDIA_DIR": str(folder / "media"), "ANTREAN_SECRET_KEY": SECRET},
+    )
+    stack.start()
+    try:
+        stack.wait_until_ready()
+        yield stack, database
+    finally:
+        stack.stop()
+
+
+def say(stack: Stack, text: str | None = None, photo: bytes | None = None) -> list[dict]:
+    body = {"sender": SENDER, "message": text or "", "metadata": {"office_id": "batam"}}
+    if photo is not None:
+        body["photo_base64"] = base64.b64encode(photo).decode()
+    reply = httpx.post(f"{stack.rasa_url}/webhooks/antrean/webhook", json=body, timeout=60)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def texts(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def test_a_law_registration_with_a_photo_books_a_real_seat(stack):
+    running, database = stack
+    first = say(running, "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru")
+    assert "Permohonan paspor apa" in texts(first)
+    assert "NIK" in texts(say(running, '/inform{"application_type":"new"}'))
+    assert "foto e-KTP" in texts(say(running, "2171031708900001"))
+    day_question = say(running, photo=card_photo())
+    assert "Foto diterima" in texts(day_question)
+    assert any(b["payload"] == '/inform{"visit_date":"2026-12-03"}' for m in day_question for b in m.get("buttons", []))
+    summary = texts(say(running, '/inform{"visit_date":"2026-12-03"}'))
+    assert "Budi Santoso" in summary and "Kamis, 3 Desember 2026" in summary
+    confirmation = say(running, "/affirm")
+    assert "A-001" in texts(confirmation)
+
+    engine = make_engine(database)
+    service = BookingService(engine, load_offices(), fixed_clock(wib(2026, 12, 1, 8)), BookingCodes(SECRET.encode()))
+    [booking] = service.get_by_whatsapp_number(SENDER)
+    engine.dispose()
+    assert booking.office_id == "batam"
+    assert booking.day == date(2026, 12, 3)
+    assert booking.applicant.full_name == "Budi Santoso"
+    assert booking.applicant.birth_date == date(1990, 8, 17)
+    assert booking.applicant.address == "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru"
+    assert booking.applicant.nik == "2171031708900001"
+    assert booking.applicant.application_type.value == "new"
+    assert booking.photo_ref and booking.photo_ref.startswith("photo:")
+    assert booking.code in texts(confirmation)
+
+    image_url = next(m["image"] for m in confirmation if m.get("image"))
+    ticket = httpx.get(image_url, timeout=30)
+    assert ticket.status_code == 200 and ticket.content.startswith(b"\x89PNG")
+    assert httpx.get(f"{running.rasa_url}/webhooks/antrean/tiket/AAAA-BBBB-CCCC.png", timeout=30).status_code == 404
