@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant clean train shell evaluate test-stories validate
+.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant clean train shell evaluate test-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -65,6 +65,9 @@ test: $(STAMP) lint validate $(MODEL)  ## set up and run every test (lint, pytes
 
 unit: $(STAMP)  ## the fast tests only (no databases, no servers)
 	$(VENV)/bin/pytest -m "not integration"
+
+screenshots: $(STAMP)  ## PNGs of the staff console's main pages into results/screenshots/ (Debian chromium)
+	$(PY) tests/console/screenshots.py
 
 db-upgrade: $(STAMP)  ## apply database migrations (ANTREAN_DATABASE_URL, default SQLite under var/)
 	$(PY) -m antrean db upgrade

@@ -62,6 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
 
+    users = commands.add_parser("users", help="staff accounts of the console")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    users_add = users_commands.add_parser("add", help="create a staff account (asks for the password)")
+    users_add.add_argument("username")
+    users_add.add_argument("--role", required=True, choices=("admin", "reviewer", "counter", "security"))
+    users_add.add_argument("--name", required=True, help="full name shown in the console and the audit log")
+    users_add.add_argument("--office", help="limit the account to one office (default: every office)")
+    users_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_disable = users_commands.add_parser("disable", help="disable an account and end its sessions")
+    users_disable.add_argument("username")
+    users_enable = users_commands.add_parser("enable", help="enable a disabled account again")
+    users_enable.add_argument("username")
+    users_reset = users_commands.add_parser("reset", help="set a new password and end the account's sessions")
+    users_reset.add_argument("username")
+    users_reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_commands.add_parser("list", help="staff accounts and their roles")
+
+    console = commands.add_parser("console", help="start the staff console (web)")
+    console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
+    console.add_argument("--port", type=int, default=8080)
+
     commands.add_parser("run", help="show the offices, then start the assistant (Rasa + actions)")
     commands.add_parser("serve", help="start the assistant only")
     return parser
@@ -143,6 +164,71 @@ def cmd_db_upgrade(_args) -> str:
     return f"database is up to date ({_redacted_url(database_url())})"
 
 
+def _accounts():
+    from antrean.console.config import ConsoleConfig
+
+    return ConsoleConfig.from_env().build_accounts()
+
+
+def _new_password(args) -> str:
+    """From stdin (scripts) or typed twice at a hidden prompt; never from the command line, where
+    it would end up in the shell history and the process list."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise CliError("the two passwords differ")
+    if not password:
+        raise CliError("no password given")
+    return password
+
+
+def cmd_users_add(args) -> str:
+    from antrean.console.accounts import AccountError
+
+    if args.office and args.office not in _service().offices:
+        raise CliError(f"unknown office {args.office!r}")
+    try:
+        user = _accounts().add(args.username, args.name, args.role, _new_password(args), args.office)
+    except AccountError as error:
+        raise CliError(str(error)) from None
+    return f"added {user.username} ({user.role}{', ' + user.office_id if user.office_id else ''})"
+
+
+def _account_change(args, change: str) -> str:
+    from antrean.console.accounts import AccountError
+
+    accounts = _accounts()
+    try:
+        if change == "reset":
+            accounts.reset_password(args.username, _new_password(args))
+        else:
+            getattr(accounts, change)(args.username)
+    except AccountError as error:
+        raise CliError(str(error)) from None
+    return {"reset": "password changed", "disable": "disabled", "enable": "enabled"}[change] + f": {args.username}"
+
+
+def cmd_users_list(_args) -> str:
+    rows = [[u.username, u.full_name, u.role, u.office_id or "all", "yes" if u.active else "no"]
+            for u in _accounts().all()]
+    return tabulate(rows, headers=["username", "name", "role", "office", "active"]) if rows else "no staff accounts"
+
+
+def cmd_console(args) -> str:
+    from antrean.console import create_app
+
+    app = create_app()
+    if not app.ctx.accounts.all():
+        print("No staff accounts yet: add one with `python -m antrean users add NAME --role admin --name …`",
+              file=sys.stderr)
+    app.run(host=args.host, port=args.port, access_log=False)
+    return "console stopped."
+
+
 def cmd_run(args) -> str:
     print(f"Bookings: {_redacted_url(database_url())}\n\n{cmd_offices(args)}\n", flush=True)
     return cmd_serve(args)
@@ -164,6 +250,12 @@ HANDLERS = {
     ("availability", None): cmd_availability,
     ("bookings", "list"): cmd_bookings_list,
     ("db", "upgrade"): cmd_db_upgrade,
+    ("users", "add"): cmd_users_add,
+    ("users", "disable"): lambda args: _account_change(args, "disable"),
+    ("users", "enable"): lambda args: _account_change(args, "enable"),
+    ("users", "reset"): lambda args: _account_change(args, "reset"),
+    ("users", "list"): cmd_users_list,
+    ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,
 }
@@ -172,7 +264,8 @@ HANDLERS = {
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    sub = getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
+    sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
+           or getattr(args, "users_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:

@@ -1,0 +1,55 @@
+"""The staff console: a server-rendered Sanic app (Jinja2, no CDN, one vendored stylesheet).
+
+`create_app(config)` builds it (flasky's app factory): services are created once here and hung
+on `app.ctx`; each area is a blueprint in `views/`. Started by `python -m antrean console`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sanic import Sanic
+
+from antrean.console.audit import AuditLog
+from antrean.console.config import ConsoleConfig
+from antrean.console.present import register_filters
+from antrean.console.queue import CounterQueue
+from antrean.console.views.common import OfficeNotAllowed
+from antrean.console.web import finish_response, forbidden, load_session
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(config: ConsoleConfig | None = None) -> Sanic:
+    from antrean.console.views import audit, auth, bookings, counter, door, handoff
+
+    config = config or ConsoleConfig.from_env()
+    service = config.build_service()
+    app = Sanic(config.name)
+    app.config.FALLBACK_ERROR_FORMAT = "html"
+    app.ctx.config = config
+    app.ctx.service = service
+    app.ctx.accounts = config.build_accounts()
+    app.ctx.audit = AuditLog(service.engine, service.clock)
+    app.ctx.queue = CounterQueue(service.engine, service.clock)
+    app.ctx.media = config.build_media_store
+    templates = Environment(
+        loader=PackageLoader("antrean.console", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,  # a misspelt variable fails the tests instead of showing blank
+    )
+    register_filters(templates)
+    templates.globals["offices"] = service.offices
+    app.ctx.templates = templates
+
+    app.register_middleware(load_session, "request")
+    app.register_middleware(finish_response, "response")
+    app.static("/static", str(STATIC_DIR), name="static")
+    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, audit.bp):
+        app.blueprint(blueprint)
+
+    @app.exception(OfficeNotAllowed)
+    async def _other_office(request, _error):
+        return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
+
+    return app

@@ -1,0 +1,81 @@
+"""Console settings, one class per environment (flasky's habit). Secrets and URLs come from the
+environment only; there are no default passwords or keys here."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+
+from antrean.booking.service import BookingService
+from antrean.console.accounts import StaffAccounts
+from antrean.media.store import MediaStore
+
+_test_app_numbers = itertools.count(1)
+
+
+@dataclass
+class ConsoleConfig:
+    # Sanic keeps a registry of app names per process; tests build many apps, so theirs differ.
+    name: str = "antrean_console"
+    session_idle: timedelta = timedelta(minutes=30)
+    session_max: timedelta = timedelta(hours=12)
+    max_failed_logins: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    # None: Secure cookies whenever the request arrived over HTTPS (behind a TLS proxy set
+    # FORWARDED_SECRET or this to True); a phone on the office LAN over plain HTTP still logs in.
+    secure_cookies: bool | None = None
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Injected by tests; otherwise built from `environ` by antrean.bootstrap.
+    service: BookingService | None = None
+    media_store: MediaStore | None = None
+    password_hasher_factory: Callable[[], PasswordHasher] = PasswordHasher
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
+        environ = dict(os.environ if environ is None else environ)
+        config = cls(environ=environ)
+        if minutes := environ.get("ANTREAN_CONSOLE_SESSION_MINUTES", "").strip():
+            config.session_idle = timedelta(minutes=int(minutes))
+        secure = environ.get("ANTREAN_CONSOLE_SECURE_COOKIES", "").strip().lower()
+        if secure in ("1", "true", "yes"):
+            config.secure_cookies = True
+        return config
+
+    def build_service(self) -> BookingService:
+        if self.service is None:
+            from antrean.bootstrap import booking_service
+
+            self.service = booking_service(self.environ)
+        return self.service
+
+    def build_accounts(self) -> StaffAccounts:
+        service = self.build_service()
+        return StaffAccounts(
+            service.engine, service.clock, self.password_hasher_factory(),
+            session_idle=self.session_idle, session_max=self.session_max,
+            max_failures=self.max_failed_logins, lockout=self.lockout,
+        )
+
+    def build_media_store(self) -> MediaStore:
+        if self.media_store is None:
+            from antrean.bootstrap import media_store
+
+            self.media_store = media_store(self.environ)
+        return self.media_store
+
+
+def cheap_password_hasher() -> PasswordHasher:
+    # Tests hash many passwords; the real parameters cost ~0.1 s each on these machines.
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@dataclass
+class TestingConfig(ConsoleConfig):
+    __test__ = False  # not a pytest test class, despite the name
+    name: str = field(default_factory=lambda: f"antrean_console_test_{next(_test_app_numbers)}")
+    password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher

@@ -1,0 +1,85 @@
+"""How bookings read on screen, in Indonesian: status and punctuality labels, masked values, local
+times. Registered as Jinja filters and used by the CSV export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from antrean.booking.model import Booking, BookingStatus
+from antrean.booking.offices import Office
+from antrean.booking.store import from_db_time
+from antrean.identity import mask_msisdn, mask_nik
+from antrean.replies import clock_time, day_name
+
+STATUS_LABELS = {
+    BookingStatus.BOOKED: "Terdaftar",
+    BookingStatus.CHECKED_IN: "Sudah hadir",
+    BookingStatus.SERVED: "Selesai dilayani",
+    BookingStatus.NO_SHOW: "Tidak hadir",
+    BookingStatus.CANCELLED: "Dibatalkan",
+}
+
+PUNCTUALITY = {
+    "early": ("Datang lebih awal", "Persilakan menunggu; sesinya belum dimulai."),
+    "on_time": ("Tepat waktu", "Persilakan masuk ke ruang tunggu."),
+    "late": ("Terlambat", "Sesinya sudah dimulai; persilakan masuk dan beri tahu petugas loket."),
+}
+
+EVENT_LABELS = {
+    "booked": "Didaftarkan",
+    "cancelled": "Dibatalkan",
+    "rescheduled": "Dijadwal ulang",
+    "checked_in": "Check-in di pintu",
+    "called": "Dipanggil ke loket",
+    "served": "Selesai dilayani",
+    "no_show": "Ditandai tidak hadir",
+}
+
+APPLICATION_TYPES = {"new": "Paspor baru", "renewal": "Penggantian (habis masa berlaku/penuh)"}
+
+
+def status_label(status: BookingStatus | str) -> str:
+    return STATUS_LABELS[BookingStatus(status)]
+
+
+def local_time(moment: datetime | None, office: Office) -> str:
+    return clock_time(moment.astimezone(office.zone)) if moment else "—"
+
+
+def local_day_time(moment: datetime | None, office: Office) -> str:
+    if moment is None:
+        return "—"
+    local = moment.astimezone(office.zone)
+    return f"{local:%d-%m-%Y} {clock_time(local)}"
+
+
+def short_time(value: time) -> str:
+    return clock_time(value)
+
+
+def long_day(day: date) -> str:
+    return day_name(day)
+
+
+def masked_nik(booking: Booking) -> str:
+    return mask_nik(booking.applicant.nik)
+
+
+def masked_number(booking: Booking) -> str:
+    return mask_msisdn(booking.whatsapp_number)
+
+
+def mask_sender(sender_id: str) -> str:
+    """Handoff senders are WhatsApp numbers for that channel, opaque ids for others."""
+    if sender_id.isdigit():
+        return mask_msisdn(sender_id)
+    return sender_id[:3] + "…" if len(sender_id) > 6 else "…"
+
+
+def register_filters(environment) -> None:
+    environment.filters.update(
+        status_label=status_label, local_time=local_time, short_time=short_time, long_day=long_day,
+        masked_nik=masked_nik, from_db=from_db_time, local_day_time=local_day_time,
+        event_label=lambda kind: EVENT_LABELS.get(kind, kind), masked_number=masked_number, mask_sender=mask_sender,
+        application_type=lambda value: APPLICATION_TYPES.get(getattr(value, "value", value), value),
+    )

@@ -1,0 +1,31 @@
+"""The audit log, for admins."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+
+from antrean.console.permissions import Permission
+from antrean.console.web import blocking, permission_required, render
+
+bp = Blueprint("audit", url_prefix="/audit")
+
+ACTION_LABELS = {
+    "login": "Masuk",
+    "login.refused": "Gagal masuk",
+    "personal_data.viewed": "Melihat data pribadi lengkap",
+    "photo.viewed": "Melihat foto KTP",
+    "export.day_list": "Mengekspor daftar harian",
+    "booking.checked_in": "Check-in",
+    "booking.called": "Memanggil ke loket",
+    "booking.served": "Selesai dilayani",
+    "booking.no_show": "Tidak hadir",
+    "handoff.answered": "Menjawab permintaan bantuan",
+}
+
+
+@bp.get("", name="index")
+@permission_required(Permission.ADMINISTER)
+async def index(request: Request):
+    actor = request.args.get("staf", "").strip() or None
+    entries = await blocking(request.app.ctx.audit.recent, 300, actor)
+    return render(request, "audit.html", entries=entries, labels=ACTION_LABELS, actor=actor or "")

@@ -1,0 +1,173 @@
+"""The console under test: a real Sanic server on a free port (antrean.console.devserver), a real
+migrated database, the shared MutableClock, and one staff account per role with a password made
+up for this run (there is no default password anywhere)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+
+import httpx
+import pytest
+from sanic import Sanic
+from sqlalchemy import create_engine, text
+
+from antrean.console import create_app
+from antrean.console.config import TestingConfig
+from antrean.console.devserver import serving
+from antrean.db import upgrade_database
+from antrean.media.store import MediaStore
+from tests.builders import make_request
+from tests.conftest import wib
+
+# Sanic rewrites some of its own functions when an app starts ("touchup"); test mode makes that
+# repeatable, so every test can start an app of its own in this one process.
+Sanic.test_mode = True
+
+ROLES = ("admin", "reviewer", "counter", "security")
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class StaffClient:
+    """An HTTP client that remembers cookies and the CSRF token of its session, like a browser."""
+
+    def __init__(self, base_url: str):
+        self.http = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+        self.csrf_token = ""
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        response = self.http.get(path, **kwargs)
+        if match := CSRF_FIELD.search(response.text):
+            self.csrf_token = match.group(1)
+        return response
+
+    def follow(self, response: httpx.Response) -> httpx.Response:
+        while response.is_redirect:
+            response = self.get(response.headers["location"])
+        return response
+
+    def post(self, path: str, data: dict | None = None, csrf: str | None = None) -> httpx.Response:
+        form = dict(data or {})
+        form["csrf_token"] = self.csrf_token if csrf is None else csrf
+        return self.http.post(path, data=form)
+
+    def login(self, username: str, password: str) -> httpx.Response:
+        self.get("/masuk")
+        return self.post("/masuk", {"username": username, "password": password})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Console:
+    base_url: str
+    app: object
+    service: object
+    clock: object
+    passwords: dict[str, str] = field(default_factory=dict)
+    clients: list[StaffClient] = field(default_factory=list)
+
+    @property
+    def audit(self):
+        return self.app.ctx.audit
+
+    @property
+    def accounts(self):
+        return self.app.ctx.accounts
+
+    def client(self) -> StaffClient:
+        client = StaffClient(self.base_url)
+        self.clients.append(client)
+        return client
+
+    def add_user(self, username: str, role: str, office_id: str | None = None) -> str:
+        password = secrets.token_urlsafe(18)
+        self.accounts.add(username, f"Staf {username.title()}", role, password, office_id)
+        self.passwords[username] = password
+        return password
+
+    def as_role(self, role: str) -> StaffClient:
+        """A client logged in as the standard account of that role (user name = role name)."""
+        client = self.client()
+        response = client.login(role, self.passwords[role])
+        assert response.status_code == 302, response.text
+        client.follow(response)
+        return client
+
+
+def _empty_console_tables(url: str) -> None:
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM counter_calls"))
+        connection.execute(text("DELETE FROM staff_sessions"))
+        connection.execute(text("DELETE FROM staff_users"))
+        connection.execute(text("DELETE FROM audit_log"))
+        connection.execute(text("DELETE FROM handoff_requests"))
+    engine.dispose()
+
+
+def _start_console(service, clock, tmp_path):
+    config = TestingConfig(service=service, media_store=MediaStore(tmp_path / "media"))
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "antrean.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def console_sqlite_url(migrated_sqlite_template, tmp_path):
+    # Copying a migrated file is much faster than migrating each test's database again.
+    path = tmp_path / "antrean.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def console(make_service, console_sqlite_url, clock, tmp_path):
+    """The console on SQLite, with accounts admin / reviewer / counter / security."""
+    yield from _console(make_service(console_sqlite_url), clock, tmp_path)
+
+
+@pytest.fixture
+def console_on_both(make_service, database_url, clock, tmp_path):
+    """The same, once on SQLite and once on PostgreSQL."""
+    if database_url.startswith("postgresql"):
+        _empty_console_tables(database_url)
+    yield from _console(make_service(database_url), clock, tmp_path)
+
+
+def _console(service, clock, tmp_path):
+    app = _start_console(service, clock, tmp_path)
+    with serving(app) as base_url:
+        console = Console(base_url, app, service, clock)
+        for role in ROLES:
+            console.add_user(role, role)
+        yield console
+        for client in console.clients:
+            client.close()
+
+
+WEDNESDAY = date(2026, 12, 2)
+
+
+@pytest.fixture
+def book(console):
+    """Books through the real service while registration is open (the clock starts Tue 08:00)."""
+
+    def make(serial: int = 1, day: date = WEDNESDAY, **overrides):
+        return console.service.book(make_request(serial=serial, day=day, **overrides))
+
+    return make
+
+
+def on_wednesday(console, hour: int, minute: int = 0) -> None:
+    """Moves the shared clock to the booking day (staff sessions would expire: log in after)."""
+    console.clock.moment = wib(2026, 12, 2, hour, minute)
