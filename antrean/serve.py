@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from antrean.db import REPO_ROOT, VAR_DIR
+from antrean.whatsapp.settings import local_development_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Stack:
     model: Path = DEFAULT_MODEL
     conversations_url: str = f"sqlite:///{VAR_DIR / 'conversations.sqlite3'}"
     run_dir: Path = VAR_DIR / "run"
+    console_port: int | None = None  # the staff console too, when set (make run: 8080)
     environment: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -63,6 +65,10 @@ class Stack:
         rasa = str(Path(sys.executable).with_name("rasa"))
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
                "ANTREAN_PUBLIC_URL": os.environ.get("ANTREAN_PUBLIC_URL", self.rasa_url), **self.environment}
+        if not any(env.get(f"ANTREAN_WA_{key}") for key in ("ACCESS_TOKEN", "VERIFY_TOKEN", "APP_SECRET")):
+            # No WhatsApp account configured: the WhatsApp channel still starts, in sandbox mode.
+            # (A half-configured account is not papered over: the channel refuses to start.)
+            env.update(local_development_secrets(VAR_DIR))
         endpoints = self.write_endpoints()
         self.processes.append(subprocess.Popen(
             [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
@@ -71,10 +77,15 @@ class Stack:
             [rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             cwd=REPO_ROOT, env=env))
+        if self.console_port:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT, env=env))
 
-    def wait_until_ready(self, timeout: float = 240) -> None:
+    def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         checks = [f"http://127.0.0.1:{self.actions_port}/health", f"{self.rasa_url}/webhooks/antrean/"]
+        if self.console_port:
+            checks.append(f"http://127.0.0.1:{self.console_port}/masuk")
         while checks:
             for process in self.processes:
                 if process.poll() is not None:
@@ -103,7 +114,7 @@ class Stack:
 
 
 def serve() -> int:
-    stack = Stack()
+    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")))
     stack.start()
     stopping = False
 
@@ -115,8 +126,10 @@ def serve() -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         stack.wait_until_ready()
-        print(f"Antrean is running: REST channel {stack.rasa_url}/webhooks/antrean/webhook "
-              f"(actions on :{stack.actions_port}). Ctrl-C stops it.", flush=True)
+        print(f"Antrean is running:\n  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
+              f"  WhatsApp webhook {stack.rasa_url}/webhooks/whatsapp/webhook\n"
+              f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
+              "Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes):
             time.sleep(0.5)
     finally:

@@ -178,3 +178,62 @@ counter_calls = Table(
     Column("called_by", String(40), nullable=False),
     Index("ix_counter_calls_office_day", "office_id", "day"),
 )
+
+# --- WhatsApp channel (antrean/whatsapp) -------------------------------------------------------
+# Every received message, written before the webhook answers 200. `id` is the arrival order the
+# worker follows per sender; the unique WhatsApp id makes retried deliveries no-ops. A message is
+# done once `processed_at` is set; `attempts` > 0 without it means a turn may have been cut short.
+whatsapp_inbox = Table(
+    "whatsapp_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("wa_message_id", String(128), nullable=False, unique=True),
+    Column("phone_number_id", String(128), nullable=False),
+    Column("wa_id", String(128), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("wa_timestamp", Integer),
+    Column("received_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("processed_at", DateTime),
+    Column("outcome", String(20)),
+    Index("ix_whatsapp_inbox_pending", "processed_at", "id"),
+    Index("ix_whatsapp_inbox_sender", "wa_id", "id"),
+)
+
+# Every message we send (or, in sandbox mode, would send), numbered per inbox message so that a
+# turn replayed after a crash skips what already went out.
+whatsapp_outbox = Table(
+    "whatsapp_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("inbox_id", Integer, ForeignKey("whatsapp_inbox.id", ondelete="SET NULL")),
+    Column("seq", Integer, nullable=False),
+    Column("phone_number_id", String(128), nullable=False),
+    Column("wa_id", String(128), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("choices", Text),
+    Column("status", String(16), nullable=False),
+    Column("wa_outgoing_id", String(128)),
+    Column("error_code", Integer),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("inbox_id", "seq", name="uq_whatsapp_outbox_turn_seq"),
+    Index("ix_whatsapp_outbox_recipient", "wa_id", "id"),
+    Index("ix_whatsapp_outbox_wa_outgoing_id", "wa_outgoing_id"),
+)
+
+# Delivery statuses (sent/delivered/read/failed) WhatsApp reports for our outgoing messages.
+whatsapp_statuses = Table(
+    "whatsapp_statuses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("wa_outgoing_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("wa_timestamp", Integer),
+    Column("error_code", Integer),
+    Column("error_title", String(200)),
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("wa_outgoing_id", "status", name="uq_whatsapp_statuses_message_status"),
+)

@@ -1,0 +1,194 @@
+"""The durable inbox and outbox of the WhatsApp channel (SQLAlchemy Core, blocking calls: the async
+code runs them in worker threads).
+
+- A webhook's messages and statuses are stored in one transaction; duplicates (retried deliveries)
+  are skipped by the unique WhatsApp ids, so storing the same body twice changes nothing.
+- The worker reads pending messages of one sender in arrival order (`id`), counts an attempt before
+  feeding one to Rasa and marks it processed after Rasa has handled it.
+- Every reply is numbered within its inbox message (`seq`); a replayed turn finds its earlier
+  replies by (inbox id, seq) and does not send them again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_statuses
+from antrean.whatsapp.payloads import Webhook
+
+# Outcomes of an inbox message, recorded with processed_at.
+ANSWERED = "answered"  # handed to Rasa
+ALREADY_HANDLED = "already_handled"  # Rasa had it before a crash cut the turn short
+UNSUPPORTED = "unsupported"  # audio, video, sticker, location, …: asked for text or a photo
+NOT_A_PHOTO = "not_a_photo"  # a PDF or other file: asked for a photo
+MEDIA_FAILED = "media_failed"  # the photo could not be fetched or verified: asked to send it again
+FLOODED = "flooded"  # beyond the per-sender rate: kept, not answered
+FAILED = "failed"  # gave up after repeated errors
+
+SENDING, SENT, SEND_FAILED, SANDBOX = "sending", "sent", "failed", "sandbox"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    wa_message_id: str
+    phone_number_id: str
+    wa_id: str
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+    attempts: int
+
+
+class Inbox:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # --- webhook side ---------------------------------------------------------------------------
+
+    def store(self, webhook: Webhook, now: datetime | None = None) -> int:
+        """Store every message and status of one delivery; returns how many messages were new."""
+        now = now or utcnow()
+        messages = [{"wa_message_id": m.wa_message_id, "phone_number_id": m.phone_number_id, "wa_id": m.wa_id,
+                     "kind": m.kind, "payload": json.dumps(m.payload, ensure_ascii=False),
+                     "wa_timestamp": m.wa_timestamp, "received_at": now, "attempts": 0}
+                    for m in _unique(webhook.messages, lambda m: m.wa_message_id)]
+        statuses = [{"wa_outgoing_id": s.wa_outgoing_id, "status": s.status, "wa_timestamp": s.wa_timestamp,
+                     "error_code": s.error_code, "error_title": s.error_title, "received_at": now}
+                    for s in _unique(webhook.statuses, lambda s: (s.wa_outgoing_id, s.status))]
+        if not messages and not statuses:
+            return 0
+        with self.engine.begin() as connection:
+            stored = _insert_ignoring_duplicates(connection, whatsapp_inbox, messages, ["wa_message_id"])
+            _insert_ignoring_duplicates(connection, whatsapp_statuses, statuses, ["wa_outgoing_id", "status"])
+        return stored
+
+    # --- worker side ----------------------------------------------------------------------------
+
+    def pending_senders(self, limit: int, exclude: Iterable[str] = ()) -> list[str]:
+        """Senders with unprocessed messages, the one waiting longest first."""
+        exclude = set(exclude)
+        first = func.min(whatsapp_inbox.c.id)
+        query = (select(whatsapp_inbox.c.wa_id, first).where(whatsapp_inbox.c.processed_at.is_(None))
+                 .group_by(whatsapp_inbox.c.wa_id).order_by(first).limit(limit + len(exclude)))
+        with self.engine.connect() as connection:
+            senders = [row.wa_id for row in connection.execute(query)]
+        return [s for s in senders if s not in exclude][:limit]
+
+    def pending_for(self, wa_id: str, limit: int = 20) -> list[StoredMessage]:
+        query = (select(whatsapp_inbox).where(whatsapp_inbox.c.wa_id == wa_id, whatsapp_inbox.c.processed_at.is_(None))
+                 .order_by(whatsapp_inbox.c.id).limit(limit))
+        with self.engine.connect() as connection:
+            return [StoredMessage(id=r.id, wa_message_id=r.wa_message_id, phone_number_id=r.phone_number_id,
+                                  wa_id=r.wa_id, kind=r.kind, payload=json.loads(r.payload),
+                                  received_at=r.received_at, attempts=r.attempts)
+                    for r in connection.execute(query)]
+
+    def count_attempt(self, inbox_id: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(whatsapp_inbox).where(whatsapp_inbox.c.id == inbox_id)
+                               .values(attempts=whatsapp_inbox.c.attempts + 1))
+
+    def finish(self, inbox_id: int, outcome: str, now: datetime | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(whatsapp_inbox).where(whatsapp_inbox.c.id == inbox_id)
+                               .values(processed_at=now or utcnow(), outcome=outcome))
+
+    def flood_position(self, message: StoredMessage, window_seconds: int) -> tuple[int, str | None]:
+        """How many messages this sender sent within the window up to and including this one, and
+        the outcome of the sender's previous message (to send the flood notice only once)."""
+        since = message.received_at - timedelta(seconds=window_seconds)
+        same_sender = whatsapp_inbox.c.wa_id == message.wa_id
+        with self.engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(whatsapp_inbox).where(
+                same_sender, whatsapp_inbox.c.id <= message.id, whatsapp_inbox.c.received_at > since)).scalar_one()
+            previous = connection.execute(select(whatsapp_inbox.c.outcome).where(
+                same_sender, whatsapp_inbox.c.id < message.id, whatsapp_inbox.c.received_at > since)
+                .order_by(whatsapp_inbox.c.id.desc()).limit(1)).scalar_one_or_none()
+        return count, previous
+
+    # --- outbox ---------------------------------------------------------------------------------
+
+    def claim_reply(self, inbox_id: int | None, seq: int, phone_number_id: str, wa_id: str, kind: str,
+                    payload: dict, status: str, choices: list[str] | None = None) -> int | None:
+        """Record a reply about to be sent; None if this turn's reply number `seq` exists already
+        (the turn is being replayed after a crash and this reply went out, or may have)."""
+        row = {"inbox_id": inbox_id, "seq": seq, "phone_number_id": phone_number_id, "wa_id": wa_id, "kind": kind,
+               "payload": json.dumps(payload, ensure_ascii=False), "status": status,
+               "choices": json.dumps(choices, ensure_ascii=False) if choices else None, "created_at": utcnow(),
+               "sent_at": utcnow() if status == SANDBOX else None}
+        with self.engine.begin() as connection:
+            if inbox_id is not None:
+                exists = connection.execute(select(whatsapp_outbox.c.id).where(
+                    whatsapp_outbox.c.inbox_id == inbox_id, whatsapp_outbox.c.seq == seq)).first()
+                if exists:
+                    return None
+            return connection.execute(whatsapp_outbox.insert().values(**row)).inserted_primary_key[0]
+
+    def reply_sent(self, outbox_id: int, wa_outgoing_id: str | None, payload: dict | None = None) -> None:
+        values: dict[str, Any] = {"status": SENT, "wa_outgoing_id": wa_outgoing_id, "sent_at": utcnow()}
+        if payload is not None:
+            values["payload"] = json.dumps(payload, ensure_ascii=False)
+        with self.engine.begin() as connection:
+            connection.execute(update(whatsapp_outbox).where(whatsapp_outbox.c.id == outbox_id).values(**values))
+
+    def reply_failed(self, outbox_id: int, error_code: int | None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(whatsapp_outbox).where(whatsapp_outbox.c.id == outbox_id)
+                               .values(status=SEND_FAILED, error_code=error_code))
+
+    def last_menu(self, wa_id: str) -> list[str] | None:
+        """The payloads of the numbered menu in our latest message to this sender, if it was one."""
+        query = (select(whatsapp_outbox.c.choices).where(whatsapp_outbox.c.wa_id == wa_id)
+                 .order_by(whatsapp_outbox.c.id.desc()).limit(1))
+        with self.engine.connect() as connection:
+            choices = connection.execute(query).scalar_one_or_none()
+        return json.loads(choices) if choices else None
+
+    def replies_to(self, wa_id: str) -> list[dict]:
+        """Everything sent (or recorded in sandbox mode) to one number, oldest first."""
+        query = select(whatsapp_outbox).where(whatsapp_outbox.c.wa_id == wa_id).order_by(whatsapp_outbox.c.id)
+        with self.engine.connect() as connection:
+            return [{**row._mapping, "payload": json.loads(row.payload)} for row in connection.execute(query)]
+
+    def statuses_of(self, wa_outgoing_id: str) -> list[str]:
+        query = (select(whatsapp_statuses.c.status).where(whatsapp_statuses.c.wa_outgoing_id == wa_outgoing_id)
+                 .order_by(whatsapp_statuses.c.id))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(whatsapp_inbox)).scalar_one()
+            pending = connection.execute(select(func.count()).select_from(whatsapp_inbox).where(
+                whatsapp_inbox.c.processed_at.is_(None))).scalar_one()
+            replies = connection.execute(select(func.count()).select_from(whatsapp_outbox).where(
+                and_(whatsapp_outbox.c.status.in_([SENT, SANDBOX])))).scalar_one()
+        return {"messages": total, "pending": pending, "replies": replies}
+
+
+def _unique(items, key):
+    seen = set()
+    for item in items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            yield item
+
+
+def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict], keys: list[str]) -> int:
+    if not rows:
+        return 0
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return sum(connection.execute(statement, row).rowcount for row in rows)

@@ -1,0 +1,181 @@
+"""From Rasa's bot messages to WhatsApp messages, and their delivery (or sandbox record).
+
+Formatting is pure (``text_messages``, ``choice_messages``): WhatsApp's limits are 4096 characters
+per text, 1024 per interactive body, ≤ 3 reply buttons with titles ≤ 20, lists of ≤ 10 rows with
+titles ≤ 24. Beyond that, choices become numbered text and the payloads are remembered so that an
+answer such as "2" can be mapped back (see the worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from rasa.core.channels.channel import OutputChannel
+
+from antrean.whatsapp.graph import GraphClient, GraphError
+from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096
+INTERACTIVE_BODY_LIMIT = 1024
+BUTTONS_MAX, BUTTON_TITLE_MAX, BUTTON_ID_MAX = 3, 20, 256
+ROWS_MAX, ROW_TITLE_MAX, ROW_ID_MAX = 10, 24, 200
+LIST_BUTTON_LABEL = "Pilih"
+CHOOSE_PROMPT = "Silakan pilih salah satu:"
+NUMBERED_HINT = "Balas dengan angka pilihan Anda (misalnya 1)."
+TICKET_PATH = re.compile(r"/webhooks/antrean/tiket/([A-Za-z0-9-]{4,40})\.png$")
+TICKET_CAPTION = "Tiket antrean Anda. Tunjukkan kode QR ini kepada petugas di kantor imigrasi."
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a paragraph, line or word where possible."""
+    text = text.strip()
+    pieces = []
+    while len(text) > limit:
+        cut = max(text.rfind(sep, 0, limit + 1) for sep in ("\n\n", "\n", " "))
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text else pieces
+
+
+def text_messages(text: str) -> list[dict]:
+    return [{"type": "text", "text": {"body": piece, "preview_url": False}} for piece in split_text(text)]
+
+
+def choice_messages(text: str, buttons: list[dict]) -> list[tuple[dict, list[str] | None]]:
+    """The WhatsApp messages for a text with choices, each with the payloads of a numbered menu
+    (None when the choices are real buttons or list rows)."""
+    choices = [(str(b.get("title") or b.get("payload") or "").strip(), str(b.get("payload") or b.get("title") or ""))
+               for b in buttons if isinstance(b, dict)]
+    choices = [(title, payload) for title, payload in choices if title and payload]
+    if not choices:
+        return [(m, None) for m in text_messages(text)]
+    lead: list[tuple[dict, list[str] | None]] = []
+    body = text.strip()
+    if not body or len(body) > INTERACTIVE_BODY_LIMIT:
+        lead = [(m, None) for m in text_messages(body)]
+        body = CHOOSE_PROMPT
+    if len(choices) <= BUTTONS_MAX and all(len(t) <= BUTTON_TITLE_MAX and len(p) <= BUTTON_ID_MAX for t, p in choices):
+        interactive = {"type": "button", "body": {"text": body}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": payload, "title": title}} for title, payload in choices]}}
+        return [*lead, ({"type": "interactive", "interactive": interactive}, None)]
+    if len(choices) <= ROWS_MAX and all(len(t) <= ROW_TITLE_MAX and len(p) <= ROW_ID_MAX for t, p in choices):
+        interactive = {"type": "list", "body": {"text": body}, "action": {
+            "button": LIST_BUTTON_LABEL,
+            "sections": [{"title": "Pilihan",
+                          "rows": [{"id": payload, "title": title} for title, payload in choices]}]}}
+        return [*lead, ({"type": "interactive", "interactive": interactive}, None)]
+    menu = "\n".join(f"{number}. {title}" for number, (title, _) in enumerate(choices, start=1))
+    numbered = f"{text.strip()}\n\n{menu}\n\n{NUMBERED_HINT}".strip()
+    pieces = text_messages(numbered)
+    payloads = [payload for _, payload in choices]
+    # The menu travels with the last piece: that is the message the applicant answers.
+    return [(m, payloads if i == len(pieces) - 1 else None) for i, m in enumerate(pieces)]
+
+
+def ticket_code(url: str) -> str | None:
+    """The booking code of one of our own QR ticket URLs (rendered locally, never fetched)."""
+    match = TICKET_PATH.search(urlparse(url).path)
+    return match.group(1) if match else None
+
+
+class Deliverer:
+    """Sends (or, in sandbox mode, records) replies, each claimed in the outbox first so that a turn
+    replayed after a crash does not send it twice."""
+
+    def __init__(self, inbox: Inbox, graph: GraphClient | None, render_ticket: Callable[[str], bytes | None]):
+        self.inbox = inbox
+        self.graph = graph  # None: sandbox mode
+        self.render_ticket = render_ticket
+
+    @property
+    def sandbox(self) -> bool:
+        return self.graph is None
+
+    async def deliver(self, turn: tuple[int | None, int], phone_number_id: str, wa_id: str, payload: dict,
+                      choices: list[str] | None = None) -> None:
+        outbox_id = await self._claim(turn, phone_number_id, wa_id, payload, choices)
+        if outbox_id is None or self.graph is None:
+            return
+        try:
+            wamid = await self.graph.send_message(phone_number_id, {"to": wa_id, **payload})
+        except GraphError as error:
+            await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
+            return
+        await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid)
+
+    async def deliver_image(self, turn: tuple[int | None, int], phone_number_id: str, wa_id: str, url: str) -> None:
+        code = ticket_code(url)
+        image: dict[str, Any] = {"link": url} if code is None or self.sandbox else {"caption": TICKET_CAPTION}
+        if code is not None:
+            image["caption"] = TICKET_CAPTION
+        payload = {"type": "image", "image": image}
+        outbox_id = await self._claim(turn, phone_number_id, wa_id, payload, None)
+        if outbox_id is None or self.graph is None:
+            return
+        try:
+            if code is not None:
+                png = await asyncio.to_thread(self.render_ticket, code)
+                if png is None:
+                    logger.error("QR ticket for a booking code we sent could not be rendered")
+                    await asyncio.to_thread(self.inbox.reply_failed, outbox_id, None)
+                    return
+                image["id"] = await self.graph.upload_media(phone_number_id, png, "image/png", "tiket.png")
+            wamid = await self.graph.send_message(phone_number_id, {"to": wa_id, **payload})
+        except GraphError as error:
+            await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
+            return
+        await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid, payload)
+
+    async def _claim(self, turn, phone_number_id, wa_id, payload, choices) -> int | None:
+        inbox_id, seq = turn
+        return await asyncio.to_thread(self.inbox.claim_reply, inbox_id, seq, phone_number_id, wa_id,
+                                       payload["type"], payload, SANDBOX if self.sandbox else SENDING, choices)
+
+
+class WhatsAppOutput(OutputChannel):
+    """Rasa's output channel for one inbox message: replies are numbered in the order Rasa sends them."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    def __init__(self, deliverer: Deliverer, phone_number_id: str, inbox_id: int | None = None):
+        self.deliverer = deliverer
+        self.phone_number_id = phone_number_id
+        self.inbox_id = inbox_id
+        self.seq = 0
+
+    def _next_turn(self) -> tuple[int | None, int]:
+        self.seq += 1
+        return self.inbox_id, self.seq
+
+    async def _send(self, recipient_id: str, payload: dict, choices: list[str] | None = None) -> None:
+        await self.deliverer.deliver(self._next_turn(), self.phone_number_id, recipient_id, payload, choices)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for payload in text_messages(text):
+            await self._send(recipient_id, payload)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict], **kwargs: Any) -> None:
+        for payload, choices in choice_messages(text or "", buttons):
+            await self._send(recipient_id, payload, choices)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.deliverer.deliver_image(self._next_turn(), self.phone_number_id, recipient_id, image)
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
+        # A custom response shaped like a Cloud API message (e.g. an approved template) goes as is.
+        if isinstance(json_message, dict) and json_message.get("type") in {"template", "text", "interactive", "image"}:
+            await self._send(recipient_id, json_message)
+        else:
+            logger.warning("custom response without a WhatsApp message type ignored")

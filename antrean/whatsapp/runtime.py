@@ -1,0 +1,106 @@
+"""Wires the WhatsApp channel's parts together inside the Rasa server: database engine, inbox,
+Graph API client (none in sandbox mode), delivery, media fetching, and the worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rasa.shared.core.events import UserUttered
+
+from antrean.db import database_url, make_engine
+from antrean.whatsapp.graph import GraphClient
+from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.outbound import Deliverer
+from antrean.whatsapp.settings import WhatsAppSettings
+from antrean.whatsapp.worker import MediaFetcher, Worker
+
+logger = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: WhatsAppSettings, environ: dict[str, str] | None = None):
+        self.settings = settings
+        self.environ = dict(environ) if environ is not None else dict(os.environ)
+        self.engine = make_engine(database_url(self.environ))  # connects lazily, on first query
+        self.inbox = Inbox(self.engine)
+        self.graph: GraphClient | None = None
+        self.worker: Worker | None = None
+        self._booking_service = None
+        self._media_store = None
+
+    def start_worker(self, on_new_message, app=None) -> Worker:
+        self.graph = None if self.settings.sandbox else GraphClient(self.settings)
+        if self.settings.sandbox:
+            logger.warning("WhatsApp channel in sandbox mode (no ANTREAN_WA_ACCESS_TOKEN): replies are "
+                           "recorded in the whatsapp_outbox table, not sent")
+        self.worker = Worker(self.inbox, Deliverer(self.inbox, self.graph, self.render_ticket), on_new_message,
+                             self.settings, media=MediaFetcher(self.graph), media_store=self.media_store,
+                             ready=_agent_ready(app), already_handled=_tracker_has_message(app))
+        self.worker.start()
+        return self.worker
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.graph is not None:
+            await self.graph.aclose()
+        self.engine.dispose()
+
+    def media_store(self):
+        if self._media_store is None:
+            from antrean.bootstrap import media_store
+
+            self._media_store = media_store(self.environ)
+        return self._media_store
+
+    def render_ticket(self, code: str) -> bytes | None:
+        """The same QR ticket the REST channel serves at /webhooks/antrean/tiket/<code>.png."""
+        from antrean import replies
+        from antrean.media.qr import booking_qr_png
+
+        if self._booking_service is None:
+            from antrean.bootstrap import booking_service
+
+            self._booking_service = booking_service(self.environ)
+        booking = self._booking_service.get_by_code(code)
+        if booking is None:
+            return None
+        office = self._booking_service.office(booking.office_id)
+        captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
+                    f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}", office.short_name]
+        return booking_qr_png(booking.code, captions)
+
+
+def _is_rasa_server(app) -> bool:
+    # Rasa's server sets app.ctx.agent (None until the model is loaded); a bare Sanic app in the
+    # channel's own tests has no agent to wait for.
+    return app is not None and hasattr(app.ctx, "agent")
+
+
+def _agent_ready(app):
+    if not _is_rasa_server(app):
+        return lambda: True
+
+    def ready() -> bool:
+        agent = getattr(app.ctx, "agent", None)
+        return agent is not None and agent.is_ready()
+
+    return ready
+
+
+def _tracker_has_message(app):
+    """Whether Rasa saved a turn for this WhatsApp message (Rasa saves the tracker when a turn ends)."""
+    if not _is_rasa_server(app):
+        return None
+
+    async def has_message(sender_id: str, wa_message_id: str) -> bool:
+        tracker = await app.ctx.agent.tracker_store.retrieve(sender_id)
+        return tracker is not None and any(
+            isinstance(event, UserUttered) and event.message_id == wa_message_id for event in tracker.events)
+
+    return has_message

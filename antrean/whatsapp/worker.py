@@ -1,0 +1,261 @@
+"""The worker: feeds stored inbox messages to Rasa, one sender at a time in arrival order, many
+senders at once.
+
+Crash safety. A message is marked processed only after Rasa handled it, so whatever was stored but
+not processed when the server stopped is handled after it starts again: none is lost. Before a
+message is fed again (it has attempts but no processed_at), the sender's Rasa tracker is asked
+whether it already holds the message (Rasa saves the tracker at the end of a turn): if so the turn
+finished and only the bookkeeping was lost. If not, the turn runs again and its replies, numbered
+per inbox message in the outbox, are sent only where they had not been: none is answered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from rasa.core.channels.channel import UserMessage
+
+from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
+from antrean.media.store import MediaStore
+from antrean.whatsapp import inbox as outcomes
+from antrean.whatsapp.graph import GraphClient, GraphError
+from antrean.whatsapp.inbox import Inbox, StoredMessage
+from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput
+from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
+from antrean.whatsapp.settings import WhatsAppSettings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+MAX_ATTEMPTS = 3
+ASK_TEXT_OR_PHOTO = ("Mohon maaf, kami hanya dapat membaca pesan teks atau foto. "
+                     "Mohon kirim teks atau foto e-KTP Anda. Terima kasih.")
+ASK_PHOTO_NOT_FILE = ("Terima kasih. Mohon maaf, berkas ini belum dapat kami periksa. "
+                      "Mohon kirim sebagai foto biasa (bukan PDF atau dokumen). Terima kasih.")
+ASK_PHOTO_AGAIN = "Mohon maaf, foto Anda belum dapat kami terima. Mohon kirim ulang fotonya. Terima kasih."
+FLOOD_NOTICE = ("Mohon maaf, pesan Anda terlalu banyak dalam waktu singkat. Mohon tunggu sebentar dan "
+                "tidak mengirim pesan berulang-ulang; setelah itu silakan kirim kembali pesan Anda. Terima kasih.")
+SORRY_TRY_AGAIN = "Mohon maaf, sedang ada gangguan. Silakan kirim kembali pesan Anda beberapa saat lagi."
+MENU_ANSWER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
+
+Handler = Callable[[UserMessage], Awaitable[object]]
+
+
+class MediaUnavailable(RuntimeError):
+    pass
+
+
+class MediaFetcher:
+    """GET /{media-id} → url, then GET url (both with the bearer token); checks size, type and hash."""
+
+    def __init__(self, graph: GraphClient | None):
+        self.graph = graph
+
+    async def fetch(self, photo: PhotoInput) -> bytes | None:
+        """The photo's bytes, or None when it is larger than photos may be (the check says so)."""
+        if self.graph is None:
+            raise MediaUnavailable("sandbox mode has no access token to fetch media")
+        for round_ in (1, 2):  # a media URL lives ~5 minutes: an expired one is asked for again once
+            try:
+                info = await self.graph.media_info(photo.media_id)
+                size = _int(info.get("file_size"))
+                if size is not None and size > MAX_BYTES:
+                    return None
+                data, _ = await self.graph.download(info["url"], MAX_BYTES)
+            except GraphError as error:
+                if "too large" in error.operation:
+                    return None
+                if round_ == 1 and error.status in (401, 403, 404, 410):
+                    continue
+                raise MediaUnavailable(str(error)) from error
+            expected = info.get("sha256") or photo.sha256
+            if isinstance(expected, str) and expected and not _hash_matches(data, expected):
+                raise MediaUnavailable("media hash does not match")
+            if size is not None and size != len(data):
+                raise MediaUnavailable("media size does not match")
+            return data
+        raise MediaUnavailable("media URL expired twice")
+
+
+class Worker:
+    def __init__(self, inbox: Inbox, deliverer: Deliverer, handle: Handler, settings: WhatsAppSettings, *,
+                 media: MediaFetcher, media_store: Callable[[], MediaStore],
+                 ready: Callable[[], bool] = lambda: True,
+                 already_handled: Callable[[str, str], Awaitable[bool]] | None = None,
+                 poll_seconds: float = 2.0):
+        self.inbox = inbox
+        self.deliverer = deliverer
+        self.handle = handle
+        self.settings = settings
+        self.media = media
+        self.media_store = media_store
+        self.ready = ready
+        self.already_handled = already_handled
+        self.poll_seconds = poll_seconds
+        self.active: dict[str, asyncio.Task] = {}
+        self.resting: dict[str, float] = {}  # sender -> monotonic time before which not to retry
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop taking new work, let turns in progress finish for a moment, then cancel them (an
+        interrupted turn is resumed at the next start)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            await asyncio.wait([self._task], timeout=1)
+        pending = list(self.active.values())
+        if pending:
+            _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.dispatch()
+            except Exception:  # the database may be briefly unavailable; keep the loop alive
+                logger.exception("WhatsApp worker could not read the inbox")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def dispatch(self) -> None:
+        free = self.settings.concurrent_senders - len(self.active)
+        if free <= 0 or not self.ready():
+            return
+        now = time.monotonic()
+        self.resting = {s: t for s, t in self.resting.items() if t > now}
+        senders = await asyncio.to_thread(self.inbox.pending_senders, free, {*self.active, *self.resting})
+        for sender in senders:
+            self.active[sender] = asyncio.get_running_loop().create_task(self.drain(sender))
+
+    async def drain(self, sender: str) -> None:
+        try:
+            while not self._stopping:
+                batch = await asyncio.to_thread(self.inbox.pending_for, sender)
+                if not batch:
+                    return
+                for message in batch:
+                    if self._stopping:
+                        return
+                    if not await self.process_safely(message):
+                        return
+        finally:
+            self.active.pop(sender, None)
+            self._wake.set()  # the sender may have written again meanwhile
+
+    async def process_safely(self, message: StoredMessage) -> bool:
+        try:
+            await self.process(message)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.error("WhatsApp message %s could not be processed (attempt %d): %s", message.id,
+                         message.attempts + 1, error.__class__.__name__)
+            logger.debug("processing error", exc_info=True)
+            if message.attempts + 1 >= MAX_ATTEMPTS:
+                out = WhatsAppOutput(self.deliverer, message.phone_number_id, message.id)
+                out.seq = 100  # after whatever the failed turns may have sent
+                await out.send_text_message(message.wa_id, SORRY_TRY_AGAIN)
+                await asyncio.to_thread(self.inbox.finish, message.id, outcomes.FAILED)
+                return True
+            self.resting[message.wa_id] = time.monotonic() + 5 * (message.attempts + 1)
+            return False
+
+    # --- one message ----------------------------------------------------------------------------
+
+    async def process(self, message: StoredMessage) -> None:
+        if (message.attempts > 0 and self.already_handled is not None
+                and await self.already_handled(message.wa_id, message.wa_message_id)):
+            await asyncio.to_thread(self.inbox.finish, message.id, outcomes.ALREADY_HANDLED)
+            return
+        await asyncio.to_thread(self.inbox.count_attempt, message.id)
+        out = WhatsAppOutput(self.deliverer, message.phone_number_id, message.id)
+        outcome = await self.respond(message, out)
+        await asyncio.to_thread(self.inbox.finish, message.id, outcome)
+
+    async def respond(self, message: StoredMessage, out: WhatsAppOutput) -> str:
+        count, previous = await asyncio.to_thread(self.inbox.flood_position, message,
+                                                  self.settings.flood_window_seconds)
+        if count > self.settings.flood_max_messages:
+            if previous != outcomes.FLOODED:
+                await out.send_text_message(message.wa_id, FLOOD_NOTICE)
+            return outcomes.FLOODED
+        what = interpret(message.kind, message.payload)
+        if isinstance(what, Unsupported):
+            await out.send_text_message(message.wa_id, ASK_TEXT_OR_PHOTO)
+            return outcomes.UNSUPPORTED
+        if isinstance(what, NotAPhoto):
+            await out.send_text_message(message.wa_id, ASK_PHOTO_NOT_FILE)
+            return outcomes.NOT_A_PHOTO
+        metadata = {"phone_number_id": message.phone_number_id, "wa_id": message.wa_id,
+                    "wa_message_id": message.wa_message_id}
+        if isinstance(what, TextInput):
+            text = what.text if what.from_button else await self.menu_answer(message.wa_id, what.text)
+        else:
+            try:
+                data = await self.media.fetch(what)
+            except MediaUnavailable as error:
+                logger.info("WhatsApp photo of message %s not fetched: %s", message.id, error)
+                await out.send_text_message(message.wa_id, ASK_PHOTO_AGAIN)
+                return outcomes.MEDIA_FAILED
+            if data is None:
+                metadata.update(photo_metadata(None, PhotoCheck(ok=False, problem=TOO_LARGE, tip_id=TIPS[TOO_LARGE])))
+            else:
+                ref, check = await asyncio.to_thread(ingest_photo, self.media_store(), data, message.wa_id)
+                metadata.update(photo_metadata(ref, check))
+            text = photo_message_text(what.caption)
+        while not self.ready():  # the model may still be loading after a restart
+            await asyncio.sleep(0.5)
+        await self.handle(UserMessage(text, out, sender_id=message.wa_id, input_channel=CHANNEL,
+                                      message_id=message.wa_message_id, metadata=metadata))
+        return outcomes.ANSWERED
+
+    async def menu_answer(self, wa_id: str, text: str) -> str:
+        """A number answering our numbered menu becomes that choice's payload; any other text loses
+        a leading "/" so that typed text cannot give Rasa an intent directly."""
+        match = MENU_ANSWER.match(text)
+        if match:
+            menu = await asyncio.to_thread(self.inbox.last_menu, wa_id)
+            if menu and 1 <= int(match.group(1)) <= len(menu):
+                return menu[int(match.group(1)) - 1]
+        return text.strip().lstrip("/").strip() or "?"
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _hash_matches(data: bytes, expected: str) -> bool:
+    """Meta gives SHA-256 as hex in media metadata and as base64 in some webhook payloads."""
+    digest = hashlib.sha256(data).digest()
+    expected = expected.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", expected):
+        return digest.hex() == expected.lower()
+    try:
+        return base64.b64decode(expected, validate=True) == digest
+    except (binascii.Error, ValueError):
+        return False

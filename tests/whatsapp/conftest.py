@@ -1,0 +1,37 @@
+"""Fixtures of the WhatsApp channel tests: the Graph API stand-in, settings pointing at it, a real
+inbox database (SQLite, and PostgreSQL where the tests say so)."""
+
+from __future__ import annotations
+
+import pytest
+
+from antrean.db import make_engine
+from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.settings import WhatsAppSettings
+from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN
+from tests.whatsapp.standin import GraphStandIn
+
+
+@pytest.fixture
+def graph():
+    standin = GraphStandIn().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def settings(graph):
+    return WhatsAppSettings(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET, access_token=graph.token,
+                            graph_url=graph.url, graph_version=graph.version)
+
+
+@pytest.fixture
+def sandbox_settings():
+    return WhatsAppSettings(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET)
+
+
+@pytest.fixture
+def inbox(sqlite_url):
+    engine = make_engine(sqlite_url)
+    yield Inbox(engine)
+    engine.dispose()

@@ -1,0 +1,89 @@
+"""Rasa's bot messages as WhatsApp messages (WhatsApp's limits), and the Graph API client's
+retries, against the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from antrean.whatsapp.graph import GraphClient, GraphError
+from antrean.whatsapp.outbound import choice_messages, split_text, ticket_code
+
+
+def buttons(*titles):
+    return [{"title": t, "payload": f"/choose{{\"n\":{i}}}"} for i, t in enumerate(titles)]
+
+
+def test_a_long_text_is_split_at_paragraphs_below_4096_characters():
+    paragraph = "Dokumen yang perlu dibawa: e-KTP asli, Kartu Keluarga asli. " * 30
+    pieces = split_text("\n\n".join([paragraph] * 4))
+    assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == ("\n\n".join([paragraph] * 4)).replace(
+        " ", "").replace("\n", "")
+
+
+def test_up_to_three_short_choices_become_reply_buttons_whose_ids_are_the_payloads():
+    [(message, menu)] = choice_messages("Permohonan paspor apa?", buttons("Paspor baru", "Perpanjang paspor"))
+    assert menu is None and message["interactive"]["type"] == "button"
+    assert [b["reply"] for b in message["interactive"]["action"]["buttons"]] == [
+        {"id": '/choose{"n":0}', "title": "Paspor baru"}, {"id": '/choose{"n":1}', "title": "Perpanjang paspor"}]
+
+
+def test_more_choices_or_longer_titles_become_a_list_and_beyond_that_numbered_text():
+    [(listed, _)] = choice_messages("Pilih kantor:", buttons("Batam", "Jakarta Pusat", "Bogor", "Tangerang"))
+    assert listed["interactive"]["type"] == "list"
+    assert len(listed["interactive"]["action"]["sections"][0]["rows"]) == 4
+    [(long_titles, _)] = choice_messages("Pilih:", buttons("Kantor Imigrasi Batam", "Bogor"))
+    assert long_titles["interactive"]["type"] == "list"
+    [(numbered, menu)] = choice_messages("Pilih:", buttons(*[f"Pilihan {i}" for i in range(11)]))
+    assert numbered["type"] == "text" and "11. Pilihan 10" in numbered["text"]["body"]
+    assert menu == [f'/choose{{"n":{i}}}' for i in range(11)]
+
+
+def test_a_body_too_long_for_an_interactive_message_goes_first_as_text():
+    messages = choice_messages("x" * 1500, buttons("Ya", "Tidak"))
+    assert [m["type"] for m, _ in messages] == ["text", "interactive"]
+    assert messages[1][0]["interactive"]["body"]["text"] == "Silakan pilih salah satu:"
+
+
+def test_only_our_own_ticket_urls_are_rendered_locally():
+    assert ticket_code("https://antrean.example/webhooks/antrean/tiket/ABCD-EFGH-JKLM.png") == "ABCD-EFGH-JKLM"
+    assert ticket_code("https://elsewhere.example/images/tiket.png") is None
+
+
+def test_rate_limits_and_server_errors_are_retried_and_other_errors_are_not(settings, graph):
+    slept = []
+
+    async def no_wait(seconds):
+        slept.append(seconds)
+
+    async def main():
+        client = GraphClient(settings, sleep=no_wait)
+        graph.fail("messages", 429, 130429, times=2)
+        graph.fail("messages", 500, times=1)
+        wamid = await client.send_message("106540352242922", {"to": "6281", "type": "text", "text": {"body": "a"}})
+        assert wamid.startswith("wamid.") and len(slept) == 3 and slept[0] < slept[1] < slept[2]
+        graph.fail("messages", 400, 131047)  # outside the 24-hour window: a template is needed
+        with pytest.raises(GraphError) as refused:
+            await client.send_message("106540352242922", {"to": "6281", "type": "text", "text": {"body": "b"}})
+        assert refused.value.code == 131047 and len(slept) == 3
+        await client.aclose()
+
+    asyncio.run(main())
+    assert [m["text"]["body"] for m in graph.sent] == ["a"]
+
+
+def test_error_logs_carry_neither_the_token_nor_the_number(settings, graph, caplog):
+    async def main():
+        client = GraphClient(settings, max_attempts=1)
+        graph.fail("messages", 400, 100)
+        with pytest.raises(GraphError):
+            await client.send_message("106540352242922", {"to": "6281299990001", "type": "text",
+                                                          "text": {"body": "NIK 2171031708900001"}})
+        await client.aclose()
+
+    asyncio.run(main())
+    logged = caplog.text
+    assert "error code 100" in logged
+    assert graph.token not in logged and "6281299990001" not in logged and "2171031708900001" not in logged
