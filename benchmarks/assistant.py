@@ -60,7 +60,7 @@ def parse_only(model: Path, seconds: float) -> float:
 
 
 def conversation(index: int) -> list[dict]:
-    birth = date(1970, 1, 1) + timedelta(days=index * 37)
+    birth = date(1960, 1, 1) + timedelta(days=index * 37 % 15000)  # always a valid adult birth date
     sender = f"62813{index:08d}"
     return [
         {"sender": sender, "message": f"Pemohon Uji#{birth:%d-%m-%Y}#Jl. Engku Putri No. {index} Batam Centre"},

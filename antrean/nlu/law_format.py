@@ -69,14 +69,14 @@ _DATE = re.compile(
 )
 # A date field may carry a place or a short lead-in: "Batam, 17-08-1990" (tempat, tanggal
 # lahir) or "tgl 17/8/90"; anything with digits or more than a few words is not a date field.
-_DATE_LEAD_IN = re.compile(r"[^\W\d_][^\d#]{0,40}?[\s,:]+|", re.IGNORECASE)
+_DATE_LEAD_IN = re.compile(r"[^\W\d_][^\d#]{0,40}?[\s,:]+|")
 
 # Field labels make a field unmistakable: "Nama: Budi", "Tgl lahir 17-08-1990", "NIK 2171…".
 _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rf"\s*(?:{pattern})(?:\s*[:=]\s*|\s*-\s+|\s+)", re.IGNORECASE))
     for kind, pattern in (
         (BIRTH_DATE, r"(?:tgl\.?|tggl|tanggal)\s*lahir|tempat\s*,?\s*tanggal\s+lahir|ttl|lahir|dob"),
-        (PERSON_NAME, r"nama(?:\s+lengkap)?|name"),
+        (PERSON_NAME, r"nama(?:\s+lengkap)?(?:\s+(?:saya|sy|aku))?|name"),
         (ADDRESS, r"alamat(?:\s+lengkap)?|almt|address|domisili"),
         (NIK, r"nik|no\.?\s*ktp|nomor\s+ktp|no\.?\s*nik"),
     )

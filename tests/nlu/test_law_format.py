@@ -63,6 +63,10 @@ RECOGNISED = [
         {"person_name": "Yohanes Manurung", "birth_date": "3 Maret 1985", "address": "Tiban Indah Blok F no 7"},
     ),
     (
+        "nama saya Ahmad Syukri # tgl lahir 7 Jul 1966 # alamat Kampung Tua Tanjung Riau",
+        {"person_name": "Ahmad Syukri", "birth_date": "7 Jul 1966", "address": "Kampung Tua Tanjung Riau"},
+    ),
+    (
         # tempat, tanggal lahir: the place is not part of the date
         "Rudi Hartono#Tanjung Pinang, 17-08-1990#Batu Aji",
         {"person_name": "Rudi Hartono", "birth_date": "17-08-1990", "address": "Batu Aji"},
