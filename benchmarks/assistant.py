@@ -137,6 +137,7 @@ def main() -> None:
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
     latencies: list[float] = []
     booked = 0
+    failures: list[str] = []
     # Made once, before the clock starts: drawing it per applicant would stall this client's loop.
     photo_base64 = base64.b64encode(card_photo()).decode()
 
@@ -150,10 +151,15 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
             reply = response.json()
-        booked += any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply)
+        if any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply):
+            booked += 1
+        elif len(failures) < 3:  # show a few, so a failed run says why
+            failures.append(f"{offset + index}: {[m.get('text', '')[:120] for m in reply]}")
 
     async with httpx.AsyncClient() as client:
         await asyncio.gather(*(applicant(client, i) for i in range(applicants)))
+    for failure in failures:
+        print(f"not booked: applicant {failure}")
     return latencies, booked
 
 
