@@ -28,10 +28,18 @@ def test_without_one_a_private_random_key_is_kept_under_var(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
 
 
+def ours(name, type_, parent_names) -> bool:
+    if type_ == "table":
+        return name in metadata.tables
+    return parent_names.get("table_name") in metadata.tables if "table_name" in parent_names else True
+
+
 @pytest.mark.integration
 def test_migrations_build_exactly_the_schema_the_code_uses(database_url):
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        # Only Antrean's tables: Rasa's tracker store may share the database (its `events` table).
+        context = MigrationContext.configure(connection, opts={"include_name": ours})
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
