@@ -235,8 +235,11 @@ def cmd_run(args) -> str:
 
 
 def cmd_serve(_args) -> str:
+    from antrean.db import upgrade_database
     from antrean.serve import serve
 
+    # Every process of the stack needs the current schema; migrating is a no-op when it is current.
+    upgrade_database()
     serve()
     return "Antrean stopped."
 

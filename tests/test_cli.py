@@ -114,3 +114,16 @@ def test_python_dash_m_antrean_runs(env):
                             check=False)
     assert result.returncode == 0, result.stderr
     assert "database is up to date" in result.stdout
+
+
+def test_serve_migrates_a_new_database_before_starting_the_stack(env, monkeypatch):
+    from sqlalchemy import create_engine, inspect
+
+    import antrean.serve
+
+    started = []
+    monkeypatch.setattr(antrean.serve, "serve", lambda: started.append(True))
+    assert main(["serve"]) == 0
+    engine = create_engine(f"sqlite:///{env / 'cli.sqlite3'}")
+    assert started and {"bookings", "staff_users", "whatsapp_inbox"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
