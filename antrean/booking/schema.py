@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -236,4 +237,52 @@ whatsapp_statuses = Table(
     Column("error_title", String(200)),
     Column("received_at", DateTime, nullable=False),
     UniqueConstraint("wa_outgoing_id", "status", name="uq_whatsapp_statuses_message_status"),
+)
+
+# --- NLU inbox, handoff replies, simulator (migration 0006) ------------------------------------
+# One decision per reviewed user message of the conversation-review read model (no foreign key:
+# the read model can be rebuilt; the accepted example keeps its own copy of the text).
+nlu_reviews = Table(
+    "nlu_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, nullable=False, unique=True),
+    Column("text", Text, nullable=False),
+    Column("normalised", String(500), nullable=False),
+    Column("predicted_intent", String(60)),
+    Column("intent", String(60)),
+    Column("entities", Text),
+    Column("status", String(16), nullable=False),
+    Column("discard_reason", String(16)),
+    Column("reviewed_by", String(40), nullable=False),
+    Column("reviewed_at", DateTime, nullable=False),
+    Index("ix_nlu_reviews_status", "status", "intent"),
+    Index("ix_nlu_reviews_normalised", "normalised"),
+)
+
+# Staff answers to handoff requests (WhatsApp: also in whatsapp_outbox; REST: only here, where
+# the REST client fetches them).
+handoff_replies = Table(
+    "handoff_replies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("handoff_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outbox_id", Integer),
+    Column("sent_by", String(40), nullable=False),
+    Column("sent_at", DateTime, nullable=False),
+    Index("ix_handoff_replies_sender", "sender_id", "id"),
+)
+
+# Photos uploaded in the console's simulator, waiting for the WhatsApp worker to "download" them.
+simulator_media = Table(
+    "simulator_media",
+    metadata,
+    Column("media_id", String(64), primary_key=True),
+    Column("mime_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )

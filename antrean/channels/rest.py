@@ -4,7 +4,9 @@
   and stored through the media contract (antrean.media.contract), exactly as the WhatsApp channel
   does, so end-to-end tests can register with an e-KTP photo without WhatsApp;
 - metadata: `metadata` from the body is passed on (e.g. `office_id`, `wa_id`);
-- the QR ticket: `GET /webhooks/antrean/tiket/<code>.png` for an authentic, existing booking code.
+- the QR ticket: `GET /webhooks/antrean/tiket/<code>.png` for an authentic, existing booking code;
+- staff replies to a handoff: `GET /webhooks/antrean/balasan/<sender>?setelah=<id>` lists what staff
+  answered from the console (REST has no push; the client asks), oldest first.
 
 POST /webhooks/antrean/webhook  {"sender": "6281…", "message": "…", "metadata": {…}, "photo_base64": "…"}"""
 
@@ -86,5 +88,17 @@ class AntreanRestInput(RestInput):
                         office.short_name]
             return response.raw(booking_qr_png(booking.code, captions), content_type="image/png",
                                 headers={"Cache-Control": "private, no-store"})
+
+        @blueprint.route("/balasan/<sender>", methods=["GET"])
+        async def staff_replies(request: Request, sender: str):
+            import asyncio
+
+            from antrean import handoff
+
+            booking_service, _ = self.services
+            after = request.args.get("setelah", "0")
+            replies = await asyncio.to_thread(handoff.replies_for, booking_service.engine, sender[:100],
+                                              int(after) if after.isdigit() else 0)
+            return response.json({"replies": replies}, headers={"Cache-Control": "private, no-store"})
 
         return blueprint

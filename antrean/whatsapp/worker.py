@@ -31,6 +31,7 @@ from antrean.whatsapp.inbox import Inbox, StoredMessage
 from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput
 from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
 from antrean.whatsapp.settings import WhatsAppSettings
+from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,18 @@ class MediaUnavailable(RuntimeError):
 class MediaFetcher:
     """GET /{media-id} → url, then GET url (both with the bearer token); checks size, type and hash."""
 
-    def __init__(self, graph: GraphClient | None):
+    def __init__(self, graph: GraphClient | None, simulator_media=None):
         self.graph = graph
+        self.simulator_media = simulator_media  # antrean.whatsapp.sandbox.SimulatorMedia
 
     async def fetch(self, photo: PhotoInput) -> bytes | None:
         """The photo's bytes, or None when it is larger than photos may be (the check says so)."""
+        if self.simulator_media is not None and photo.media_id.startswith(SIMULATOR_MEDIA_PREFIX):
+            # Uploaded in the console's simulator: kept in our own database, not at Meta.
+            data = await asyncio.to_thread(self.simulator_media.take, photo.media_id)
+            if data is None:
+                raise MediaUnavailable("simulator upload not found")
+            return None if len(data) > MAX_BYTES else data
         if self.graph is None:
             raise MediaUnavailable("sandbox mode has no access token to fetch media")
         for round_ in (1, 2):  # a media URL lives ~5 minutes: an expired one is asked for again once

@@ -106,7 +106,11 @@ def _empty_console_tables(url: str) -> None:
         connection.execute(text("DELETE FROM staff_sessions"))
         connection.execute(text("DELETE FROM staff_users"))
         connection.execute(text("DELETE FROM audit_log"))
+        connection.execute(text("DELETE FROM handoff_replies"))
         connection.execute(text("DELETE FROM handoff_requests"))
+        connection.execute(text("DELETE FROM nlu_reviews"))
+        connection.execute(text("DELETE FROM whatsapp_outbox"))
+        connection.execute(text("DELETE FROM whatsapp_inbox"))
     engine.dispose()
 
 

@@ -51,6 +51,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(console, path):
     ("security", "/pemesanan/ABCD-EFGH-JKMN/buka"),
     ("reviewer", "/pemesanan/ABCD-EFGH-JKMN/buka"),
     ("security", "/bantuan/1/dijawab"),
+    ("security", "/bantuan/1/balas"),
 ])
 def test_actions_refuse_roles_they_are_not_for_even_with_a_valid_token(console, role, path):
     client = console.as_role(role)

@@ -20,6 +20,11 @@ ACTION_LABELS = {
     "booking.served": "Selesai dilayani",
     "booking.no_show": "Tidak hadir",
     "handoff.answered": "Menjawab permintaan bantuan",
+    "handoff.replied": "Membalas pemohon",
+    "handoff.reply_failed": "Balasan ke pemohon gagal",
+    "nlu.reviewed": "Meninjau contoh NLU",
+    "nlu.exported": "Mengekspor contoh NLU",
+    "simulator.message": "Mencoba asisten (simulator)",
 }
 
 

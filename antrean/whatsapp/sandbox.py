@@ -1,0 +1,103 @@
+"""What the console's simulator and staff replies need from the WhatsApp channel, outside the
+Rasa process: simulator numbers, the simulator's media store, and sending one staff text.
+
+Simulator numbers (antrean.whatsapp.simulated): a staff member chatting with the assistant in the
+console appears to it as a WhatsApp sender 6280000…; replies to them are only recorded.
+
+Simulator media. Meta keeps a received photo until the worker downloads it; in the simulator the
+console keeps the upload in `simulator_media` and the worker takes it from there."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+
+from antrean.booking.schema import simulator_media
+from antrean.whatsapp.graph import GraphClient, GraphError
+from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
+from antrean.whatsapp.outbound import text_messages
+from antrean.whatsapp.settings import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION, WhatsAppSettings
+from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
+
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW_CODE = 131047  # Meta: more than 24 hours since the customer's last message
+MEDIA_KEPT = timedelta(hours=1)
+
+
+def simulator_number(staff_id: int, conversation: int) -> str:
+    """13 digits, like an Indonesian mobile number: 6280000 + staff (3) + conversation (3)."""
+    return f"{SIMULATOR_PREFIX}{staff_id % 1000:03d}{conversation % 1000:03d}"
+
+
+class SimulatorMedia:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def put(self, data: bytes, mime_type: str, now: datetime | None = None) -> tuple[str, str]:
+        """Keeps an upload; returns its media id and SHA-256 (hex), as Meta's webhook gives them."""
+        now = now or utcnow()
+        media_id = SIMULATOR_MEDIA_PREFIX + secrets.token_hex(16)
+        with self.engine.begin() as connection:
+            # Uploads nobody fetched (the assistant was down) are not kept beyond an hour.
+            connection.execute(delete(simulator_media).where(simulator_media.c.created_at < now - MEDIA_KEPT))
+            connection.execute(simulator_media.insert().values(media_id=media_id, mime_type=mime_type[:40],
+                                                               data=data, created_at=now))
+        return media_id, hashlib.sha256(data).hexdigest()
+
+    def take(self, media_id: str) -> bytes | None:
+        """The upload's bytes, removed from the table (the media store keeps what passes its check)."""
+        with self.engine.begin() as connection:
+            data = connection.execute(select(simulator_media.c.data).where(
+                simulator_media.c.media_id == media_id)).scalar_one_or_none()
+            connection.execute(delete(simulator_media).where(simulator_media.c.media_id == media_id))
+        return bytes(data) if data is not None else None
+
+
+def outbound_settings(environ: dict[str, str]) -> WhatsAppSettings:
+    """Only what sending needs (the console never receives webhooks, so no verify token or app
+    secret); without ANTREAN_WA_ACCESS_TOKEN this is sandbox mode, as in the channel."""
+    return WhatsAppSettings(
+        verify_token="", app_secret="",
+        access_token=environ.get("ANTREAN_WA_ACCESS_TOKEN", "").strip() or None,
+        graph_url=(environ.get("ANTREAN_WA_GRAPH_URL", "").strip() or DEFAULT_GRAPH_URL).rstrip("/"),
+        graph_version=environ.get("ANTREAN_WA_GRAPH_VERSION", "").strip() or DEFAULT_GRAPH_VERSION,
+    )
+
+
+class SendFailed(RuntimeError):
+    def __init__(self, code: int | None):
+        super().__init__(f"WhatsApp refused the message (error code {code})")
+        self.code = code
+
+
+async def send_staff_text(inbox: Inbox, settings: WhatsAppSettings, phone_number_id: str, wa_id: str,
+                          text: str) -> tuple[str, int]:
+    """Sends a staff member's free text (recorded only in sandbox mode or to a simulator number),
+    through the outbox like every assistant reply. Returns (outbox status, id of the last piece);
+    raises SendFailed when the Graph API refuses it."""
+    import asyncio
+
+    sandbox = settings.sandbox or is_simulator_number(wa_id)
+    graph = None if sandbox else GraphClient(settings)
+    status, outbox_id = SANDBOX, 0
+    try:
+        for seq, payload in enumerate(text_messages(text), start=1):
+            outbox_id = await asyncio.to_thread(inbox.claim_reply, None, seq, phone_number_id, wa_id,
+                                                payload["type"], payload, SANDBOX if sandbox else SENDING)
+            if graph is None:
+                continue
+            try:
+                wamid = await graph.send_message(phone_number_id, {"to": wa_id, **payload})
+            except GraphError as error:
+                await asyncio.to_thread(inbox.reply_failed, outbox_id, error.code)
+                raise SendFailed(error.code) from error
+            await asyncio.to_thread(inbox.reply_sent, outbox_id, wamid)
+            status = "sent"
+    finally:
+        if graph is not None:
+            await graph.aclose()
+    return status, outbox_id
