@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     users_reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_commands.add_parser("list", help="staff accounts and their roles")
 
+    nlu = commands.add_parser("nlu", help="training data from the console's NLU inbox")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
+    nlu_export = nlu_commands.add_parser("export", help="write the accepted examples to data/nlu/reviewed.yml "
+                                                        "(personal data replaced by placeholders)")
+    nlu_export.add_argument("--out", help="another file instead of data/nlu/reviewed.yml")
+
     console = commands.add_parser("console", help="start the staff console (web)")
     console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
     console.add_argument("--port", type=int, default=8080)
@@ -218,6 +224,24 @@ def cmd_users_list(_args) -> str:
     return tabulate(rows, headers=["username", "name", "role", "office", "active"]) if rows else "no staff accounts"
 
 
+def cmd_nlu_export(args) -> str:
+    import getpass
+    from pathlib import Path
+
+    from antrean.console.audit import AuditLog
+    from antrean.training.data import REVIEWED_FILE
+    from antrean.training.export import export
+
+    service = _service()
+    result = export(service.engine, Path(args.out) if args.out else REVIEWED_FILE)
+    # Exports are audited like the console's: who wrote training data out of the database, when.
+    AuditLog(service.engine, service.clock).record(f"cli:{getpass.getuser()}"[:40], "nlu.exported",
+                                                   target=str(result.path)[-100:], examples=result.examples,
+                                                   intents=result.intents, skipped=result.skipped)
+    return (f"wrote {result.examples} examples of {result.intents} intents to {result.path}"
+            + (f" ({result.skipped} skipped: already in the training data)" if result.skipped else ""))
+
+
 def cmd_console(args) -> str:
     from antrean.console import create_app
 
@@ -255,6 +279,7 @@ HANDLERS = {
     ("users", "enable"): lambda args: _account_change(args, "enable"),
     ("users", "reset"): lambda args: _account_change(args, "reset"),
     ("users", "list"): cmd_users_list,
+    ("nlu", "export"): cmd_nlu_export,
     ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,
@@ -265,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
-           or getattr(args, "users_command", None))
+           or getattr(args, "users_command", None) or getattr(args, "nlu_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:
