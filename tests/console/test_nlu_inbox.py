@@ -192,3 +192,35 @@ def test_the_cli_export_is_audited(console, console_sqlite_url, tmp_path, monkey
     assert entry.actor.startswith("cli:") and entry.detail["examples"] == 3
     page = console.as_role("admin").get("/audit").text
     assert "Mengekspor contoh NLU" in page
+
+
+@pytest.mark.slow
+def test_rasa_data_validate_accepts_the_exported_file_next_to_the_real_training_data(console, tmp_path):
+    """`rasa data validate` on a copy of the assistant's files plus the export: it succeeds and warns
+    about nothing in the NLU data (the only warnings are the existing ones about utterances that
+    are used by actions rather than stories)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from antrean.db import REPO_ROOT
+
+    accept_examples(console)
+    for name in ("domain.yml", "config.yml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    shutil.copytree(REPO_ROOT / "data", tmp_path / "data")
+    (tmp_path / "data" / "nlu" / "reviewed.yml").unlink(missing_ok=True)
+    nlu = tmp_path / "data" / "nlu"
+    result = export(console.service.engine, nlu / "reviewed.yml", data_dir=nlu)
+    assert result.examples == 3
+    rasa = Path(sys.executable).with_name("rasa")
+    run = subprocess.run([str(rasa), "data", "validate", "--domain", "domain.yml", "--data", "data", "--config",
+                          "config.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false"})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    warnings = [line for line in output.splitlines()
+                if "UserWarning" in line and "is not used in any story" not in line]
+    assert warnings == [], warnings
