@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(config: ConsoleConfig | None = None) -> Sanic:
-    from antrean.console.views import audit, auth, bookings, counter, door, handoff, nlu, simulator
+    from antrean.console.views import audit, auth, bookings, counter, dashboard, door, handoff, nlu, simulator
 
     config = config or ConsoleConfig.from_env()
     service = config.build_service()
@@ -45,7 +45,8 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.register_middleware(load_session, "request")
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
-    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, nlu.bp, simulator.bp, audit.bp):
+    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, nlu.bp, simulator.bp,
+                      dashboard.bp, audit.bp):
         app.blueprint(blueprint)
 
     @app.exception(OfficeNotAllowed)
