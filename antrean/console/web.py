@@ -167,6 +167,7 @@ NAVIGATION = [
     ("Pintu masuk", "/pintu", Permission.CHECK_IN),
     ("Loket", "/loket", Permission.SERVE),
     ("Bantuan staf", "/bantuan", Permission.HANDOFF),
+    ("Percakapan", "/percakapan", Permission.REVIEW),
     ("Log audit", "/audit", Permission.ADMINISTER),
 ]
 
