@@ -4,6 +4,7 @@ updated with Rasa's event classes, turn by turn, as the Rasa server does after e
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from datetime import datetime
 
 from sqlalchemy.engine import make_url
@@ -19,6 +20,17 @@ def tracker_store(url: str):
         return SQLTrackerStore(dialect="sqlite", db=parsed.database)
     return SQLTrackerStore(dialect="postgresql", host=parsed.host, port=parsed.port or 5432, db=parsed.database,
                            username=parsed.username, password=parsed.password)
+
+
+def _run(coroutine) -> None:
+    """asyncio.run, also where a loop is already running in this thread (Playwright's sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 class TrackerWriter:
@@ -47,7 +59,7 @@ class TrackerWriter:
         for make in events:
             for event in make(self):
                 tracker.update(event)
-        asyncio.run(self.store.save(tracker))
+        _run(self.store.save(tracker))
 
     def close(self) -> None:
         self.store.engine.dispose()

@@ -56,7 +56,7 @@ async def index(request: Request):
         chosen.kantor = user.office_id
     page = await blocking(query.list_conversations, request.app.ctx.service.engine, chosen,
                           _zone(request, chosen.kantor), [user.office_id] if user.office_id else None)
-    choices = await blocking(query.choices, request.app.ctx.service.engine)
+    choices = await blocking(review.choices)
     saved = await blocking(work.saved_filters, request.app.ctx.service.engine, user.username)
     await pop_flash(request)
     return render(request, "conversations/index.html", page=page, chosen=chosen, choices=choices, saved=saved,
