@@ -14,6 +14,7 @@ from antrean.console.audit import AuditLog
 from antrean.console.config import ConsoleConfig
 from antrean.console.present import register_filters
 from antrean.console.queue import CounterQueue
+from antrean.console.review import ReviewSource
 from antrean.console.views.common import OfficeNotAllowed
 from antrean.console.web import finish_response, forbidden, load_session
 
@@ -21,7 +22,18 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(config: ConsoleConfig | None = None) -> Sanic:
-    from antrean.console.views import audit, auth, bookings, counter, dashboard, door, handoff, nlu, simulator
+    from antrean.console.views import (
+        audit,
+        auth,
+        bookings,
+        conversations,
+        counter,
+        dashboard,
+        door,
+        handoff,
+        nlu,
+        simulator,
+    )
 
     config = config or ConsoleConfig.from_env()
     service = config.build_service()
@@ -33,6 +45,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.ctx.audit = AuditLog(service.engine, service.clock)
     app.ctx.queue = CounterQueue(service.engine, service.clock)
     app.ctx.media = config.build_media_store
+    app.ctx.review = ReviewSource(config, service)
     templates = Environment(
         loader=PackageLoader("antrean.console", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -45,9 +58,12 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.register_middleware(load_session, "request")
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
-    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, nlu.bp, simulator.bp,
+    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, conversations.bp, nlu.bp, simulator.bp,
                       dashboard.bp, audit.bp):
         app.blueprint(blueprint)
+    if config.review_sync_seconds > 0:
+        app.register_listener(app.ctx.review.start_timer, "after_server_start")
+        app.register_listener(app.ctx.review.stop_timer, "before_server_stop")
 
     @app.exception(OfficeNotAllowed)
     async def _other_office(request, _error):

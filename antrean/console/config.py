@@ -8,12 +8,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
+from sqlalchemy.engine import Engine
 
 from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
+from antrean.db import REPO_ROOT
 from antrean.media.store import MediaStore
+from antrean.review.sync import SETTLE_SECONDS
+from antrean.review.tracker import make_tracker_engine, tracker_store_url
 
 _test_app_numbers = itertools.count(1)
 
@@ -34,6 +39,13 @@ class ConsoleConfig:
     service: BookingService | None = None
     media_store: MediaStore | None = None
     password_hasher_factory: Callable[[], PasswordHasher] = PasswordHasher
+    # Conversation review: Rasa's tracker store (None: antrean.review.tracker.tracker_store_url),
+    # how old events must be before they are copied, how often the console copies them in the
+    # background (0: only when the list page opens), where exported test stories go.
+    tracker_url: str | None = None
+    review_settle_seconds: float = SETTLE_SECONDS
+    review_sync_seconds: float = 10.0
+    stories_dir: Path = REPO_ROOT / "tests" / "reviewed_stories"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
@@ -61,6 +73,9 @@ class ConsoleConfig:
             max_failures=self.max_failed_logins, lockout=self.lockout,
         )
 
+    def build_tracker_engine(self) -> Engine:
+        return make_tracker_engine(self.tracker_url or tracker_store_url(self.environ))
+
     def build_media_store(self) -> MediaStore:
         if self.media_store is None:
             from antrean.bootstrap import media_store
@@ -79,3 +94,5 @@ class TestingConfig(ConsoleConfig):
     __test__ = False  # not a pytest test class, despite the name
     name: str = field(default_factory=lambda: f"antrean_console_test_{next(_test_app_numbers)}")
     password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher
+    review_settle_seconds: float = 0.0  # tests write events and look at them at once
+    review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync

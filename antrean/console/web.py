@@ -166,6 +166,7 @@ NAVIGATION = [
     ("Pintu masuk", "/pintu", Permission.CHECK_IN),
     ("Loket", "/loket", Permission.SERVE),
     ("Bantuan staf", "/bantuan", Permission.HANDOFF),
+    ("Percakapan", "/percakapan", Permission.REVIEW),
     ("Inbox NLU", "/nlu", Permission.REVIEW),
     ("Simulator", "/simulator", Permission.REVIEW),
     ("Dasbor", "/dasbor", Permission.DASHBOARD),

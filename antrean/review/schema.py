@@ -57,7 +57,7 @@ review_conversations = Table(
     Index("ix_review_conversations_reviewed_started", "reviewed", "started_at"),
     Index("ix_review_conversations_confidence", "min_confidence"),
     Index("ix_review_conversations_turns", "turns"),
-    Index("ix_review_conversations_sender", "sender_id", "first_event_id"),
+    Index("ix_review_conversations_first_event", "first_event_id"),  # the sync finds a batch's new rows
 )
 
 # One row per user message. `event_id` is the tracker store's `events.id` (unique: a re-sync never

@@ -39,6 +39,7 @@ class InboxItem:
     ranking: list[dict]
     at: datetime
     office_id: str | None
+    flagged: bool = False
     repeats: int = 1  # the same text (normalised) sent this many times
 
 
@@ -96,7 +97,9 @@ def pending(engine: Engine, domain: Domain, known: set[str], limit: int = 150, i
     reviewed_ids = select(nlu_reviews.c.message_id)
     query = (select(review_user_messages)
              .where(review_user_messages.c.text.is_not(None), review_user_messages.c.id.not_in(reviewed_ids))
-             .order_by(func.coalesce(review_user_messages.c.confidence, -1.0), review_user_messages.c.id))
+             # Messages staff flagged on a transcript first, then the least certain.
+             .order_by(review_user_messages.c.flagged.desc(), func.coalesce(review_user_messages.c.confidence, -1.0),
+                       review_user_messages.c.id))
     if intent:
         query = query.where(review_user_messages.c.intent == intent)
     if office_id:
@@ -121,7 +124,7 @@ def pending(engine: Engine, domain: Domain, known: set[str], limit: int = 150, i
                 found[key] = InboxItem(row.id, row.text, row.intent, row.confidence,
                                        domain_entities(_json(row.entities), row.text, domain),
                                        [r for r in _json(row.ranking) if isinstance(r, dict)][:5],
-                                       from_db_time(row.at), row.office_id)
+                                       from_db_time(row.at), row.office_id, bool(row.flagged))
             if len(rows) < SCAN_BATCH or len(found) >= limit:
                 break
     return list(found.values())

@@ -15,6 +15,7 @@ ACTION_LABELS = {
     "personal_data.viewed": "Melihat data pribadi lengkap",
     "photo.viewed": "Melihat foto KTP",
     "export.day_list": "Mengekspor daftar harian",
+    "export.test_story": "Mengekspor percakapan sebagai cerita uji",
     "booking.checked_in": "Check-in",
     "booking.called": "Memanggil ke loket",
     "booking.served": "Selesai dilayani",

@@ -44,6 +44,7 @@ async def index(request: Request):
         last = first + timedelta(days=MAX_DAYS - 1)
         notice = f"Rentang dibatasi {MAX_DAYS} hari."
     engine = service.engine
+    await blocking(request.app.ctx.review.sync, 1)  # conversations up to now for the funnel
     fills = await blocking(dashboard.registrations_vs_quota, engine, office, calendar, first, last)
     stages = await blocking(dashboard.funnel, engine, office, first, last)
     quality = await blocking(dashboard.nlu_quality, engine, office, first, last)

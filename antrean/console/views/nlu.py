@@ -25,6 +25,7 @@ async def index(request: Request):
     service = request.app.ctx.service
     domain = load_domain()
     wanted = request.args.get("intent", "").strip() or None
+    synced = await blocking(request.app.ctx.review.sync, 1)  # what Rasa saw since the last look
     known = await blocking(inbox.known_examples)
     items = await blocking(inbox.pending, service.engine, domain, known, 150, wanted, request.ctx.user.office_id)
     for item in items:
@@ -32,7 +33,8 @@ async def index(request: Request):
     counts = await blocking(inbox.counts, service.engine)
     await pop_flash(request)
     return render(request, "nlu.html", groups=inbox.grouped(items), domain=domain, wanted=wanted or "",
-                  counts=counts, total=len(items), to_json=lambda value: json.dumps(value, ensure_ascii=False))
+                  counts=counts, total=len(items), tracker_unreachable=synced is None,
+                  to_json=lambda value: json.dumps(value, ensure_ascii=False))
 
 
 @bp.post("/<message_id:int>", name="decide")

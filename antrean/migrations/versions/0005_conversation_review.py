@@ -45,7 +45,7 @@ def upgrade() -> None:
         ("ix_review_conversations_reviewed_started", ["reviewed", "started_at"]),
         ("ix_review_conversations_confidence", ["min_confidence"]),
         ("ix_review_conversations_turns", ["turns"]),
-        ("ix_review_conversations_sender", ["sender_id", "first_event_id"]),
+        ("ix_review_conversations_first_event", ["first_event_id"]),
     ):
         op.create_index(name, "review_conversations", columns)
     op.create_table(

@@ -1,0 +1,205 @@
+"""The conversation list: filters (from the page's query string), sorting and paging over the read
+model. Every filter is an indexed column or an `id IN (…)` over an indexed side table, so a page
+stays fast with 100,000 conversations (make bench-console)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Engine
+
+from antrean.booking.store import from_db_time, to_db_time
+from antrean.review.schema import OUTCOMES, review_conversations, review_facets, review_tags
+
+PAGE_SIZE = 50
+SORTS = {
+    "terbaru": (review_conversations.c.started_at.desc(), review_conversations.c.id.desc()),
+    "terlama": (review_conversations.c.started_at.asc(), review_conversations.c.id.asc()),
+    "giliran": (review_conversations.c.turns.desc(), review_conversations.c.id.desc()),
+    "keyakinan": (review_conversations.c.min_confidence.asc(), review_conversations.c.id.desc()),
+}
+YES_NO = {"ya": True, "tidak": False}
+TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+@dataclass
+class ConversationFilter:
+    """Field names are the query-string keys (Indonesian, as they show in the address bar)."""
+
+    dari: str = ""  # started on or after this day (office time)
+    sampai: str = ""  # started on or before this day
+    kantor: str = ""
+    kanal: str = ""
+    nomor: str = ""  # WhatsApp number, whole or its last digits (at least 4)
+    hasil: str = ""  # outcome
+    keyakinan_maks: str = ""  # lowest intent confidence at most this
+    fallback: str = ""  # ya / tidak
+    label: str = ""  # tag
+    ditinjau: str = ""  # ya / tidak
+    intent: str = ""
+    aksi: str = ""
+    slot: str = ""
+    nilai: str = ""  # slot value (with `slot`)
+    q: str = ""  # free text in what applicants wrote
+    urut: str = "terbaru"
+    halaman: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> ConversationFilter:
+        values = {}
+        for f in fields(cls):
+            raw = (args.get(f.name) or "").strip()[:200]
+            if f.name == "halaman":
+                values[f.name] = max(1, min(int(raw), 100_000)) if raw.isdigit() else 1
+            elif raw:
+                values[f.name] = raw
+        chosen = cls(**values)
+        if chosen.urut not in SORTS:
+            chosen.urut = "terbaru"
+        return chosen
+
+    def query_string(self, **changes) -> str:
+        """This filter as a query string (paging links, saved filters); empty values left out."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        if values.get("urut") == "terbaru":
+            values.pop("urut")
+        if values.get("halaman") == 1:
+            values.pop("halaman")
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.query_string(urut="terbaru", halaman=1))
+
+
+@dataclass
+class ConversationRow:
+    id: int
+    started_at: datetime
+    ended_at: datetime
+    office_id: str | None
+    channel: str | None
+    sender_masked: str
+    turns: int
+    outcome: str
+    min_confidence: float | None
+    fallback: bool
+    booking_code: str | None
+    reviewed: bool
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    rows: list[ConversationRow]
+    total: int
+    number: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None
+
+
+def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str] | None) -> list:
+    """`office_ids`: the offices the staff member may see (None: all)."""
+    c = review_conversations.c
+    where = []
+    if office_ids is not None:  # staff of one office; conversations of no known office are shared
+        where.append(or_(c.office_id.in_(office_ids), c.office_id.is_(None)))
+    if chosen.kantor:
+        where.append(c.office_id == chosen.kantor)
+    if start := _day(chosen.dari):
+        where.append(c.started_at >= to_db_time(datetime.combine(start, time(0), zone)))
+    if end := _day(chosen.sampai):
+        where.append(c.started_at < to_db_time(datetime.combine(end + timedelta(days=1), time(0), zone)))
+    if chosen.kanal:
+        where.append(c.channel == chosen.kanal)
+    digits = re.sub(r"\D", "", chosen.nomor)
+    if len(digits) >= 4:
+        if digits.startswith("0"):
+            digits = "62" + digits[1:]
+        # A whole number is an indexed equality; a few last digits a scan of one column.
+        where.append(c.sender_id == digits if len(digits) >= 10 else c.sender_id.like(f"%{digits}"))
+    if chosen.hasil in OUTCOMES:
+        where.append(c.outcome == chosen.hasil)
+    if (threshold := _number(chosen.keyakinan_maks)) is not None:
+        where.append(c.min_confidence <= threshold)
+    if chosen.fallback in YES_NO:
+        where.append(c.fallback.is_(YES_NO[chosen.fallback]))
+    if chosen.ditinjau in YES_NO:
+        where.append(c.reviewed.is_(YES_NO[chosen.ditinjau]))
+    if chosen.label:
+        where.append(c.id.in_(select(review_tags.c.conversation_id).where(review_tags.c.tag == chosen.label.lower())))
+    for kind, name, value in (("intent", chosen.intent, None), ("action", chosen.aksi, None),
+                              ("slot", chosen.slot, chosen.nilai)):
+        if name:
+            facet = and_(review_facets.c.kind == kind, review_facets.c.name == name)
+            if value:
+                facet = and_(facet, review_facets.c.value == value)
+            where.append(c.id.in_(select(review_facets.c.conversation_id).where(facet)))
+    if chosen.q:
+        words = [w for w in re.split(r"\s+", chosen.q.lower().replace("%", "").replace("_", "")) if w][:5]
+        where.extend(c.search_text.like(f"%{word}%") for word in words)
+    return where
+
+
+def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInfo,
+                       office_ids: list[str] | None = None, page_size: int = PAGE_SIZE) -> Page:
+    c = review_conversations.c
+    where = conditions(chosen, zone, office_ids)
+    columns = [c.id, c.started_at, c.ended_at, c.office_id, c.channel, c.sender_masked, c.turns, c.outcome,
+               c.min_confidence, c.fallback, c.booking_code, c.reviewed]
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(review_conversations).where(*where)).scalar()
+        last_page = max(1, -(-total // page_size))
+        number = min(chosen.halaman, last_page)
+        result = connection.execute(select(*columns).where(*where).order_by(*SORTS[chosen.urut])
+                                    .limit(page_size).offset((number - 1) * page_size))
+        rows = [ConversationRow(**{**row._mapping, "started_at": from_db_time(row.started_at),
+                                   "ended_at": from_db_time(row.ended_at)}) for row in result]
+        if rows:
+            by_id = {row.id: row for row in rows}
+            tags = connection.execute(select(review_tags.c.conversation_id, review_tags.c.tag)
+                                      .where(review_tags.c.conversation_id.in_(by_id))
+                                      .order_by(review_tags.c.tag))
+            for conversation_id, tag in tags:
+                by_id[conversation_id].tags.append(tag)
+    return Page(rows, total, number, page_size)
+
+
+def choices(engine: Engine) -> dict[str, list[str]]:
+    """What the filter form offers: the channels, tags, intents, actions and slots seen so far."""
+    c = review_conversations.c
+    f = review_facets.c
+    with engine.connect() as connection:
+        found = {"kanal": [r for (r,) in connection.execute(select(c.channel).where(c.channel.is_not(None))
+                                                              .distinct().order_by(c.channel).limit(50))],
+                 "label": [r for (r,) in connection.execute(select(review_tags.c.tag).distinct()
+                                                              .order_by(review_tags.c.tag).limit(200))]}
+        for kind, key in (("intent", "intent"), ("action", "aksi"), ("slot", "slot")):
+            # The lookup index starts with (kind, name): a skip over distinct names, not a scan.
+            found[key] = [r for (r,) in connection.execute(select(f.name).where(f.kind == kind).distinct()
+                                                              .order_by(f.name).limit(200))]
+    return found
