@@ -78,8 +78,11 @@ class Stack:
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             cwd=REPO_ROOT, env=env))
         if self.console_port:
+            # The console's simulator talks to this stack's Rasa server.
+            console_env = {"ANTREAN_RASA_URL": self.rasa_url, **env}
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT, env=env))
+                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT,
+                env=console_env))
 
     def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
