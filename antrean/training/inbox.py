@@ -42,6 +42,12 @@ class InboxItem:
     flagged: bool = False
     repeats: int = 1  # the same text (normalised) sent this many times
 
+    def suggested_intent(self, domain: Domain) -> str | None:
+        """What the form preselects: the prediction, or for nlu_fallback (not a domain intent) the
+        best-ranked domain intent; None leaves the reviewer to choose."""
+        names = [self.intent] + [r.get("name") for r in self.ranking]
+        return next((name for name in names if name in domain.intents), None)
+
 
 @dataclass
 class IntentGroup:
@@ -175,6 +181,8 @@ def accept(engine: Engine, domain: Domain, message_id: int, intent: str, entitie
     message = get_message(engine, message_id)
     if message is None or not message.text:
         raise ReviewRefused("Pesan ini tidak ditemukan.")
+    if not intent:
+        raise ReviewRefused("Pilih intent yang benar dulu.")
     if intent not in domain.intents:
         raise ReviewRefused(f"Intent '{intent}' tidak ada di domain.yml.")
     spans = check_entities(entities, message.text, domain)
