@@ -53,7 +53,8 @@ def test_the_conversation_page_shows_the_transcript_masked_and_a_reply_form(cons
     assert f'href="/bantuan/{request_id}"' in client.get("/bantuan").text
 
 
-def test_a_whatsapp_reply_in_sandbox_mode_is_recorded_in_the_outbox_and_the_request_answered(console):
+def test_a_whatsapp_reply_in_sandbox_mode_is_recorded_in_the_outbox_and_the_request_answered(console_on_both):
+    console = console_on_both
     sandboxed(console)
     request_id = applicant_wrote(console, WA_ID, "halo, ada orang?", timedelta(hours=2))
     client = console.as_role("reviewer")

@@ -224,3 +224,11 @@ def test_rasa_data_validate_accepts_the_exported_file_next_to_the_real_training_
     warnings = [line for line in output.splitlines()
                 if "UserWarning" in line and "is not used in any story" not in line]
     assert warnings == [], warnings
+
+
+def test_a_fallback_message_preselects_the_best_ranked_domain_intent(console):
+    [message_id] = add_conversation(console.service.engine, messages=[("xq zzv pkoq", "nlu_fallback", 0.12)])
+    page = console.as_role("reviewer").get("/nlu").text
+    form = page[page.index(f'id="pesan-{message_id}"'):]
+    form = form[:form.index("</form>")]
+    assert "<option selected>out_of_scope</option>" in form  # nlu_fallback is not a domain intent
