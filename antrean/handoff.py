@@ -157,3 +157,13 @@ def outbound_text(payload: dict) -> str:
     if kind == "image":
         return "[gambar] " + str(payload.get("image", {}).get("caption", ""))
     return f"[{kind}]"
+
+
+def latest_conversation_id(engine: Engine, sender_id: str) -> int | None:
+    """The sender's latest conversation in the review read model (its full Rasa transcript)."""
+    from antrean.review.schema import review_conversations
+
+    query = (select(review_conversations.c.id).where(review_conversations.c.sender_id == sender_id)
+             .order_by(review_conversations.c.started_at.desc()).limit(1))
+    with engine.connect() as connection:
+        return connection.execute(query).scalar_one_or_none()

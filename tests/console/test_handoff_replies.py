@@ -173,3 +173,13 @@ def test_the_rest_channel_hands_the_recorded_replies_to_its_client(console, monk
         assert [r["text"] for r in body["replies"]] == ["Halo dari petugas"]
         later = httpx.get(f"{base}/balasan/app-9", params={"setelah": body["replies"][0]["id"]})
         assert later.json() == {"replies": []}
+
+
+def test_reviewers_get_a_link_to_the_full_transcript(console):
+    from tests.console.reviewdata import add_conversation
+
+    add_conversation(console.service.engine, sender_id=WA_ID, messages=[("mau bicara dengan petugas", "human_handoff",
+                                                                         0.9)])
+    request_id = applicant_wrote(console, WA_ID, "mau bicara dengan petugas", timedelta(minutes=5))
+    assert "/percakapan/" in console.as_role("reviewer").get(f"/bantuan/{request_id}").text
+    assert "/percakapan/" not in console.as_role("counter").get(f"/bantuan/{request_id}").text

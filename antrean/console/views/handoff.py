@@ -65,9 +65,11 @@ async def conversation(request: Request, request_id: int):
     turns = await blocking(handoff.transcript, service.engine, found["sender_id"])
     if contact is None:  # REST: only the staff replies are known here, besides the request itself
         turns = [{"at": found["requested_at"], "who": "applicant", "text": found["last_message"] or ""}, *turns]
+    review_id = (await blocking(handoff.latest_conversation_id, service.engine, found["sender_id"])
+                 if request.ctx.user.can(Permission.REVIEW) else None)
     await pop_flash(request)
     return render(request, "handoff_conversation.html", item=found, contact=contact, window_open=window_open,
-                  turns=turns, now=now, text_limit=TEXT_LIMIT,
+                  turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id,
                   sandbox=outbound_settings(request.app.ctx.config.environ).sandbox)
 
 

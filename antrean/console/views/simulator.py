@@ -22,7 +22,13 @@ from antrean.console.views.common import chosen_office
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, render
 from antrean.media.photos import MAX_BYTES
 from antrean.whatsapp.inbox import Inbox
-from antrean.whatsapp.sandbox import SimulatorMedia, simulated_message, simulator_log, simulator_number
+from antrean.whatsapp.sandbox import (
+    SimulatorMedia,
+    simulated_message,
+    simulator_log,
+    simulator_number,
+    store_simulated,
+)
 from antrean.whatsapp.simulated import SIMULATOR_PREFIX, is_simulator_number
 
 bp = Blueprint("simulator", url_prefix="/simulator")
@@ -118,14 +124,8 @@ async def send(request: Request):
         photo, mime = body.pop("_data"), body["mime_type"]
         body["id"], body["sha256"] = await blocking(SimulatorMedia(request.app.ctx.service.engine).put, photo, mime)
     webhook = simulated_message(office.whatsapp_phone_number_ids[0], wa_id, kind, body)
-    await blocking(lambda: Inbox(request.app.ctx.service.engine).store(_parse(webhook)))
+    await blocking(store_simulated, Inbox(request.app.ctx.service.engine), webhook)
     return await redirect_with(request, back, "ok", "Terkirim. Balasan asisten muncul di bawah dalam beberapa detik.")
-
-
-def _parse(body: bytes):
-    from antrean.whatsapp.payloads import parse_webhook
-
-    return parse_webhook(body)
 
 
 async def _message(request: Request) -> tuple[str, dict] | str:
