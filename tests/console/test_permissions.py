@@ -17,6 +17,8 @@ PAGES = {
     "/audit": {"admin"},
     "/nlu": {"admin", "reviewer"},
     "/dasbor": {"admin", "reviewer", "counter"},
+    "/simulator": {"admin", "reviewer"},
+    "/simulator/log": {"admin", "reviewer"},
     "/bantuan/1": {"admin", "counter", "reviewer"},  # 404 for those allowed: no such request
 }
 ROLES = ("admin", "reviewer", "counter", "security")

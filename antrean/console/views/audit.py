@@ -25,7 +25,6 @@ ACTION_LABELS = {
     "handoff.reply_failed": "Balasan ke pemohon gagal",
     "nlu.reviewed": "Meninjau contoh NLU",
     "nlu.exported": "Mengekspor contoh NLU",
-    "simulator.message": "Mencoba asisten (simulator)",
 }
 
 
