@@ -17,14 +17,16 @@ from antrean.booking.store import from_db_time, to_db_time
 from antrean.review.schema import OUTCOMES, review_conversations, review_facets, review_tags
 
 PAGE_SIZE = 50
+_c = review_conversations.c
+# Each sort follows one index in one direction (ties broken by id in that direction too).
 SORTS = {
-    "terbaru": (review_conversations.c.started_at.desc(), review_conversations.c.id.desc()),
-    "terlama": (review_conversations.c.started_at.asc(), review_conversations.c.id.asc()),
-    "giliran": (review_conversations.c.turns.desc(), review_conversations.c.id.desc()),
-    "keyakinan": (review_conversations.c.min_confidence.asc(), review_conversations.c.id.desc()),
+    "terbaru": (_c.started_at.desc(), _c.id.desc()),
+    "terlama": (_c.started_at.asc(), _c.id.asc()),
+    "giliran": (_c.turns.desc(), _c.id.desc()),
+    "keyakinan": (_c.min_confidence.asc(), _c.id.asc()),
 }
 YES_NO = {"ya": True, "tidak": False}
-TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+WORD = re.compile(r"\w{2,40}")
 
 
 @dataclass
@@ -140,8 +142,8 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
     if len(digits) >= 4:
         if digits.startswith("0"):
             digits = "62" + digits[1:]
-        # A whole number is an indexed equality; a few last digits a scan of one column.
-        where.append(c.sender_id == digits if len(digits) >= 10 else c.sender_id.like(f"%{digits}"))
+        # A whole number is an indexed equality; its last digits a prefix range of the reversed number.
+        where.append(c.sender_id == digits if len(digits) >= 10 else prefix(c.sender_reversed, digits[::-1]))
     if chosen.hasil in OUTCOMES:
         where.append(c.outcome == chosen.hasil)
     if (threshold := _number(chosen.keyakinan_maks)) is not None:
@@ -159,10 +161,24 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
             if value:
                 facet = and_(facet, review_facets.c.value == value)
             where.append(c.id.in_(select(review_facets.c.conversation_id).where(facet)))
-    if chosen.q:
-        words = [w for w in re.split(r"\s+", chosen.q.lower().replace("%", "").replace("_", "")) if w][:5]
-        where.extend(c.search_text.like(f"%{word}%") for word in words)
+    for word in words_of(chosen.q)[:5] if chosen.q else []:
+        words = select(review_facets.c.conversation_id).where(review_facets.c.kind == "word",
+                                                              prefix(review_facets.c.name, word))
+        where.append(c.id.in_(words))
     return where
+
+
+def prefix(column, text_: str):
+    """`column LIKE 'text%'` as a range both databases answer from a B-tree index."""
+    return and_(column >= text_, column < text_[:-1] + chr(ord(text_[-1]) + 1))
+
+
+def words_of(text_: str) -> list[str]:
+    seen: list[str] = []
+    for word in WORD.findall(text_.lower()):
+        if word not in seen:
+            seen.append(word)
+    return seen
 
 
 def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInfo,
