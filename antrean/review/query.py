@@ -39,6 +39,8 @@ class ConversationFilter:
     kanal: str = ""
     nomor: str = ""  # WhatsApp number, whole or its last digits (at least 4)
     hasil: str = ""  # outcome
+    giliran_min: str = ""  # number of turns (user messages), at least
+    giliran_maks: str = ""  # at most
     keyakinan_maks: str = ""  # lowest intent confidence at most this
     fallback: str = ""  # ya / tidak
     label: str = ""  # tag
@@ -144,6 +146,10 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
             digits = "62" + digits[1:]
         # A whole number is an indexed equality; its last digits a prefix range of the reversed number.
         where.append(c.sender_id == digits if len(digits) >= 10 else prefix(c.sender_reversed, digits[::-1]))
+    if chosen.giliran_min.isdigit():
+        where.append(c.turns >= int(chosen.giliran_min))
+    if chosen.giliran_maks.isdigit():
+        where.append(c.turns <= int(chosen.giliran_maks))
     if chosen.hasil in OUTCOMES:
         where.append(c.outcome == chosen.hasil)
     if (threshold := _number(chosen.keyakinan_maks)) is not None:

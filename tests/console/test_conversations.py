@@ -94,6 +94,8 @@ def test_the_list_shows_each_conversation_masked(console, writer):
 
 @pytest.mark.parametrize("query, expected", [
     ("hasil=booked", ["6281*****7001"]),
+    ("giliran_min=2", ["6281*****7001"]),
+    ("giliran_maks=1", ["6281*****7002", "6281*****7003"]),
     ("hasil=handoff", ["6281*****7002"]),
     ("fallback=ya", ["6281*****7003"]),
     ("keyakinan_maks=0,5", ["6281*****7001", "6281*****7003"]),
