@@ -55,6 +55,7 @@ review_conversations = Table(
     Index("ix_review_conversations_office_started", "office_id", "started_at"),
     Index("ix_review_conversations_outcome_started", "outcome", "started_at"),
     Index("ix_review_conversations_reviewed_started", "reviewed", "started_at"),
+    Index("ix_review_conversations_fallback_started", "fallback", "started_at"),
     # Sorts end with the id so that one index walk gives a page in order on both databases.
     Index("ix_review_conversations_confidence", "min_confidence", "id"),
     Index("ix_review_conversations_turns", "turns", "id"),

@@ -43,6 +43,7 @@ def upgrade() -> None:
         ("ix_review_conversations_office_started", ["office_id", "started_at"]),
         ("ix_review_conversations_outcome_started", ["outcome", "started_at"]),
         ("ix_review_conversations_reviewed_started", ["reviewed", "started_at"]),
+        ("ix_review_conversations_fallback_started", ["fallback", "started_at"]),
         ("ix_review_conversations_confidence", ["min_confidence", "id"]),
         ("ix_review_conversations_turns", ["turns", "id"]),
         ("ix_review_conversations_sender_reversed", ["sender_reversed"]),
