@@ -32,7 +32,8 @@ TICKET = re.compile(r"/tiket/([0-9A-Za-z-]{6,20})\.png")
 PERSONAL_SLOTS = frozenset({"person_name", "birth_date", "address", "nik", "id_photo", "guardian_photo"})
 # Listening and session bookkeeping run in every conversation; filtering on them finds everything.
 ROUTINE_ACTIONS = frozenset({"action_listen", SESSION_START_ACTION})
-SEARCH_TEXT_LIMIT = 4000
+WORD = re.compile(r"\w{2,40}")
+WORDS_LIMIT = 200
 FACET_VALUE_LIMIT = 200
 
 
@@ -72,8 +73,19 @@ class Conversation:
         return mask_sender(self.sender_id)
 
     @property
-    def search_text(self) -> str:
-        return mask_text(" ".join(m.text for m in self.messages if m.text)).lower()[:SEARCH_TEXT_LIMIT]
+    def words(self) -> set[str]:
+        """The words of the applicant's messages for the free-text filter (masked first: a NIK is
+        never a searchable word)."""
+        return words_of(" ".join(m.text for m in self.messages if m.text))
+
+
+def words_of(text: str) -> set[str]:
+    found: set[str] = set()
+    for word in WORD.findall(mask_text(text).lower()):
+        if len(found) >= WORDS_LIMIT:
+            break
+        found.add(word)
+    return found
 
 
 def utc(timestamp: float) -> datetime:

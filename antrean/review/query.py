@@ -10,21 +10,25 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.review.schema import OUTCOMES, review_conversations, review_facets, review_tags
 
 PAGE_SIZE = 50
+COUNT_LIMIT = 10_000
+PROBE_ABOVE = 2_000  # matches above which a page walks the sort index and probes each row
+_c = review_conversations.c
+# Each sort follows one index in one direction (ties broken by id in that direction too).
 SORTS = {
-    "terbaru": (review_conversations.c.started_at.desc(), review_conversations.c.id.desc()),
-    "terlama": (review_conversations.c.started_at.asc(), review_conversations.c.id.asc()),
-    "giliran": (review_conversations.c.turns.desc(), review_conversations.c.id.desc()),
-    "keyakinan": (review_conversations.c.min_confidence.asc(), review_conversations.c.id.desc()),
+    "terbaru": (_c.started_at.desc(), _c.id.desc()),
+    "terlama": (_c.started_at.asc(), _c.id.asc()),
+    "giliran": (_c.turns.desc(), _c.id.desc()),
+    "keyakinan": (_c.min_confidence.asc(), _c.id.asc()),
 }
 YES_NO = {"ya": True, "tidak": False}
-TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+WORD = re.compile(r"\w{2,40}")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class ConversationFilter:
     kanal: str = ""
     nomor: str = ""  # WhatsApp number, whole or its last digits (at least 4)
     hasil: str = ""  # outcome
+    giliran_min: str = ""  # number of turns (user messages), at least
+    giliran_maks: str = ""  # at most
     keyakinan_maks: str = ""  # lowest intent confidence at most this
     fallback: str = ""  # ya / tidak
     label: str = ""  # tag
@@ -101,6 +107,7 @@ class Page:
     total: int
     number: int
     size: int = PAGE_SIZE
+    more: bool = False  # more than `total` match (the count stopped at COUNT_LIMIT)
 
     @property
     def pages(self) -> int:
@@ -122,10 +129,18 @@ def _number(text: str) -> float | None:
     return value if 0 <= value <= 1 else None
 
 
-def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str] | None) -> list:
-    """`office_ids`: the offices the staff member may see (None: all)."""
+def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str] | None,
+               probe: bool = False) -> list:
+    """`office_ids`: the offices the staff member may see (None: all). Tag, facet and word filters
+    are `id IN (subquery)` (cost grows with the matches: right for counting and rare matches) or,
+    with `probe`, a correlated EXISTS per row (cost grows with rows walked in sort order: right for
+    one page of a common match)."""
     c = review_conversations.c
     where = []
+
+    def member(subquery, id_column):
+        return exists(subquery.where(id_column == c.id)) if probe else c.id.in_(subquery)
+
     if office_ids is not None:  # staff of one office; conversations of no known office are shared
         where.append(or_(c.office_id.in_(office_ids), c.office_id.is_(None)))
     if chosen.kantor:
@@ -140,8 +155,12 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
     if len(digits) >= 4:
         if digits.startswith("0"):
             digits = "62" + digits[1:]
-        # A whole number is an indexed equality; a few last digits a scan of one column.
-        where.append(c.sender_id == digits if len(digits) >= 10 else c.sender_id.like(f"%{digits}"))
+        # A whole number is an indexed equality; its last digits a prefix range of the reversed number.
+        where.append(c.sender_id == digits if len(digits) >= 10 else prefix(c.sender_reversed, digits[::-1]))
+    if chosen.giliran_min.isdigit():
+        where.append(c.turns >= int(chosen.giliran_min))
+    if chosen.giliran_maks.isdigit():
+        where.append(c.turns <= int(chosen.giliran_maks))
     if chosen.hasil in OUTCOMES:
         where.append(c.outcome == chosen.hasil)
     if (threshold := _number(chosen.keyakinan_maks)) is not None:
@@ -151,18 +170,33 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
     if chosen.ditinjau in YES_NO:
         where.append(c.reviewed.is_(YES_NO[chosen.ditinjau]))
     if chosen.label:
-        where.append(c.id.in_(select(review_tags.c.conversation_id).where(review_tags.c.tag == chosen.label.lower())))
+        where.append(member(select(review_tags.c.conversation_id).where(review_tags.c.tag == chosen.label.lower()),
+                            review_tags.c.conversation_id))
     for kind, name, value in (("intent", chosen.intent, None), ("action", chosen.aksi, None),
                               ("slot", chosen.slot, chosen.nilai)):
         if name:
             facet = and_(review_facets.c.kind == kind, review_facets.c.name == name)
             if value:
                 facet = and_(facet, review_facets.c.value == value)
-            where.append(c.id.in_(select(review_facets.c.conversation_id).where(facet)))
-    if chosen.q:
-        words = [w for w in re.split(r"\s+", chosen.q.lower().replace("%", "").replace("_", "")) if w][:5]
-        where.extend(c.search_text.like(f"%{word}%") for word in words)
+            where.append(member(select(review_facets.c.conversation_id).where(facet), review_facets.c.conversation_id))
+    for word in words_of(chosen.q)[:5] if chosen.q else []:
+        words = select(review_facets.c.conversation_id).where(review_facets.c.kind == "word",
+                                                              prefix(review_facets.c.name, word))
+        where.append(member(words, review_facets.c.conversation_id))
     return where
+
+
+def prefix(column, text_: str):
+    """`column LIKE 'text%'` as a range both databases answer from a B-tree index."""
+    return and_(column >= text_, column < text_[:-1] + chr(ord(text_[-1]) + 1))
+
+
+def words_of(text_: str) -> list[str]:
+    seen: list[str] = []
+    for word in WORD.findall(text_.lower()):
+        if word not in seen:
+            seen.append(word)
+    return seen
 
 
 def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInfo,
@@ -171,10 +205,18 @@ def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInf
     where = conditions(chosen, zone, office_ids)
     columns = [c.id, c.started_at, c.ended_at, c.office_id, c.channel, c.sender_masked, c.turns, c.outcome,
                c.min_confidence, c.fallback, c.booking_code, c.reviewed]
+    subqueries = bool(chosen.label or chosen.intent or chosen.aksi or chosen.slot or chosen.q)
     with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(review_conversations).where(*where)).scalar()
+        if subqueries:
+            # Counting 40,000 matches of a common word costs more than a page: stop at COUNT_LIMIT.
+            limited = select(c.id).where(*where).limit(COUNT_LIMIT + 1).subquery()
+            total = connection.execute(select(func.count()).select_from(limited)).scalar()
+        else:
+            total = connection.execute(select(func.count()).select_from(review_conversations).where(*where)).scalar()
         last_page = max(1, -(-total // page_size))
         number = min(chosen.halaman, last_page)
+        if subqueries and total > PROBE_ABOVE:
+            where = conditions(chosen, zone, office_ids, probe=True)
         result = connection.execute(select(*columns).where(*where).order_by(*SORTS[chosen.urut])
                                     .limit(page_size).offset((number - 1) * page_size))
         rows = [ConversationRow(**{**row._mapping, "started_at": from_db_time(row.started_at),
@@ -186,7 +228,8 @@ def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInf
                                       .order_by(review_tags.c.tag))
             for conversation_id, tag in tags:
                 by_id[conversation_id].tags.append(tag)
-    return Page(rows, total, number, page_size)
+    more = subqueries and total > COUNT_LIMIT
+    return Page(rows, COUNT_LIMIT if more else total, number, page_size, more=more)
 
 
 def choices(engine: Engine) -> dict[str, list[str]]:

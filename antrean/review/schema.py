@@ -34,6 +34,7 @@ review_conversations = Table(
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255), nullable=False),
     Column("sender_masked", String(40), nullable=False),
+    Column("sender_reversed", String(255), nullable=False),  # "last digits" filter as an indexed prefix range
     Column("first_event_id", Integer, nullable=False),
     Column("last_event_id", Integer, nullable=False),
     Column("started_at", DateTime, nullable=False),  # naive UTC, like every Antrean timestamp
@@ -45,7 +46,6 @@ review_conversations = Table(
     Column("min_confidence", Float),  # lowest intent confidence of a user message; None: no message
     Column("fallback", Boolean, nullable=False),
     Column("booking_code", String(16)),
-    Column("search_text", Text),  # lower-cased user texts, NIKs masked: the free-text filter
     Column("reviewed", Boolean, nullable=False, server_default=text("false")),
     Column("reviewed_by", String(40)),
     Column("reviewed_at", DateTime),
@@ -55,8 +55,11 @@ review_conversations = Table(
     Index("ix_review_conversations_office_started", "office_id", "started_at"),
     Index("ix_review_conversations_outcome_started", "outcome", "started_at"),
     Index("ix_review_conversations_reviewed_started", "reviewed", "started_at"),
-    Index("ix_review_conversations_confidence", "min_confidence"),
-    Index("ix_review_conversations_turns", "turns"),
+    Index("ix_review_conversations_fallback_started", "fallback", "started_at"),
+    # Sorts end with the id so that one index walk gives a page in order on both databases.
+    Index("ix_review_conversations_confidence", "min_confidence", "id"),
+    Index("ix_review_conversations_turns", "turns", "id"),
+    Index("ix_review_conversations_sender_reversed", "sender_reversed"),
     Index("ix_review_conversations_first_event", "first_event_id"),  # the sync finds a batch's new rows
 )
 
@@ -86,8 +89,10 @@ review_user_messages = Table(
     Index("ix_review_user_messages_flagged", "flagged", "at"),
 )
 
-# What a conversation contains, for the intent / action / slot-value filters:
-# kind "intent" (name), "action" (name) or "slot" (name, value as text, cut to 200 characters).
+# What a conversation contains, for the intent / action / slot-value / free-text filters:
+# kind "intent" (name), "action" (name), "slot" (name, value as text, cut to 200 characters) or
+# "word" (a lower-cased word of the applicant's messages, NIKs and phone numbers masked first;
+# matched by prefix with an index range, which needs no database-specific full-text search).
 review_facets = Table(
     "review_facets",
     metadata,

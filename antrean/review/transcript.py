@@ -15,7 +15,7 @@ from antrean.review.derive import PERSONAL_SLOTS, user_message, utc
 from antrean.review.privacy import mask_text
 from antrean.review.work import ConversationInfo
 
-HIDDEN_ACTIONS = frozenset({"action_listen"})
+HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})  # "sesi dimulai" says it
 HIDDEN_SLOTS = frozenset({"requested_slot"})
 PERSONAL_ENTITIES = frozenset({"person_name", "birth_date", "address", "nik"})
 

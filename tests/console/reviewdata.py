@@ -22,7 +22,8 @@ def add_conversation(engine, sender_id: str = "6281234567890", office_id: str | 
     first = next(_events)
     with engine.begin() as connection:
         conversation = connection.execute(insert(review_conversations).values(
-            sender_id=sender_id, sender_masked=sender_id[:4] + "…", first_event_id=first, last_event_id=first + 50,
+            sender_id=sender_id, sender_masked=sender_id[:4] + "…", sender_reversed=sender_id[::-1],
+            first_event_id=first, last_event_id=first + 50,
             started_at=started, ended_at=started + timedelta(minutes=5), office_id=office_id, channel="whatsapp",
             turns=len(messages), outcome=outcome, fallback=fallback,
             min_confidence=min((m[2] for m in messages), default=None))).inserted_primary_key[0]

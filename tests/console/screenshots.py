@@ -43,13 +43,11 @@ NAMES = ["budi santoso", "siti rahayu", "agus pratama", "dewi lestari", "rudi ha
 MINUTES = [1, 1, 2, 2, 2, 3, 3, 5, 8, 13, 21, 34]
 
 
-def write_conversations(tracker_url: str) -> None:
-    """Rasa tracker-store content for the conversation read model: one registration and some
-    questions the assistant was unsure about (the NLU inbox, the dashboard's histogram)."""
+def write_unsure_questions(tracker_url: str) -> None:
+    """Questions the assistant was unsure about (the NLU inbox, the dashboard's histogram)."""
     from tests.review import tracker_writer as t
 
-    writer = t.TrackerWriter(tracker_url, datetime(2026, 12, 1, 7, 40, tzinfo=WIB))
-    t.booked_conversation(writer, "6281234567011")
+    writer = t.TrackerWriter(tracker_url, datetime(2026, 12, 1, 7, 50, tzinfo=WIB))
     questions = [
         ("6281234567021", "kak paspor anak umur 5 thn perlu akta lahir ga", "ask_requirements", 0.38),
         ("6281234567022", "bsk sy bs dtg jam 11 ga", "ask_hours", 0.29),
@@ -88,6 +86,48 @@ class Clock:
         return self.moment
 
 
+def write_conversations(tracker_url: str) -> None:
+    """Made-up conversations written by Rasa's own tracker store, as the assistant would."""
+    from tests.review.tracker_writer import (
+        TrackerWriter,
+        action,
+        booked_conversation,
+        bot,
+        listen,
+        loop,
+        session_start,
+        slot,
+        user,
+    )
+
+    w = TrackerWriter(tracker_url, datetime(2026, 12, 1, 7, 31, tzinfo=WIB))
+    batam = {"office_id": "batam"}
+    booked_conversation(w, "6281234567101", code="K7M2QX9RTA4C")
+    w.tick(140)
+    w.save("6281234567102", session_start(), user("kak jam brp kantor buka", "ask_hours", 0.93, metadata=batam),
+           action("action_answer_question"), bot("Kantor Imigrasi Batam buka Senin–Jumat 08.00–16.00."), listen())
+    w.tick(200)
+    w.save("6281234567103", session_start(), user("paspor anak sy hilang gmn", "replace_passport", 0.58,
+                                                   runner_up="ask_requirements", metadata=batam),
+           action("action_answer_question"), bot("Untuk paspor hilang, bawa surat kehilangan dari kepolisian…"),
+           listen(), user("bisa bicara dengan petugas?", "human_handoff", 0.91), action("action_handoff"),
+           bot("Baik, percakapan ini sudah diteruskan ke petugas kami."), listen())
+    w.tick(90)
+    w.save("6281234567104", session_start(), user("daftar", "register", 0.97, metadata=batam),
+           action("registration_form"), loop("registration_form"), slot("office", "batam"),
+           bot("Permohonan paspor apa yang Anda ajukan?", buttons=[
+               {"title": "Paspor baru", "payload": '/inform{"application_type":"new"}'},
+               {"title": "Perpanjang paspor", "payload": '/inform{"application_type":"renewal"}'}]), listen())
+    w.tick(300)
+    w.save("6281234567105", session_start(), user("wkwk gpp", "nlu_fallback", 0.27, runner_up="thanks", metadata=batam),
+           action("action_fallback"), bot("Maaf, saya belum mengerti. Bisa ditulis dengan kalimat lain?"), listen())
+    w.tick(120)
+    w.save("6281234567106", session_start(), user("mau daftar antrian", "register", 0.88, metadata=batam),
+           action("registration_form"), loop("registration_form"), slot("registration_blocked", True), loop(None),
+           action("action_submit_registration"), bot("Mohon maaf, kuota untuk 3 hari ke depan sudah penuh."), listen())
+    w.close()
+
+
 def main() -> int:
     if not chromium_available():
         print(f"skipped: {CHROMIUM} is absent (apt-get install -y chromium)", file=sys.stderr)
@@ -104,8 +144,6 @@ def main() -> int:
             bookings.append(service.book(make_request(i + 1, full_name=name)))
         clock.moment = datetime(2026, 12, 1, 8, 5, tzinfo=WIB)
         simulated = service.book(make_request(40, full_name="Coba Simulator", whatsapp_number=simulator_number(1, 1)))
-        tracker_url = f"sqlite:///{Path(tmp) / 'conversations.sqlite3'}"
-        write_conversations(tracker_url)
         clock.moment = datetime(2026, 12, 2, 7, 52, tzinfo=WIB)
         for booking in bookings[:7]:
             service.check_in(booking.code, actor="satpam")
@@ -113,14 +151,17 @@ def main() -> int:
         handoff.request_handoff(service.engine, "6281234567001", "batam", "kak saya mau tanya syarat anak", clock())
         whatsapp_turns(service.engine, "6281234567001", clock() - timedelta(minutes=12))
         handoff.request_handoff(service.engine, "6281234567002", "batam", "bisa bicara dengan petugas?", clock())
+        tracker_url = f"sqlite:///{Path(tmp) / 'conversations.sqlite3'}"
+        write_conversations(tracker_url)
+        write_unsure_questions(tracker_url)
         app = create_app(ConsoleConfig(service=service, name="antrean_console_screens", tracker_url=tracker_url,
                                        review_settle_seconds=0, review_sync_seconds=0,
-                                       media_store=MediaStore(Path(tmp) / "media")))
+                                       stories_dir=Path(tmp) / "stories", media_store=MediaStore(Path(tmp) / "media")))
         passwords = {}
+        names = {"ani": "Ani Wijaya", "satpam": "Slamet Riyadi", "loket": "Lina Marlina", "rina": "Rina Kusuma"}
         for username, role in (("ani", "admin"), ("satpam", "security"), ("loket", "counter"), ("rina", "reviewer")):
             passwords[username] = secrets.token_urlsafe(16)
-            app.ctx.accounts.add(username, {"ani": "Ani Wijaya", "satpam": "Slamet Riyadi", "loket": "Lina Marlina",
-                                            "rina": "Rina Oktaviani"}[username], role, passwords[username])
+            app.ctx.accounts.add(username, names[username], role, passwords[username])
         app.ctx.queue.call_next("batam", bookings[0].day, "3", "loket")
         service.mark_served(bookings[0].code, "loket")
         app.ctx.queue.call_next("batam", bookings[0].day, "3", "loket")
@@ -161,11 +202,20 @@ def main() -> int:
             counter.screenshot(path=str(OUT / "06-loket.png"), full_page=True)
             counter.goto(base + "/bantuan")
             counter.screenshot(path=str(OUT / "07-bantuan-staf.png"), full_page=True)
-            counter.goto(base + "/bantuan/1")
-            counter.screenshot(path=str(OUT / "09-bantuan-percakapan.png"), full_page=True)
             reviewer = session("rina", desk)
+            reviewer.goto(base + "/percakapan")
+            reviewer.screenshot(path=str(OUT / "09-percakapan-daftar.png"), full_page=True)
+            reviewer.goto(base + "/percakapan?hasil=booked")
+            reviewer.locator("table.conversations tbody tr a").first.click()
+            reviewer.wait_for_load_state()
+            reviewer.click("text=Tandai pesan ini")
+            reviewer.fill("input[name=label]", "perlu-contoh-nlu")
+            reviewer.click("text=Tambah label")
+            reviewer.screenshot(path=str(OUT / "10-percakapan-transkrip.png"), full_page=True)
+            counter.goto(base + "/bantuan/1")
+            counter.screenshot(path=str(OUT / "11-bantuan-percakapan.png"), full_page=True)
             reviewer.goto(base + "/nlu")
-            reviewer.screenshot(path=str(OUT / "10-inbox-nlu.png"), full_page=True)
+            reviewer.screenshot(path=str(OUT / "12-inbox-nlu.png"), full_page=True)
             admin.goto(base + "/simulator?kantor=batam")
             admin.fill("#pesan", "halo kak")
             admin.click("#send button[type=submit]")
@@ -173,9 +223,9 @@ def main() -> int:
             admin.click("button:has-text('Daftar paspor')")
             admin.wait_for_selector(".turn img")
             admin.wait_for_timeout(500)
-            admin.screenshot(path=str(OUT / "11-simulator.png"), full_page=True)
+            admin.screenshot(path=str(OUT / "13-simulator.png"), full_page=True)
             admin.goto(base + "/dasbor?kantor=batam&dari=2026-11-26&sampai=2026-12-05")
-            admin.screenshot(path=str(OUT / "12-dasbor.png"), full_page=True)
+            admin.screenshot(path=str(OUT / "14-dasbor.png"), full_page=True)
             admin.goto(base + "/audit")
             admin.screenshot(path=str(OUT / "08-log-audit.png"), full_page=True)
         service.engine.dispose()

@@ -94,6 +94,8 @@ def test_the_list_shows_each_conversation_masked(console, writer):
 
 @pytest.mark.parametrize("query, expected", [
     ("hasil=booked", ["6281*****7001"]),
+    ("giliran_min=2", ["6281*****7001"]),
+    ("giliran_maks=1", ["6281*****7002", "6281*****7003"]),
     ("hasil=handoff", ["6281*****7002"]),
     ("fallback=ya", ["6281*****7003"]),
     ("keyakinan_maks=0,5", ["6281*****7001", "6281*****7003"]),
@@ -311,3 +313,24 @@ def test_list_and_transcript_on_both_databases(console_on_both):
     assert "nlu_fallback" in transcript and "action_fallback" in transcript
     client.post(f"/percakapan/{ids[0]}/label", {"label": "fallback-laut"})
     assert ids_on(client.get("/percakapan?label=fallback-laut").text) == [ids[0]]
+
+
+def test_large_matches_are_counted_up_to_a_limit_and_paged_by_probing(console_on_both, monkeypatch):
+    from antrean.review import query
+
+    monkeypatch.setattr(query, "COUNT_LIMIT", 1)
+    monkeypatch.setattr(query, "PROBE_ABOVE", 0)  # every page takes the EXISTS path here
+    console = console_on_both
+    w = TrackerWriter(console.tracker_url, wib(2026, 12, 1, 7, 40))
+    try:
+        some_conversations(w)
+    finally:
+        w.close()
+    client = console.as_role("reviewer")
+    page = client.get("/percakapan?q=petugas").text  # one handoff message, one bot text (not searched)
+    assert "1 percakapan" in page and "Lebih dari" not in page
+    page = client.get("/percakapan?intent=inform&q=nik&urut=keyakinan").text
+    assert len(ids_on(page)) == 1
+    page = client.get("/percakapan?q=pa").text  # "paspor" (two conversations) by prefix
+    assert "Lebih dari 1 percakapan" in page and len(ids_on(page)) == 2
+    assert client.get("/percakapan").text.count('<a href="/percakapan/') == 3  # no limit without subqueries

@@ -86,13 +86,15 @@ def test_a_booked_conversation_becomes_one_row_with_its_facts(service, writer, r
     assert conversation.office_id == "batam" and conversation.channel == "whatsapp"
     assert conversation.turns == 3 and conversation.min_confidence == pytest.approx(0.42)
     assert conversation.sender_masked == "6281*****7001" and conversation.fallback is False
-    assert NIK not in conversation.search_text and "2171**********01" in conversation.search_text
+    assert conversation.sender_reversed == "1007654321826"
     messages = rows(service, review_user_messages)
     assert [m.intent for m in messages] == ["greet", "register", "inform"]
     with service.engine.connect() as connection:
         facets = set(connection.execute(select(review_facets.c.kind, review_facets.c.name, review_facets.c.value)))
     assert ("slot", "office", "batam") in facets and ("slot", "nik", "") in facets  # a NIK is never a facet value
     assert ("action", "action_submit_registration", "") in facets and ("intent", "register", "") in facets
+    words = {name for kind, name, _ in facets if kind == "word"}
+    assert {"mau", "daftar", "paspor", "nik", "saya"} <= words and NIK not in words  # masked before indexing
 
 
 @pytest.mark.parametrize("events, outcome", [
@@ -186,3 +188,15 @@ def test_two_processes_syncing_at_once_copy_everything_exactly_once(service, wri
     assert len(rows(service)) == 6
     with service.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(review_user_messages)).scalar() == 18
+
+
+def test_statistics_are_refreshed_as_the_store_grows(service, writer, run_sync, monkeypatch):
+    from antrean.review import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "ANALYZE_EVERY_EVENTS", 5)
+    booked_conversation(writer, "6281234567020")
+    analyzed = []
+    real = sync_module.analyze
+    monkeypatch.setattr(sync_module, "analyze", lambda engine: analyzed.append(real(engine)))
+    run_sync(batch_events=4)
+    assert analyzed  # and ANALYZE itself ran on this database without error

@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("sender_id", sa.String(255), nullable=False),
         sa.Column("sender_masked", sa.String(40), nullable=False),
+        sa.Column("sender_reversed", sa.String(255), nullable=False),
         sa.Column("first_event_id", sa.Integer, nullable=False),
         sa.Column("last_event_id", sa.Integer, nullable=False),
         sa.Column("started_at", sa.DateTime, nullable=False),
@@ -31,7 +32,6 @@ def upgrade() -> None:
         sa.Column("min_confidence", sa.Float),
         sa.Column("fallback", sa.Boolean, nullable=False),
         sa.Column("booking_code", sa.String(16)),
-        sa.Column("search_text", sa.Text),
         sa.Column("reviewed", sa.Boolean, nullable=False, server_default=sa.text("false")),
         sa.Column("reviewed_by", sa.String(40)),
         sa.Column("reviewed_at", sa.DateTime),
@@ -43,8 +43,10 @@ def upgrade() -> None:
         ("ix_review_conversations_office_started", ["office_id", "started_at"]),
         ("ix_review_conversations_outcome_started", ["outcome", "started_at"]),
         ("ix_review_conversations_reviewed_started", ["reviewed", "started_at"]),
-        ("ix_review_conversations_confidence", ["min_confidence"]),
-        ("ix_review_conversations_turns", ["turns"]),
+        ("ix_review_conversations_fallback_started", ["fallback", "started_at"]),
+        ("ix_review_conversations_confidence", ["min_confidence", "id"]),
+        ("ix_review_conversations_turns", ["turns", "id"]),
+        ("ix_review_conversations_sender_reversed", ["sender_reversed"]),
         ("ix_review_conversations_first_event", ["first_event_id"]),
     ):
         op.create_index(name, "review_conversations", columns)
