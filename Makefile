@@ -46,8 +46,8 @@ shell: $(STAMP) $(MODEL)  ## chat with the assistant in the terminal (starts the
 	$(VENV)/bin/rasa run actions --actions actions --port 5055 & pid=$$!; trap "kill $$pid" EXIT; \
 	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-validate: $(STAMP)  ## rasa data validate
-	$(RASA) data validate
+validate: $(STAMP)  ## rasa data validate, failing on any warning it gives (see scripts/validate_data.py)
+	$(PY) scripts/validate_data.py
 
 test-stories: $(STAMP) $(MODEL)  ## conversation tests (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories

@@ -25,6 +25,7 @@ from antrean.whatsapp.settings import local_development_secrets
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
+TRACKER_STORE = "antrean.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
 
 
 @dataclass
@@ -45,8 +46,8 @@ class Stack:
     def tracker_store(self) -> dict:
         url = make_url(self.conversations_url)
         if url.get_backend_name() == "sqlite":
-            return {"type": "SQL", "dialect": "sqlite", "db": url.database}
-        return {"type": "SQL", "dialect": "postgresql", "url": url.host, "port": url.port or 5432,
+            return {"type": TRACKER_STORE, "dialect": "sqlite", "db": url.database}
+        return {"type": TRACKER_STORE, "dialect": "postgresql", "url": url.host, "port": url.port or 5432,
                 "db": url.database, "username": url.username, "password": url.password or ""}
 
     def write_endpoints(self) -> Path:

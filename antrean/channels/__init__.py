@@ -1,1 +1,8 @@
-"""Rasa input channels: Antrean's REST channel (tests, simulator) and, later, WhatsApp."""
+"""Rasa input channels: Antrean's REST channel (tests, simulator) and WhatsApp.
+
+Importing this package (Rasa does, for the channels in credentials.yml) also installs the Rasa
+speed-ups in speedups.py."""
+
+from antrean.channels import speedups
+
+speedups.install()

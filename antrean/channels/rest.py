@@ -12,6 +12,7 @@ POST /webhooks/antrean/webhook  {"sender": "6281…", "message": "…", "metadat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -54,10 +55,19 @@ class AntreanRestInput(RestInput):
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         body = request.json or {}
         metadata = dict(body.get("metadata") or {}) if isinstance(body.get("metadata"), dict) else {}
-        photo = body.get("photo_base64")
-        if isinstance(photo, str) and photo:
-            metadata.update(self._ingest(photo, str(body.get("sender") or "")))
+        metadata.update(getattr(request.ctx, "photo_metadata", None) or {})
         return metadata or None
+
+    async def _ingest_in_background(self, request: Request) -> None:
+        """Check and store an uploaded photo on a worker thread before Rasa's (synchronous)
+        `get_metadata` runs: Pillow's decoding and blur check take tens of milliseconds, which on
+        the event loop would stall every other conversation of this Rasa server."""
+        body = request.json if request.method == "POST" else None
+        photo = body.get("photo_base64") if isinstance(body, dict) else None
+        if isinstance(photo, str) and photo:
+            loop = asyncio.get_running_loop()
+            request.ctx.photo_metadata = await loop.run_in_executor(
+                None, self._ingest, photo, str(body.get("sender") or ""))
 
     def _ingest(self, photo: str, sender: str) -> dict[str, Any]:
         data = b""  # unreadable or oversized uploads are checked as empty: "not an image" for the applicant
@@ -72,6 +82,7 @@ class AntreanRestInput(RestInput):
 
     def blueprint(self, on_new_message) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
+        blueprint.middleware("request")(self._ingest_in_background)
 
         @blueprint.route("/tiket/<filename>", methods=["GET"])
         async def ticket(request: Request, filename: str):
@@ -86,7 +97,8 @@ class AntreanRestInput(RestInput):
             captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
                         f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}",
                         office.short_name]
-            return response.raw(booking_qr_png(booking.code, captions), content_type="image/png",
+            png = await asyncio.get_running_loop().run_in_executor(None, booking_qr_png, booking.code, captions)
+            return response.raw(png, content_type="image/png",
                                 headers={"Cache-Control": "private, no-store"})
 
         @blueprint.route("/balasan/<sender>", methods=["GET"])

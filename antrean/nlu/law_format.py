@@ -63,7 +63,9 @@ _DATE = re.compile(
     r"(?<!\d)(?:"
     rf"\d{{1,2}}\s*[-/.]\s*\d{{1,2}}\s*[-/.]\s*{_YEAR}"  # 17-08-1990, 17/8/90, 17.08.1990
     rf"|\d{{1,2}}[\s\-/.]*(?:{'|'.join(_MONTHS)})(?![^\W\d_])\.?[\s\-/.,]*{_YEAR}"  # 17 Agustus 1990, 17 agt 90
-    r"|\d{8}"  # 17081990, the compact form some offices asked for
+    # Compact DDMMYYYY (the form some offices asked for) and DDMMYY, which people type anyway;
+    # the day and month ranges keep other numbers out.
+    r"|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)?\d{2}"
     r")(?!\d)",
     re.IGNORECASE,
 )

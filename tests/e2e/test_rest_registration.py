@@ -69,7 +69,9 @@ def test_a_law_registration_with_a_photo_books_a_real_seat(stack):
     running, database = stack
     first = say(running, "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru")
     assert "Permohonan paspor apa" in texts(first)
-    assert "NIK" in texts(say(running, '/inform{"application_type":"new"}'))
+    type_buttons = [b["payload"] for m in first for b in m.get("buttons", [])]
+    assert '/inform{"application_type":"new"}' in type_buttons  # the payload arrives as plain JSON
+    assert "NIK" in texts(say(running, type_buttons[0]))
     assert "foto e-KTP" in texts(say(running, "2171031708900001"))
     day_question = say(running, photo=card_photo())
     assert "Foto diterima" in texts(day_question)

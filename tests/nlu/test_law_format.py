@@ -81,6 +81,10 @@ RECOGNISED = [
         {"person_name": "Wahyu Pratama", "birth_date": "30-06-1992", "address": "Nongsa"},
     ),
     (
+        "Yanti Marpaung#030791#Perum Tiban Mas blok B no 3",
+        {"person_name": "Yanti Marpaung", "birth_date": "030791", "address": "Perum Tiban Mas blok B no 3"},
+    ),
+    (
         "M. Fadli#11-11-2011",
         {"person_name": "M. Fadli", "birth_date": "11-11-2011"},
     ),
@@ -97,6 +101,8 @@ NOT_LAW = [
     "2171054508959001#2171054508959002#Budi#17-08-1990",
     "NIK: 12345#Budi#17-08-1990",
     "Nama Budi, lahir 17-08-1990, alamat Sekupang",
+    "Budi#123456#Sekupang",  # six digits that are no DDMMYY
+    "Budi#32081990#Sekupang",  # no 32nd day
 ]
 
 
