@@ -185,3 +185,15 @@ def test_retention_deletes_old_processed_messages_and_replies_but_keeps_pending_
     assert inbox.counts()["messages"] == 2
     assert inbox.purge(30) == {"messages": 0, "replies": 0, "statuses": 0}
 
+
+
+def test_the_purge_command_uses_the_retention_setting_and_refuses_too_short_a_period(wa_database, monkeypatch,
+                                                                                   capsys):
+    from antrean import cli
+
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", wa_database)
+    monkeypatch.setenv("ANTREAN_WA_RETENTION_DAYS", "45")
+    assert cli.main(["whatsapp", "purge"]) == 0
+    assert "older than 45 days" in capsys.readouterr().out
+    assert cli.main(["whatsapp", "purge", "--days", "3"]) == 2
+    assert "at least 8 days" in capsys.readouterr().err
