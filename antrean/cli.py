@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     whatsapp_commands = whatsapp.add_subparsers(dest="whatsapp_command", required=True)
     purge = whatsapp_commands.add_parser("purge", help="delete processed messages and replies older than N days")
     purge.add_argument("--days", type=int, help="default: ANTREAN_WA_RETENTION_DAYS or 30")
+    receive = whatsapp_commands.add_parser("receive", help="run the webhook alone (stores messages; Rasa answers)")
+    receive.add_argument("--host", default="127.0.0.1")
+    receive.add_argument("--port", type=int, default=5006)
 
     console = commands.add_parser("console", help="start the staff console (web)")
     console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
@@ -270,6 +273,17 @@ def cmd_whatsapp_purge(args) -> str:
             f"{removed['statuses']} delivery statuses older than {days} days")
 
 
+def cmd_whatsapp_receive(args) -> str:
+    from antrean.whatsapp.receiver import receive
+    from antrean.whatsapp.settings import WhatsAppSettingsError
+
+    try:
+        receive(args.host, args.port)
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    return "WhatsApp receiver stopped."
+
+
 def cmd_run(args) -> str:
     print(f"Bookings: {_redacted_url(database_url())}\n\n{cmd_offices(args)}\n", flush=True)
     return cmd_serve(args)
@@ -298,6 +312,7 @@ HANDLERS = {
     ("users", "list"): cmd_users_list,
     ("reminders", "send"): cmd_reminders_send,
     ("whatsapp", "purge"): cmd_whatsapp_purge,
+    ("whatsapp", "receive"): cmd_whatsapp_receive,
     ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,

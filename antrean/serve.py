@@ -35,6 +35,7 @@ class Stack:
     conversations_url: str = f"sqlite:///{VAR_DIR / 'conversations.sqlite3'}"
     run_dir: Path = VAR_DIR / "run"
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
+    receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
     environment: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -80,10 +81,36 @@ class Stack:
         if self.console_port:
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT, env=env))
+        if self.receiver_port:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "antrean", "whatsapp", "receive", "--port", str(self.receiver_port)],
+                cwd=REPO_ROOT, env=env))
+        self._env = env
+
+    @property
+    def whatsapp_webhook_url(self) -> str:
+        port = self.receiver_port or self.rasa_port
+        return f"http://127.0.0.1:{port}/webhooks/whatsapp/webhook"
+
+    def rasa_process(self) -> subprocess.Popen:
+        return self.processes[1]
+
+    def restart_rasa(self, kill: bool = True) -> None:
+        """Stop the Rasa server (SIGKILL: a crash, nothing cleaned up) and start it again with the
+        same arguments; the other processes keep running. Tests of crash recovery use this."""
+        old = self.processes[1]
+        if kill:
+            old.kill()
+        else:
+            old.terminate()
+        old.wait(timeout=30)
+        self.processes[1] = subprocess.Popen(old.args, cwd=REPO_ROOT, env=self._env)
 
     def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         checks = [f"http://127.0.0.1:{self.actions_port}/health", f"{self.rasa_url}/webhooks/antrean/"]
+        if self.receiver_port:
+            checks.append(f"http://127.0.0.1:{self.receiver_port}/webhooks/whatsapp/")
         if self.console_port:
             checks.append(f"http://127.0.0.1:{self.console_port}/masuk")
         while checks:

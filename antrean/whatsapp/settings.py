@@ -33,6 +33,7 @@ class WhatsAppSettings:
     # A stable worker id (e.g. the host and port) lets a restarted process take its own leases back
     # at once; otherwise they are taken over when they run out.
     worker_id: str = ""
+    poll_seconds: float = 2.0  # how often the worker looks for messages it was not woken for
     lease_seconds: int = 30
     retention_days: int = 30  # processed messages and replies are deleted after this many days
     # Reminder the day before an appointment outside the 24-hour window: an approved template.
@@ -72,6 +73,7 @@ class WhatsAppSettings:
             flood_window_seconds=_positive(environ, "ANTREAN_WA_FLOOD_WINDOW_SECONDS", 60, int),
             concurrent_senders=_positive(environ, "ANTREAN_WA_CONCURRENT_SENDERS", 32, int),
             worker_id=environ.get("ANTREAN_WA_WORKER_ID", "").strip()[:64],
+            poll_seconds=_positive(environ, "ANTREAN_WA_POLL_SECONDS", 2.0, float),
             lease_seconds=_positive(environ, "ANTREAN_WA_LEASE_SECONDS", 30, int),
             retention_days=_positive(environ, "ANTREAN_WA_RETENTION_DAYS", 30, int),
             reminder_template=environ.get("ANTREAN_WA_REMINDER_TEMPLATE", "").strip() or "pengingat_antrean",

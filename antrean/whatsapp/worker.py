@@ -98,7 +98,7 @@ class Worker:
                  media: MediaFetcher, media_store: Callable[[], MediaStore],
                  ready: Callable[[], bool] = lambda: True,
                  already_handled: Callable[[str, str], Awaitable[bool]] | None = None,
-                 poll_seconds: float = 2.0, worker_id: str | None = None):
+                 poll_seconds: float | None = None, worker_id: str | None = None):
         self.inbox = inbox
         self.deliverer = deliverer
         self.handle = handle
@@ -107,7 +107,7 @@ class Worker:
         self.media_store = media_store
         self.ready = ready
         self.already_handled = already_handled
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds or settings.poll_seconds
         self.worker_id = (worker_id or settings.worker_id
                           or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.lost: set[str] = set()  # senders whose lease ran out under us: stop after the current turn
