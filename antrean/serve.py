@@ -70,6 +70,10 @@ class Stack:
             # No WhatsApp account configured: the WhatsApp channel still starts, in sandbox mode.
             # (A half-configured account is not papered over: the channel refuses to start.)
             env.update(local_development_secrets(VAR_DIR))
+        if self.receiver_port and not env.get("ANTREAN_WA_POLL_SECONDS"):
+            # Nothing in the Rasa server is woken by the webhook any more: look often (an indexed
+            # query over unprocessed rows only).
+            env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
         endpoints = self.write_endpoints()
         self.processes.append(subprocess.Popen(
             [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
@@ -141,7 +145,9 @@ class Stack:
 
 
 def serve() -> int:
-    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")))
+    receiver = os.environ.get("ANTREAN_WA_RECEIVER_PORT", "").strip()
+    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")),
+                  receiver_port=int(receiver) if receiver else None)
     stack.start()
     stopping = False
 
@@ -154,7 +160,7 @@ def serve() -> int:
     try:
         stack.wait_until_ready()
         print(f"Antrean is running:\n  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
-              f"  WhatsApp webhook {stack.rasa_url}/webhooks/whatsapp/webhook\n"
+              f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
               f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
               "Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes):

@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -517,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="POST to the Rasa server's own webhook route instead of the receiver process")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the stack's processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not DEFAULT_MODEL.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 2
