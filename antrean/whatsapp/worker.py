@@ -202,7 +202,7 @@ class Worker:
             except Exception:
                 logger.warning("WhatsApp worker could not renew its leases", exc_info=True)
                 continue
-            for sender in senders - held:
+            for sender in (senders - held) & set(self.active):  # a finished drain released its own
                 logger.warning("WhatsApp worker lost a sender's lease; another worker carries on")
                 self.lost.add(sender)
 
