@@ -36,6 +36,8 @@ class Stack:
     run_dir: Path = VAR_DIR / "run"
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
     receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
+    profile_rasa_to: Path | None = None  # run the Rasa server under cProfile, stats written here at exit
+    stop_seconds: float = 20  # how long a process may take to stop before it is killed
     environment: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -78,8 +80,10 @@ class Stack:
         self.processes.append(subprocess.Popen(
             [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
             cwd=REPO_ROOT, env=env))
+        profiler = ([sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to)]
+                    if self.profile_rasa_to else [])
         self.processes.append(subprocess.Popen(
-            [rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
+            [*profiler, rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             cwd=REPO_ROOT, env=env))
         if self.console_port:
@@ -138,7 +142,7 @@ class Stack:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=self.stop_seconds)
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()

@@ -402,7 +402,7 @@ class Databases:
 
 def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 300,
          seed: int = 2017, concurrent_senders: int | None = None, postgres: str = DEFAULT_POSTGRES,
-         model: Path = DEFAULT_MODEL, receiver: bool = True, log=print) -> dict:
+         model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, log=print) -> dict:
     """One rush against a fresh stack and fresh databases; returns the figures (the smoke test
     calls this with a few applicants)."""
     photo = encode(card())
@@ -426,7 +426,8 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 environment["ANTREAN_WA_CONCURRENT_SENDERS"] = str(concurrent_senders)
             stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
                           conversations_url=conversations, environment=environment,
-                          receiver_port=free_port() if receiver else None)
+                          receiver_port=free_port() if receiver else None, profile_rasa_to=profile,
+                          stop_seconds=180 if profile else 20)
             loaded = time.monotonic()
             stack.start()
             try:
@@ -507,6 +508,60 @@ def report(f: dict) -> str:
     return "\n".join(lines)
 
 
+PROFILE_GROUPS = [  # (label, function-name patterns in the Rasa server), first match wins
+    ("NLU (DIET, featurizers, LAW reader)", ("rasa/nlu/", "antrean/nlu/")),
+    ("dialogue policies (TED, rules, memoization)", ("rasa/core/policies/",)),
+    ("tracker store (SQL load/save)", ("tracker_store.py",)),
+    ("action server calls (HTTP)", ("rasa/core/actions/action.py:", "rasa/utils/endpoints.py")),
+    ("WhatsApp worker, inbox, outbound", ("antrean/whatsapp/",)),
+]
+
+
+def profile_groups(path: Path) -> dict[str, float]:
+    """Seconds spent in each part of the Rasa server (cumulative time of the outermost calls into
+    the part; main thread only: database calls run in worker threads)."""
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats
+    totals = {}
+    for label, patterns in PROFILE_GROUPS:
+        entries = {key: value for key, value in stats.items() if any(p in f"{key[0]}:{key[2]}" for p in patterns)}
+        # Only calls not made from another function of the same part: nothing is counted twice.
+        totals[label] = sum(value[3] for value in entries.values() if not any(c in entries for c in value[4]))
+    idle = sum(value[3] for key, value in stats.items() if "poll' of 'select.epoll" in key[2])
+    totals["whole process (busy)"] = max(value[3] for value in stats.values()) - idle
+    return totals
+
+
+def profile_summary(rush_stats: Path, baseline_stats: Path) -> str:
+    """The rush's profile minus a start-and-stop of the same stack (model loading is not the rush)."""
+    rush_, base = profile_groups(rush_stats), profile_groups(baseline_stats)
+    busy = max(rush_["whole process (busy)"] - base["whole process (busy)"], 1e-9)
+    parts = [(label, rush_[label] - base[label]) for label, _ in PROFILE_GROUPS]
+    other = busy - sum(seconds for _, seconds in parts)
+    return ("Rasa server under cProfile, rush minus start/stop (main thread): busy " f"{busy:.0f} s = "
+            + "; ".join(f"{label} {seconds:.0f} s ({seconds / busy:.0%})" for label, seconds in parts)
+            + f"; other (event loop, Sanic, logging, …) {other:.0f} s ({other / busy:.0%})")
+
+
+def profile_baseline(path: Path, model: Path = DEFAULT_MODEL) -> None:
+    """Start the stack under the profiler and stop it at once: what loading alone costs."""
+    with tempfile.TemporaryDirectory(prefix="antrean-rush-base-") as folder_name:
+        folder = Path(folder_name)
+        database = f"sqlite:///{folder / 'bookings.sqlite3'}"
+        upgrade_database(database)
+        environment = {"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK, "ANTREAN_SECRET_KEY": SECRET,
+                       "ANTREAN_WA_VERIFY_TOKEN": meta.VERIFY_TOKEN, "ANTREAN_WA_APP_SECRET": meta.APP_SECRET}
+        stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
+                      conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", profile_rasa_to=path,
+                      environment=environment, stop_seconds=180)
+        stack.start()
+        try:
+            stack.wait_until_ready(timeout=900)
+        finally:
+            stack.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applicants", type=int, default=750)
@@ -516,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrent-senders", type=int, help="ANTREAN_WA_CONCURRENT_SENDERS (default 32)")
     parser.add_argument("--webhook-in-rasa", action="store_true",
                         help="POST to the Rasa server's own webhook route instead of the receiver process")
+    parser.add_argument("--profile", type=Path, help="run the Rasa server under cProfile; print where its time "
+                        "goes and keep the stats in this file (slows the server down: not for the figures)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the stack's processes are stopped too.
@@ -530,8 +587,12 @@ def main(argv: list[str] | None = None) -> int:
         figures = rush(kind, args.applicants, window=args.window, think=args.think,
                        concurrent_senders=args.concurrent_senders, receiver=not args.webhook_in_rasa,
                        postgres=os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
-                       log=lambda m: print(m, flush=True))
+                       profile=args.profile, log=lambda m: print(m, flush=True))
         print(report(figures), flush=True)
+        if args.profile:
+            baseline = args.profile.with_suffix(".baseline" + args.profile.suffix)
+            profile_baseline(baseline)
+            print(profile_summary(args.profile, baseline), flush=True)
         results.append(figures)
         failed |= bool(figures["lost"] or figures["overbooked"] or figures["duplicates"])
     if args.json:
