@@ -84,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_export = nlu_commands.add_parser("export", help="write the accepted examples to data/nlu/reviewed.yml "
                                                         "(personal data replaced by placeholders)")
     nlu_export.add_argument("--out", help="another file instead of data/nlu/reviewed.yml")
+    reminders = commands.add_parser("reminders", help="WhatsApp reminders the day before an appointment")
+    reminders_commands = reminders.add_subparsers(dest="reminders_command", required=True)
+    reminders_commands.add_parser("send", help="send tomorrow's reminders (run daily by a timer; never twice)")
+
+    whatsapp = commands.add_parser("whatsapp", help="WhatsApp channel upkeep")
+    whatsapp_commands = whatsapp.add_subparsers(dest="whatsapp_command", required=True)
+    purge = whatsapp_commands.add_parser("purge", help="delete processed messages and replies older than N days")
+    purge.add_argument("--days", type=int, help="default: ANTREAN_WA_RETENTION_DAYS or 30")
+    receive = whatsapp_commands.add_parser("receive", help="run the webhook alone (stores messages; Rasa answers)")
+    receive.add_argument("--host", default="127.0.0.1")
+    receive.add_argument("--port", type=int, default=5006)
 
     console = commands.add_parser("console", help="start the staff console (web)")
     console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
@@ -253,6 +264,49 @@ def cmd_console(args) -> str:
     return "console stopped."
 
 
+def cmd_reminders_send(_args) -> str:
+    import asyncio
+
+    from antrean.whatsapp.reminders import send_reminders
+    from antrean.whatsapp.settings import WhatsAppSettingsError
+
+    try:
+        run = asyncio.run(send_reminders())
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    days = ", ".join(f"{office} {day}" for office, day in run.days.items())
+    return f"{run.summary()} (appointments on: {days})"
+
+
+def cmd_whatsapp_purge(args) -> str:
+    from antrean.db import make_engine
+    from antrean.whatsapp.inbox import Inbox
+    from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
+
+    try:
+        days = args.days or WhatsAppSettings.from_environ(webhook=False).retention_days
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    engine = make_engine(database_url())
+    try:
+        removed = Inbox(engine).purge(days)
+    finally:
+        engine.dispose()
+    return (f"removed {removed['messages']} messages, {removed['replies']} replies and "
+            f"{removed['statuses']} delivery statuses older than {days} days")
+
+
+def cmd_whatsapp_receive(args) -> str:
+    from antrean.whatsapp.receiver import receive
+    from antrean.whatsapp.settings import WhatsAppSettingsError
+
+    try:
+        receive(args.host, args.port)
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    return "WhatsApp receiver stopped."
+
+
 def cmd_run(args) -> str:
     print(f"Bookings: {_redacted_url(database_url())}\n\n{cmd_offices(args)}\n", flush=True)
     return cmd_serve(args)
@@ -280,6 +334,9 @@ HANDLERS = {
     ("users", "reset"): lambda args: _account_change(args, "reset"),
     ("users", "list"): cmd_users_list,
     ("nlu", "export"): cmd_nlu_export,
+    ("reminders", "send"): cmd_reminders_send,
+    ("whatsapp", "purge"): cmd_whatsapp_purge,
+    ("whatsapp", "receive"): cmd_whatsapp_receive,
     ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,
@@ -290,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
-           or getattr(args, "users_command", None) or getattr(args, "nlu_command", None))
+           or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
+           or getattr(args, "reminders_command", None) or getattr(args, "whatsapp_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:

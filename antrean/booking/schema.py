@@ -200,6 +200,7 @@ whatsapp_inbox = Table(
     Column("outcome", String(20)),
     Index("ix_whatsapp_inbox_pending", "processed_at", "id"),
     Index("ix_whatsapp_inbox_sender", "wa_id", "id"),
+    Index("ix_whatsapp_inbox_processed_at", "processed_at"),  # retention (0007)
 )
 
 # Every message we send (or, in sandbox mode, would send), numbered per inbox message so that a
@@ -223,6 +224,7 @@ whatsapp_outbox = Table(
     UniqueConstraint("inbox_id", "seq", name="uq_whatsapp_outbox_turn_seq"),
     Index("ix_whatsapp_outbox_recipient", "wa_id", "id"),
     Index("ix_whatsapp_outbox_wa_outgoing_id", "wa_outgoing_id"),
+    Index("ix_whatsapp_outbox_created_at", "created_at"),  # retention (0007)
 )
 
 # Delivery statuses (sent/delivered/read/failed) WhatsApp reports for our outgoing messages.
@@ -284,5 +286,32 @@ simulator_media = Table(
     Column("media_id", String(64), primary_key=True),
     Column("mime_type", String(40), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# --- WhatsApp operations (migration 0007) -------------------------------------------------------
+# Which worker (Rasa process) is answering a sender right now. One row per sender; a worker claims
+# it with one conditional upsert (free, expired, or already its own), so two workers never feed the
+# same sender's messages to Rasa at once and the sender's order is kept. A worker renews its
+# leases while it works; a crashed worker's leases simply run out.
+whatsapp_sender_leases = Table(
+    "whatsapp_sender_leases",
+    metadata,
+    Column("wa_id", String(128), primary_key=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("lease_until", DateTime, nullable=False),
+    Index("ix_whatsapp_sender_leases_until", "lease_until"),
+)
+
+# Reminders sent the day before an appointment. The primary key (booking, day) is the referee of
+# "never twice": the row is written in the same transaction as the outbox row, before sending.
+# A rescheduled booking has a new day and gets a reminder for it.
+whatsapp_reminders = Table(
+    "whatsapp_reminders",
+    metadata,
+    Column("booking_id", Integer, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("kind", String(16), nullable=False),  # "text" (inside the 24-hour window) or "template"
+    Column("outbox_id", Integer),
     Column("created_at", DateTime, nullable=False),
 )
