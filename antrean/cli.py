@@ -84,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_export = nlu_commands.add_parser("export", help="write the accepted examples to data/nlu/reviewed.yml "
                                                         "(personal data replaced by placeholders)")
     nlu_export.add_argument("--out", help="another file instead of data/nlu/reviewed.yml")
+    privacy = commands.add_parser("privacy", help="an applicant's personal data: erase it, or export it "
+                                                  "(right of access)")
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
+    for name, text in (("erase", "erase one applicant's personal data from every store (dry run without --yes)"),
+                       ("export", "print everything stored about one applicant as JSON")):
+        sub = privacy_commands.add_parser(name, help=text)
+        sub.add_argument("--number", required=True, help="WhatsApp number (0812…, +62 812…, 62812…) or sender id")
+        sub.add_argument("--nik", help="also the bookings made for this NIK from another number")
+        sub.add_argument("--code", action="append", default=[], help="also this booking (repeatable)")
+        if name == "erase":
+            sub.add_argument("--yes", action="store_true", help="really erase (default: show what would be erased)")
+        else:
+            sub.add_argument("--out", help="write the JSON to this file (mode 0600) instead of stdout")
     reminders = commands.add_parser("reminders", help="WhatsApp reminders the day before an appointment")
     reminders_commands = reminders.add_subparsers(dest="reminders_command", required=True)
     reminders_commands.add_parser("send", help="send tomorrow's reminders (run daily by a timer; never twice)")
@@ -253,6 +266,60 @@ def cmd_nlu_export(args) -> str:
             + (f" ({result.skipped} skipped: already in the training data)" if result.skipped else ""))
 
 
+def _privacy_context(args):
+    import getpass
+
+    from antrean.bootstrap import media_store
+    from antrean.privacy import Subject
+    from antrean.review.tracker import make_tracker_engine, tracker_store_url
+
+    service = _service()
+    return (service, Subject.from_input(args.number, args.nik, args.code), make_tracker_engine(tracker_store_url()),
+            media_store(), f"cli:{getpass.getuser()}"[:40])
+
+
+def cmd_privacy_erase(args) -> str:
+    from antrean.privacy import ErasureRefused, erase
+
+    try:
+        service, subject, tracker_engine, media, actor = _privacy_context(args)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    try:
+        report = erase(service.engine, subject, actor=actor, now=service.clock(), tracker_engine=tracker_engine,
+                       media=media, offices=service.offices, apply=args.yes)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    finally:
+        tracker_engine.dispose()
+    return report.summary()
+
+
+def cmd_privacy_export(args) -> str:
+    import os
+
+    from antrean.console.audit import AuditLog
+    from antrean.privacy import ErasureRefused, export
+
+    try:
+        service, subject, tracker_engine, media, actor = _privacy_context(args)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    try:
+        found = export(service.engine, subject, tracker_engine=tracker_engine, media=media)
+    finally:
+        tracker_engine.dispose()
+    # Recorded before the data leaves: no trace, no data.
+    AuditLog(service.engine, service.clock).record(actor, "privacy.exported", target=subject.masked[:100])
+    text = json.dumps(found, ensure_ascii=False, indent=2, default=str)
+    if not args.out:
+        return text
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text + "\n")
+    return f"wrote what is stored about {subject.masked} to {args.out}"
+
+
 def cmd_console(args) -> str:
     from antrean.console import create_app
 
@@ -334,6 +401,8 @@ HANDLERS = {
     ("users", "reset"): lambda args: _account_change(args, "reset"),
     ("users", "list"): cmd_users_list,
     ("nlu", "export"): cmd_nlu_export,
+    ("privacy", "erase"): cmd_privacy_erase,
+    ("privacy", "export"): cmd_privacy_export,
     ("reminders", "send"): cmd_reminders_send,
     ("whatsapp", "purge"): cmd_whatsapp_purge,
     ("whatsapp", "receive"): cmd_whatsapp_receive,
@@ -348,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
            or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
-           or getattr(args, "reminders_command", None) or getattr(args, "whatsapp_command", None))
+           or getattr(args, "privacy_command", None) or getattr(args, "reminders_command", None)
+           or getattr(args, "whatsapp_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:

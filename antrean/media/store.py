@@ -120,6 +120,16 @@ class MediaStore:
                 removed += _remove_photo(sidecar.with_suffix(".jpg"))  # removes the sidecar too
         return removed
 
+    def refs_owned_by(self, owner: str) -> list[str]:
+        """References of the photos of ``owner`` still stored (for an erasure's dry run or an export)."""
+        owner_hash = self._owner_hash(owner)
+        refs = []
+        for sidecar in self._sidecars():
+            record = _read_sidecar(sidecar)
+            if record is not None and record.get("owner") == owner_hash and sidecar.with_suffix(".jpg").exists():
+                refs.append(REF_PREFIX + sidecar.stem)
+        return refs
+
     def purge_older_than(self, days: int, now: datetime | None = None) -> int:
         """Remove photos stored more than ``days`` days before ``now`` (an aware datetime; default
         the store's clock), plus orphan sidecars and abandoned temporary files. Returns how many
