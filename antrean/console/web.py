@@ -171,6 +171,7 @@ NAVIGATION = [
     ("Simulator", "/simulator", Permission.REVIEW),
     ("Dasbor", "/dasbor", Permission.DASHBOARD),
     ("Log audit", "/audit", Permission.ADMINISTER),
+    ("Hapus data", "/privasi", Permission.ADMINISTER),
 ]
 
 

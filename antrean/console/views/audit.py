@@ -25,6 +25,8 @@ ACTION_LABELS = {
     "handoff.reply_failed": "Balasan ke pemohon gagal",
     "nlu.reviewed": "Meninjau contoh NLU",
     "nlu.exported": "Mengekspor contoh NLU",
+    "privacy.erased": "Menghapus data pribadi pemohon",
+    "privacy.exported": "Mengekspor data pribadi pemohon (hak akses)",
 }
 
 
