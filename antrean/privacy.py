@@ -26,7 +26,8 @@ a NIK and booking codes add bookings made for them from another number. What era
 - **Rasa's tracker store** (`events` table): the sender's events are deleted.
 - **media store**: the booking's photos and every photo owned by the sender are deleted.
 
-Order and failure: the booking database is checked first (a refusal changes nothing), then the
+Order and failure: the booking database is checked first (a refusal changes nothing), the
+sender's WhatsApp worker lease is taken (refused while a worker is answering them), then the
 photos, then the tracker store (a separate database), and last the booking database in ONE
 transaction. Every step selects by the applicant's identifiers and is idempotent, so an erasure
 cut short anywhere is completed by running it again; the audit entry is written only with the last
@@ -40,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -65,12 +66,18 @@ from antrean.identity import IdentityError, mask_nik, normalise_msisdn
 from antrean.review.privacy import mask_sender
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
+from antrean.whatsapp.inbox import Inbox
 
 ERASED_NAME = "[dihapus]"
 ERASED_ADDRESS = "[dihapus]"
 ERASED_NIK = ""
 ERASED_NUMBER = ""
 ERASED_BIRTH_DATE = date(1900, 1, 1)
+
+# While erasing, the erasure holds the sender's WhatsApp worker lease (whatsapp_sender_leases), so
+# no Rasa worker answers (and writes new data for) this sender half-way through.
+LEASE_HOLDER = "privacy-erasure"
+LEASE_SECONDS = 120
 
 # The stores, in the order the report lists them.
 STORES = (
@@ -155,17 +162,18 @@ def erase(engine: Engine, subject: Subject, *, actor: str, now: datetime, tracke
         report.counts["photos"] = len(photo_refs | set(_owned_refs(media, subject.sender_id)))
         report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=False)
         return report
+    if not Inbox(engine).claim_sender(subject.sender_id, LEASE_HOLDER, LEASE_SECONDS):
+        raise ErasureRefused("Asisten sedang menjawab pesan pemohon ini. Coba lagi sebentar lagi (±1 menit).")
     # 2. Photos (files), 3. the tracker store: idempotent, found again by the same identifiers.
     report.counts["photos"] = _delete_photos(media, photo_refs, subject.sender_id)
     report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=True)
     # 4. The booking database, for real, with the audit entry.
+    outside = {name: report.counts[name] for name in ("photos", "tracker_events", "whatsapp_sender_leases")}
     counted = ErasureReport(subject, applied=True)
     with engine.begin() as connection:
-        _booking_database(connection, subject, counted, actor, now, offices, remote_addr,
-                          outside={"photos": report.counts["photos"],
-                                   "tracker_events": report.counts["tracker_events"]})
+        _booking_database(connection, subject, counted, actor, now, offices, remote_addr, outside=outside)
     for name in STORES:
-        if name not in ("photos", "tracker_events"):
+        if name not in outside:
             report.counts[name] = counted.counts[name]
     report.closed = counted.closed
     return report
@@ -250,8 +258,11 @@ def _booking_database(connection: Connection, subject: Subject, report: ErasureR
         [row.id for row in outbox_rows]))
     counts["whatsapp_outbox"] = _delete(connection, whatsapp_outbox, outbox_match)
     counts["whatsapp_inbox"] = _delete(connection, whatsapp_inbox, whatsapp_inbox.c.id.in_(inbox_ids))
-    counts["whatsapp_sender_leases"] = _delete(connection, whatsapp_sender_leases,
-                                               whatsapp_sender_leases.c.wa_id == sender)
+    # The real run holds the lease itself (taken over from a worker whose lease ran out): the dry
+    # pass's count says whether there was one.
+    counts["whatsapp_sender_leases"] = _delete(connection, whatsapp_sender_leases, and_(
+        whatsapp_sender_leases.c.wa_id == sender, whatsapp_sender_leases.c.claimed_by != LEASE_HOLDER))
+    _delete(connection, whatsapp_sender_leases, whatsapp_sender_leases.c.wa_id == sender)
     counts["simulator_media"] = _delete(connection, simulator_media, simulator_media.c.media_id.in_(media_ids))
 
     # The conversation-review read model and the NLU decisions on its messages.

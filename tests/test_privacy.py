@@ -34,7 +34,7 @@ from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import make_tracker_engine
 from antrean.training import inbox as nlu_inbox
 from antrean.training.data import load_domain
-from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.inbox import Inbox, utcnow
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import SimulatorMedia
 from tests.builders import make_nik, make_request
@@ -118,7 +118,7 @@ def _fill(service, tracker_url, tracker_engine, media):
         outbox_id = inbox.claim_reply(message.id, 0, meta.BATAM_NUMBER_ID, number, "text",
                                       {"text": {"body": f"Halo, antrean Anda {number}"}}, "pending")
         inbox.reply_sent(outbox_id, f"wamid.out.{number}")
-        inbox.claim_sender(number, "worker-1", 30)
+        inbox.claim_sender(number, "worker-1", 30, now=utcnow() - timedelta(minutes=5))  # run out
         with engine.begin() as connection:
             booking_id = alice.id if number == ALICE else bob.id
             connection.execute(whatsapp_reminders.insert().values(booking_id=booking_id, day=WEDNESDAY, kind="text",
@@ -303,6 +303,21 @@ def test_a_checked_in_applicant_is_not_erased_until_the_visit_is_over(stores):
                    tracker_engine=tracker_engine, media=media, offices=service.offices)
     assert report.counts["bookings"] == 1 and report.closed == []
     assert service.get_by_code(booking.code).status.value == "served"
+
+
+def test_an_applicant_being_answered_by_a_worker_is_not_erased_meanwhile(stores):
+    service, _tracker_url, tracker_engine, media = stores
+    booking = service.book(make_request(whatsapp_number=ALICE))
+    assert Inbox(service.engine).claim_sender(ALICE, "worker-1", 30)
+    with pytest.raises(ErasureRefused, match="sedang menjawab"):
+        erase(service.engine, Subject.from_input(ALICE), actor="admin", now=service.clock(),
+              tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert service.get_by_code(booking.code).applicant.full_name == "Budi Santoso"
+    Inbox(service.engine).release_sender(ALICE, "worker-1")
+    report = erase(service.engine, Subject.from_input(ALICE), actor="admin", now=service.clock(),
+                   tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert report.counts["bookings"] == 1 and report.counts["whatsapp_sender_leases"] == 0
+    assert not Inbox(service.engine).holds_lease(ALICE, "privacy-erasure")  # released with the erasure
 
 
 def test_a_booking_whose_day_has_passed_is_closed_as_no_show(stores):
