@@ -65,6 +65,11 @@ class ActionFallback(Action):
         return "action_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[EventType]:
+        if tracker.active_loop_name and tracker.get_slot("requested_slot"):
+            # The form runs next and judges the message as the answer to its question (a name or an
+            # address often looks like nothing the classifier knows): it accepts it, or says what is
+            # wrong and asks again. "Not understood" on top would contradict it.
+            return []
         if misunderstood_in_a_row(tracker) >= 2:
             dispatcher.utter_message(response="utter_menu")
         else:

@@ -104,3 +104,11 @@ def test_the_second_misunderstanding_in_a_row_offers_the_menu(wired, dispatcher)
     ActionFallback().run(dispatcher, make_tracker(events=[understood, fallback]), {})
     ActionFallback().run(dispatcher, make_tracker(events=[fallback, fallback]), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_rephrase", "utter_menu"]
+
+
+def test_an_unclassified_answer_to_a_form_question_is_left_to_the_form(wired, dispatcher):
+    fallback = {"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    tracker = make_tracker(text="Sitti Nurhalizah Binti Abdul", intent="nlu_fallback", events=[fallback, fallback],
+                           active_loop="registration_form", requested_slot="person_name")
+    assert ActionFallback().run(dispatcher, tracker, {}) == []
+    assert dispatcher.messages == []
