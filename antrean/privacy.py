@@ -79,6 +79,24 @@ ERASED_BIRTH_DATE = date(1900, 1, 1)
 LEASE_HOLDER = "privacy-erasure"
 LEASE_SECONDS = 120
 
+# Every table of the booking database, decided: erased here, or holding no applicant data. A test
+# fails when a new table is added to the schema without a decision here.
+TABLES_ERASED = frozenset({
+    "bookings", "booking_events", "sender_quotas", "handoff_requests", "handoff_replies", "nlu_reviews",
+    "review_conversations", "review_user_messages", "review_facets", "review_tags", "whatsapp_inbox",
+    "whatsapp_outbox", "whatsapp_statuses", "whatsapp_reminders", "whatsapp_sender_leases", "simulator_media",
+    "audit_log",
+})
+TABLES_WITHOUT_APPLICANT_DATA = {
+    "session_seats": "seat counts per office, day and session",
+    "queue_days": "the last queue number per office and day",
+    "counter_calls": "which booking was called to which counter, when, by whom",
+    "staff_users": "staff accounts",
+    "staff_sessions": "staff sessions",
+    "review_saved_filters": "staff members' saved filters of the conversation list",
+    "review_sync_state": "the read model's watermark",
+}
+
 # The stores, in the order the report lists them.
 STORES = (
     "bookings", "bookings_closed", "booking_events", "sender_quotas", "photos", "tracker_events",

@@ -247,6 +247,13 @@ def test_erasure_removes_the_applicant_from_every_store_and_keeps_the_counts(sto
     assert again.queue_number == queue_before[WEDNESDAY] + 1
 
 
+def test_every_table_has_a_decision():
+    from antrean.privacy import TABLES_ERASED, TABLES_WITHOUT_APPLICANT_DATA
+
+    assert TABLES_ERASED.isdisjoint(TABLES_WITHOUT_APPLICANT_DATA)
+    assert {t.name for t in metadata.sorted_tables} == TABLES_ERASED | set(TABLES_WITHOUT_APPLICANT_DATA)
+
+
 def test_erasing_twice_finds_nothing_the_second_time(stores):
     service, tracker_url, tracker_engine, media = stores
     _fill(service, tracker_url, tracker_engine, media)
