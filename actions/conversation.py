@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wiring
@@ -59,22 +59,35 @@ class ActionHandoff(Action):
 
 
 class ActionFallback(Action):
-    """First misunderstanding: ask to rephrase. Second in a row: offer the menu and a person."""
+    """Both kinds of "not understood":
+
+    - the NLU's `nlu_fallback` (a rule runs this action): outside a form, ask to rephrase, and after
+      two in a row offer the menu and a person; inside the form, stay silent — the form runs next
+      and judges the message as the answer to its question (a name or an address often looks like
+      nothing the classifier knows), accepting it or saying what is wrong;
+    - the dialogue's core fallback (no rule fits, e.g. the form could not find the answer it asked
+      for in "yg baru"): explain the question with an example and hand back to the form, or
+      outside a form answer as above and listen. Without the follow-up, the rules would predict the
+      fallback again and again until Rasa's circuit breaker silenced the conversation."""
 
     def name(self) -> str:
         return "action_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[EventType]:
-        if tracker.active_loop_name and tracker.get_slot("requested_slot"):
-            # The form runs next and judges the message as the answer to its question (a name or an
-            # address often looks like nothing the classifier knows): it accepts it, or says what is
-            # wrong and asks again. "Not understood" on top would contradict it.
-            return []
+        nlu_fallback = tracker.latest_message.get("intent", {}).get("name") == "nlu_fallback"
+        form, asked = tracker.active_loop_name, tracker.get_slot("requested_slot")
+        if form and asked:
+            if nlu_fallback:
+                return []
+            explanation = f"utter_explain_{asked}"
+            dispatcher.utter_message(response=explanation if explanation in domain.get("responses", {})
+                                     else "utter_rephrase")
+            return [FollowupAction(form)]
         if misunderstood_in_a_row(tracker) >= 2:
             dispatcher.utter_message(response="utter_menu")
         else:
             dispatcher.utter_message(response="utter_rephrase")
-        return []
+        return [] if nlu_fallback else [FollowupAction("action_listen")]
 
 
 def misunderstood_in_a_row(tracker: Tracker) -> int:

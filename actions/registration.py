@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from typing import Any
 
@@ -53,6 +54,26 @@ def office_from_metadata(tracker: Tracker) -> str | None:
     return None
 
 
+def answers_another_question(tracker: Tracker, slot: str, value: Any) -> bool:
+    """The free-text mappings take the whole message as the answer to the question asked; a
+    message that carries an entity for another detail ("eh salah, lahirnya 18 Agustus", while the
+    day is asked) corrects that detail instead, and must not be judged as this answer too."""
+    message = tracker.latest_message
+    if value != message.get("text"):
+        return False
+    return any(e.get("entity") != slot and e.get("entity") in FORM_SLOTS for e in message.get("entities") or [])
+
+
+def application_type_in(text: str) -> str | None:
+    """'new' or 'renewal' when the text names exactly one of them."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    new = bool(words & {"baru", "bru", "new", "pertama"})
+    renewal = bool(words & {"perpanjang", "perpanjangan", "panjang", "perpanjng", "renewal", "renew"})
+    if new == renewal:
+        return None
+    return "new" if new else "renewal"
+
+
 def today_at(office_id: str) -> date:
     service = wiring.booking()
     return service.calendar(office_id).today(service.clock())
@@ -82,6 +103,14 @@ class ValidateRegistrationForm(CountingFormValidationAction):
             return {}
         office_id = office_from_metadata(tracker)
         return {"office": office_id} if office_id else {}
+
+    async def extract_application_type(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        """A short typed answer to the buttons ("yg baru", "perpanjang aja") when the NLU found no
+        entity in it."""
+        if tracker.get_slot("application_type") or tracker.get_slot("requested_slot") != "application_type":
+            return {}
+        kind = application_type_in(tracker.latest_message.get("text") or "")
+        return {"application_type": kind} if kind else {}
 
     async def extract_id_photo(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         return self._photo_for("id_photo", dispatcher, tracker)
@@ -132,12 +161,16 @@ class ValidateRegistrationForm(CountingFormValidationAction):
             return self.reject(dispatcher, tracker, "application_type", response="utter_ask_application_type")
 
     def validate_person_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if answers_another_question(tracker, "person_name", value):
+            return {"person_name": None}
         try:
             return self.accept(tracker, "person_name", normalise_name(str(value)))
         except IdentityError as error:
             return self.reject(dispatcher, tracker, "person_name", message=error.message_id)
 
     def validate_birth_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if answers_another_question(tracker, "birth_date", value):
+            return {"birth_date": None}
         today = today_at(tracker.get_slot("office") or wiring.default_office().id)
         try:
             birth = parse_birth_date(str(value), today)
@@ -152,12 +185,16 @@ class ValidateRegistrationForm(CountingFormValidationAction):
         return self.accept(tracker, "birth_date", birth.isoformat(), is_minor=is_minor(birth, today))
 
     def validate_address(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if answers_another_question(tracker, "address", value):
+            return {"address": None}
         try:
             return self.accept(tracker, "address", normalise_address(str(value)))
         except IdentityError as error:
             return self.reject(dispatcher, tracker, "address", message=error.message_id)
 
     def validate_nik(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if answers_another_question(tracker, "nik", value):
+            return {"nik": None}
         today = today_at(tracker.get_slot("office") or wiring.default_office().id)
         try:
             nik = parse_nik(str(value), today)
@@ -184,6 +221,8 @@ class ValidateRegistrationForm(CountingFormValidationAction):
         return True
 
     def validate_visit_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if answers_another_question(tracker, "visit_date", value):
+            return {"visit_date": None}
         office_id = tracker.get_slot("office")
         open_days = [day.day for day in wiring.booking().availability(office_id) if day.left > 0]
         chosen = parse_day_choice(str(value), open_days, today_at(office_id))

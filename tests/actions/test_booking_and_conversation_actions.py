@@ -112,3 +112,18 @@ def test_an_unclassified_answer_to_a_form_question_is_left_to_the_form(wired, di
                            active_loop="registration_form", requested_slot="person_name")
     assert ActionFallback().run(dispatcher, tracker, {}) == []
     assert dispatcher.messages == []
+
+
+def test_an_answer_the_form_could_not_use_is_explained_and_the_form_asks_again(wired, dispatcher):
+    tracker = make_tracker(text="yg itu", intent="inform", active_loop="registration_form",
+                           requested_slot="application_type")
+    domain = {"responses": {"utter_explain_application_type": [{"text": "…"}]}}
+    events = ActionFallback().run(dispatcher, tracker, domain)
+    assert events == [{"event": "followup", "timestamp": None, "name": "registration_form"}]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_explain_application_type"]
+
+
+def test_an_unforeseen_turn_outside_the_form_gets_an_answer_and_the_bot_listens(wired, dispatcher):
+    events = ActionFallback().run(dispatcher, make_tracker(text="baru", intent="inform"), {})
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_rephrase"]

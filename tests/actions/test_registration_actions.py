@@ -153,3 +153,26 @@ def test_stopping_the_form_forgets_the_photo(wired, dispatcher):
     assert dispatcher.messages[0]["response"] == "utter_registration_stopped"
     assert not store.path(photo_ref).exists()
     assert ActiveLoop(None) in events
+
+
+def test_a_typed_answer_to_the_application_type_buttons_is_understood(wired, dispatcher):
+    for text, expected in [("yg baru", "new"), ("perpanjang aja min", "renewal"), ("yang itu", None),
+                           ("baru atau perpanjang?", None)]:
+        tracker = make_tracker(slots={"office": "batam"}, text=text, intent="inform",
+                               active_loop="registration_form", requested_slot="application_type")
+        events = asyncio.run(ValidateRegistrationForm().get_extraction_events(dispatcher, tracker, FORM_DOMAIN))
+        assert slot_values(events).get("application_type") == expected, text
+
+
+def test_a_correction_of_another_detail_is_not_taken_as_the_answer_to_the_question_asked(wired, dispatcher):
+    text = "eh salah, lahirnya 18 Agustus 1990"
+    tracker = make_tracker(
+        slots={**complete_slots(visit_date=None, confirmed=None), "birth_date": "18 Agustus 1990", "visit_date": text},
+        text=text, intent="inform", active_loop="registration_form", requested_slot="visit_date",
+        entities=[{"entity": "birth_date", "value": "18 Agustus 1990", "start": 17, "end": 34}],
+        events=[{"event": "user", "text": text}, {"event": "slot", "name": "birth_date", "value": "18 Agustus 1990"},
+                {"event": "slot", "name": "visit_date", "value": text}])
+    events = validate(tracker, dispatcher)
+    values = slot_values(events)
+    assert values.get("visit_date") is None
+    assert not any("Hari tersebut tidak tersedia" in (m.get("text") or "") for m in dispatcher.messages)
