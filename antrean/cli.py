@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     reminders_commands = reminders.add_subparsers(dest="reminders_command", required=True)
     reminders_commands.add_parser("send", help="send tomorrow's reminders (run daily by a timer; never twice)")
 
+    retention = commands.add_parser("retention", help="delete personal data past its retention period")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_commands.add_parser("run", help="apply the retention periods now (the console "
+                                                               "also runs this once a day)")
+    retention_run.add_argument("--dry-run", action="store_true", help="only count what would be removed")
+
     whatsapp = commands.add_parser("whatsapp", help="WhatsApp channel upkeep")
     whatsapp_commands = whatsapp.add_subparsers(dest="whatsapp_command", required=True)
     purge = whatsapp_commands.add_parser("purge", help="delete processed messages and replies older than N days")
@@ -345,6 +351,22 @@ def cmd_reminders_send(_args) -> str:
     return f"{run.summary()} (appointments on: {days})"
 
 
+def cmd_retention_run(args) -> str:
+    from antrean.bootstrap import media_store
+    from antrean.retention import RetentionSettings, run
+    from antrean.review.tracker import make_tracker_engine, tracker_store_url
+
+    settings = RetentionSettings.from_environ()
+    service = _service()
+    tracker_engine = make_tracker_engine(tracker_store_url())
+    try:
+        report = run(service.engine, now=service.clock(), settings=settings, tracker_engine=tracker_engine,
+                     media=media_store(), apply=not args.dry_run)
+    finally:
+        tracker_engine.dispose()
+    return report.summary()
+
+
 def cmd_whatsapp_purge(args) -> str:
     from antrean.db import make_engine
     from antrean.whatsapp.inbox import Inbox
@@ -404,6 +426,7 @@ HANDLERS = {
     ("privacy", "erase"): cmd_privacy_erase,
     ("privacy", "export"): cmd_privacy_export,
     ("reminders", "send"): cmd_reminders_send,
+    ("retention", "run"): cmd_retention_run,
     ("whatsapp", "purge"): cmd_whatsapp_purge,
     ("whatsapp", "receive"): cmd_whatsapp_receive,
     ("console", None): cmd_console,
@@ -418,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
            or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
            or getattr(args, "privacy_command", None) or getattr(args, "reminders_command", None)
+           or getattr(args, "retention_command", None)
            or getattr(args, "whatsapp_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)

@@ -66,8 +66,26 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         app.register_listener(app.ctx.review.start_timer, "after_server_start")
         app.register_listener(app.ctx.review.stop_timer, "before_server_stop")
 
+    if config.retention_daily:
+        daily = _daily_retention(app)
+        app.register_listener(daily.start, "after_server_start")
+        app.register_listener(daily.stop, "before_server_stop")
+
     @app.exception(OfficeNotAllowed)
     async def _other_office(request, _error):
         return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
 
     return app
+
+
+def _daily_retention(app: Sanic):
+    from antrean.retention import DailyRetention, RetentionSettings, run
+
+    config, service = app.ctx.config, app.ctx.service
+    settings = RetentionSettings.from_environ(config.environ)  # a bad setting stops the start, loudly
+
+    def job():
+        return run(service.engine, now=service.clock(), settings=settings,
+                   tracker_engine=app.ctx.review.tracker_engine, media=app.ctx.media())
+
+    return DailyRetention(service.engine, job)

@@ -46,6 +46,10 @@ class ConsoleConfig:
     review_settle_seconds: float = SETTLE_SECONDS
     review_sync_seconds: float = 10.0
     stories_dir: Path = REPO_ROOT / "tests" / "reviewed_stories"
+    # The daily retention job (antrean.retention) runs in the console: the one long-running process
+    # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
+    # `python -m antrean retention run` instead).
+    retention_daily: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
@@ -56,6 +60,8 @@ class ConsoleConfig:
         secure = environ.get("ANTREAN_CONSOLE_SECURE_COOKIES", "").strip().lower()
         if secure in ("1", "true", "yes"):
             config.secure_cookies = True
+        if environ.get("ANTREAN_RETENTION_DAILY", "").strip().lower() in ("0", "false", "no"):
+            config.retention_daily = False
         return config
 
     def build_service(self) -> BookingService:
@@ -96,3 +102,4 @@ class TestingConfig(ConsoleConfig):
     password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher
     review_settle_seconds: float = 0.0  # tests write events and look at them at once
     review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync
+    retention_daily: bool = False  # tests call antrean.retention themselves

@@ -245,15 +245,16 @@ class Inbox:
 
     # --- retention ------------------------------------------------------------------------------
 
-    def purge(self, days: int, now: datetime | None = None) -> dict[str, int]:
+    def purge(self, days: int, now: datetime | None = None, apply: bool = True) -> dict[str, int]:
         """Delete processed messages, their replies and delivery statuses older than `days` days;
-        a message not processed yet is kept whatever its age. Returns counts."""
+        a message not processed yet is kept whatever its age. Returns counts. `apply=False` runs
+        the same statements and rolls them back: a dry run's counts are exactly the real ones."""
         if days < MIN_RETENTION_DAYS:
             raise ValueError(f"retention must be at least {MIN_RETENTION_DAYS} days (Meta retries deliveries "
                              "for up to 7 days; a message forgotten sooner would be answered again)")
         cutoff = (now or utcnow()) - timedelta(days=days)
         inbox, outbox = whatsapp_inbox, whatsapp_outbox
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection, connection.begin() as transaction:
             # Replies first: a reply is kept as long as the message it answered is (crash replay).
             replies = connection.execute(delete(outbox).where(
                 outbox.c.created_at < cutoff, or_(outbox.c.inbox_id.is_(None), outbox.c.inbox_id.in_(
@@ -262,6 +263,8 @@ class Inbox:
             statuses = connection.execute(delete(whatsapp_statuses).where(
                 whatsapp_statuses.c.received_at < cutoff)).rowcount
             connection.execute(delete(whatsapp_sender_leases).where(whatsapp_sender_leases.c.lease_until < cutoff))
+            if not apply:
+                transaction.rollback()
         return {"messages": messages, "replies": replies, "statuses": statuses}
 
 
