@@ -182,7 +182,7 @@ def measure(url: str, tracker_url: str, list_rounds: int, transcripts: int, tmp:
     service = BookingService(make_engine(url), load_offices(), fixed_clock(NOW), BookingCodes(secrets.token_bytes(32)))
     config = ConsoleConfig(service=service, name=f"antrean_bench_{uuid.uuid4().hex[:6]}", tracker_url=tracker_url,
                            review_settle_seconds=0, review_sync_seconds=0, stories_dir=tmp / "stories",
-                           password_hasher_factory=cheap_password_hasher, environ={})
+                           password_hasher_factory=cheap_password_hasher, environ={}, retention_daily=False)
     app = create_app(config)
     password = secrets.token_urlsafe(18)
     app.ctx.accounts.add("peninjau", "Peninjau Bench", "reviewer", password)

@@ -155,7 +155,7 @@ def main() -> int:
         write_conversations(tracker_url)
         write_unsure_questions(tracker_url)
         app = create_app(ConsoleConfig(service=service, name="antrean_console_screens", tracker_url=tracker_url,
-                                       review_settle_seconds=0, review_sync_seconds=0,
+                                       review_settle_seconds=0, review_sync_seconds=0, retention_daily=False,
                                        stories_dir=Path(tmp) / "stories", media_store=MediaStore(Path(tmp) / "media")))
         passwords = {}
         names = {"ani": "Ani Wijaya", "satpam": "Slamet Riyadi", "loket": "Lina Marlina", "rina": "Rina Kusuma"}
@@ -226,6 +226,15 @@ def main() -> int:
             admin.screenshot(path=str(OUT / "13-simulator.png"), full_page=True)
             admin.goto(base + "/dasbor?kantor=batam&dari=2026-11-26&sampai=2026-12-05")
             admin.screenshot(path=str(OUT / "14-dasbor.png"), full_page=True)
+            admin.goto(base + "/privasi")  # erasing one applicant: the check step, then the result
+            admin.fill("input[name=nomor]", bookings[11].whatsapp_number)
+            admin.click("button:has-text('Periksa apa yang akan dihapus')")
+            admin.wait_for_load_state()
+            admin.screenshot(path=str(OUT / "15-privasi-periksa.png"), full_page=True)
+            admin.fill("input[name=konfirmasi]", "HAPUS")
+            admin.click("button:has-text('Hapus data pribadi sekarang')")
+            admin.wait_for_selector(".flash-ok")
+            admin.screenshot(path=str(OUT / "16-privasi-hasil.png"), full_page=True)
             admin.goto(base + "/audit")
             admin.screenshot(path=str(OUT / "08-log-audit.png"), full_page=True)
         service.engine.dispose()
