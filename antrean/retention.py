@@ -218,10 +218,14 @@ def _read_model(connection: Connection, before: datetime) -> tuple[int, int, int
         review_user_messages.c.conversation_id.in_(conversation_ids))).scalars().all()
     anonymised, deleted = _nlu_reviews(connection, message_ids, set(), set())
     # Explicit deletes: SQLite does not enforce the ON DELETE CASCADE of the foreign keys.
-    for table in (review_facets, review_tags, review_user_messages):
+    for table in (review_facets, review_tags):
         connection.execute(delete(table).where(table.c.conversation_id.in_(conversation_ids)))
-    connection.execute(delete(review_conversations).where(review_conversations.c.id.in_(conversation_ids)))
-    return len(conversation_ids), len(message_ids), anonymised, deleted
+    # Counted by what was deleted, not selected: a concurrent run may have taken them meanwhile.
+    messages = connection.execute(delete(review_user_messages).where(
+        review_user_messages.c.conversation_id.in_(conversation_ids))).rowcount or 0
+    conversations = connection.execute(delete(review_conversations).where(
+        review_conversations.c.id.in_(conversation_ids))).rowcount or 0
+    return conversations, messages, anonymised, deleted
 
 
 def _tracker(tracker_engine: Engine | None, before: float, apply: bool) -> int:

@@ -189,3 +189,67 @@ def test_daily_run_happens_once_a_day_whatever_the_number_of_processes(sqlite_ur
     finally:
         engine2.dispose()
         engine.dispose()
+
+
+def test_two_runs_at_once_are_harmless(stores):
+    """Two processes' runs (threads with engines of their own) overlapping: everything old goes
+    exactly once, nothing fails, and the counts add up to one run's."""
+    import threading
+
+    from antrean.db import make_engine
+
+    service, tracker_url, tracker_engine, root = stores
+    _fill(service, tracker_url, tracker_engine, root)
+    expected = run(service.engine, now=NOW, tracker_engine=tracker_engine, media=_store_at(root, NOW),
+                   apply=False).counts
+    url = service.engine.url.render_as_string(hide_password=False)
+    start, reports, errors = threading.Barrier(2), [], []
+
+    def one():
+        engine, tracker = make_engine(url), make_tracker_engine(tracker_engine.url.render_as_string(False))
+        try:
+            start.wait()
+            reports.append(run(engine, now=NOW, tracker_engine=tracker, media=_store_at(root, NOW)))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            engine.dispose()
+            tracker.dispose()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert {name: sum(r.counts[name] for r in reports) for name in expected} == expected
+    assert run(service.engine, now=NOW, tracker_engine=tracker_engine, media=_store_at(root, NOW)).total == 0
+
+
+def test_the_command_line_dry_run_and_run(sqlite_url, tmp_path, monkeypatch, capsys):
+    from antrean.cli import main
+    from antrean.db import make_engine
+
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ANTREAN_TRACKER_URL", f"sqlite:///{tmp_path / 'conversations.sqlite3'}")
+    monkeypatch.setenv("ANTREAN_MEDIA_DIR", str(tmp_path / "media"))
+    monkeypatch.setenv("ANTREAN_CLOCK", "2027-12-10T08:00:00+07:00")
+    monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
+    engine = make_engine(sqlite_url)
+    inbox = Inbox(engine)
+    for number, moment in ((OLD, THEN), (NEW, RECENT)):
+        naive = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        inbox.store(parse_webhook(meta.encode(meta.notification(meta.messages_value(meta.text(number, "halo"))))),
+                    now=naive)
+        inbox.finish(inbox.pending_for(number)[0].id, "answered", now=naive)
+    try:
+        assert main(["retention", "run", "--dry-run"]) == 0
+        assert "whatsapp_messages        1" in capsys.readouterr().out
+        assert inbox.counts()["messages"] == 2
+        assert main(["retention", "run"]) == 0
+        assert "Removed" in capsys.readouterr().out and inbox.counts()["messages"] == 1
+        monkeypatch.setenv("ANTREAN_RETENTION_PHOTO_DAYS", "-1")
+        assert main(["retention", "run"]) == 2
+        assert "ANTREAN_RETENTION_PHOTO_DAYS must be positive" in capsys.readouterr().err
+    finally:
+        engine.dispose()
