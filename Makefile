@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant clean train shell evaluate test-stories validate screenshots
+.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -77,6 +77,12 @@ bench-booking: $(STAMP)  ## bookings per second, 16 concurrent clients, SQLite a
 
 bench-assistant: $(STAMP) $(MODEL)  ## NLU parse rate vs. 32 concurrent REST conversations; add ARGS=--train
 	$(PY) -m benchmarks.assistant $(ARGS)
+
+bench-console: $(STAMP)  ## conversation pages: 100,000 conversations / 1,000,000 events, p50/p95 per page
+	$(PY) -m benchmarks.console $(ARGS)
+
+bench-rush: $(STAMP) $(MODEL)  ## Batam's morning over WhatsApp: 750 applicants in 60 s, SQLite and PostgreSQL; ARGS=--applicants N
+	$(PY) -m benchmarks.rush $(ARGS)
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && py=$$(scripts/find-python310) && "$$py" -m venv .venv-lock

@@ -79,6 +79,42 @@ def build_parser() -> argparse.ArgumentParser:
     users_reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_commands.add_parser("list", help="staff accounts and their roles")
 
+    nlu = commands.add_parser("nlu", help="training data from the console's NLU inbox")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
+    nlu_export = nlu_commands.add_parser("export", help="write the accepted examples to data/nlu/reviewed.yml "
+                                                        "(personal data replaced by placeholders)")
+    nlu_export.add_argument("--out", help="another file instead of data/nlu/reviewed.yml")
+    privacy = commands.add_parser("privacy", help="an applicant's personal data: erase it, or export it "
+                                                  "(right of access)")
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
+    for name, text in (("erase", "erase one applicant's personal data from every store (dry run without --yes)"),
+                       ("export", "print everything stored about one applicant as JSON")):
+        sub = privacy_commands.add_parser(name, help=text)
+        sub.add_argument("--number", required=True, help="WhatsApp number (0812…, +62 812…, 62812…) or sender id")
+        sub.add_argument("--nik", help="also the bookings made for this NIK from another number")
+        sub.add_argument("--code", action="append", default=[], help="also this booking (repeatable)")
+        if name == "erase":
+            sub.add_argument("--yes", action="store_true", help="really erase (default: show what would be erased)")
+        else:
+            sub.add_argument("--out", help="write the JSON to this file (mode 0600) instead of stdout")
+    reminders = commands.add_parser("reminders", help="WhatsApp reminders the day before an appointment")
+    reminders_commands = reminders.add_subparsers(dest="reminders_command", required=True)
+    reminders_commands.add_parser("send", help="send tomorrow's reminders (run daily by a timer; never twice)")
+
+    retention = commands.add_parser("retention", help="delete personal data past its retention period")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_commands.add_parser("run", help="apply the retention periods now (the console "
+                                                               "also runs this once a day)")
+    retention_run.add_argument("--dry-run", action="store_true", help="only count what would be removed")
+
+    whatsapp = commands.add_parser("whatsapp", help="WhatsApp channel upkeep")
+    whatsapp_commands = whatsapp.add_subparsers(dest="whatsapp_command", required=True)
+    purge = whatsapp_commands.add_parser("purge", help="delete processed messages and replies older than N days")
+    purge.add_argument("--days", type=int, help="default: ANTREAN_WA_RETENTION_DAYS or 30")
+    receive = whatsapp_commands.add_parser("receive", help="run the webhook alone (stores messages; Rasa answers)")
+    receive.add_argument("--host", default="127.0.0.1")
+    receive.add_argument("--port", type=int, default=5006)
+
     console = commands.add_parser("console", help="start the staff console (web)")
     console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
     console.add_argument("--port", type=int, default=8080)
@@ -218,6 +254,78 @@ def cmd_users_list(_args) -> str:
     return tabulate(rows, headers=["username", "name", "role", "office", "active"]) if rows else "no staff accounts"
 
 
+def cmd_nlu_export(args) -> str:
+    import getpass
+    from pathlib import Path
+
+    from antrean.console.audit import AuditLog
+    from antrean.training.data import REVIEWED_FILE
+    from antrean.training.export import export
+
+    service = _service()
+    result = export(service.engine, Path(args.out) if args.out else REVIEWED_FILE)
+    # Exports are audited like the console's: who wrote training data out of the database, when.
+    AuditLog(service.engine, service.clock).record(f"cli:{getpass.getuser()}"[:40], "nlu.exported",
+                                                   target=str(result.path)[-100:], examples=result.examples,
+                                                   intents=result.intents, skipped=result.skipped)
+    return (f"wrote {result.examples} examples of {result.intents} intents to {result.path}"
+            + (f" ({result.skipped} skipped: already in the training data)" if result.skipped else ""))
+
+
+def _privacy_context(args):
+    import getpass
+
+    from antrean.bootstrap import media_store
+    from antrean.privacy import Subject
+    from antrean.review.tracker import make_tracker_engine, tracker_store_url
+
+    service = _service()
+    return (service, Subject.from_input(args.number, args.nik, args.code), make_tracker_engine(tracker_store_url()),
+            media_store(), f"cli:{getpass.getuser()}"[:40])
+
+
+def cmd_privacy_erase(args) -> str:
+    from antrean.privacy import ErasureRefused, erase
+
+    try:
+        service, subject, tracker_engine, media, actor = _privacy_context(args)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    try:
+        report = erase(service.engine, subject, actor=actor, now=service.clock(), tracker_engine=tracker_engine,
+                       media=media, offices=service.offices, apply=args.yes)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    finally:
+        tracker_engine.dispose()
+    return report.summary()
+
+
+def cmd_privacy_export(args) -> str:
+    import os
+
+    from antrean.console.audit import AuditLog
+    from antrean.privacy import ErasureRefused, export
+
+    try:
+        service, subject, tracker_engine, media, actor = _privacy_context(args)
+    except ErasureRefused as refusal:
+        raise CliError(str(refusal)) from None
+    try:
+        found = export(service.engine, subject, tracker_engine=tracker_engine, media=media)
+    finally:
+        tracker_engine.dispose()
+    # Recorded before the data leaves: no trace, no data.
+    AuditLog(service.engine, service.clock).record(actor, "privacy.exported", target=subject.masked[:100])
+    text = json.dumps(found, ensure_ascii=False, indent=2, default=str)
+    if not args.out:
+        return text
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text + "\n")
+    return f"wrote what is stored about {subject.masked} to {args.out}"
+
+
 def cmd_console(args) -> str:
     from antrean.console import create_app
 
@@ -227,6 +335,65 @@ def cmd_console(args) -> str:
               file=sys.stderr)
     app.run(host=args.host, port=args.port, access_log=False)
     return "console stopped."
+
+
+def cmd_reminders_send(_args) -> str:
+    import asyncio
+
+    from antrean.whatsapp.reminders import send_reminders
+    from antrean.whatsapp.settings import WhatsAppSettingsError
+
+    try:
+        run = asyncio.run(send_reminders())
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    days = ", ".join(f"{office} {day}" for office, day in run.days.items())
+    return f"{run.summary()} (appointments on: {days})"
+
+
+def cmd_retention_run(args) -> str:
+    from antrean.bootstrap import media_store
+    from antrean.retention import RetentionSettings, run
+    from antrean.review.tracker import make_tracker_engine, tracker_store_url
+
+    settings = RetentionSettings.from_environ()
+    service = _service()
+    tracker_engine = make_tracker_engine(tracker_store_url())
+    try:
+        report = run(service.engine, now=service.clock(), settings=settings, tracker_engine=tracker_engine,
+                     media=media_store(), apply=not args.dry_run)
+    finally:
+        tracker_engine.dispose()
+    return report.summary()
+
+
+def cmd_whatsapp_purge(args) -> str:
+    from antrean.db import make_engine
+    from antrean.whatsapp.inbox import Inbox
+    from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
+
+    try:
+        days = args.days or WhatsAppSettings.from_environ(webhook=False).retention_days
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    engine = make_engine(database_url())
+    try:
+        removed = Inbox(engine).purge(days)
+    finally:
+        engine.dispose()
+    return (f"removed {removed['messages']} messages, {removed['replies']} replies and "
+            f"{removed['statuses']} delivery statuses older than {days} days")
+
+
+def cmd_whatsapp_receive(args) -> str:
+    from antrean.whatsapp.receiver import receive
+    from antrean.whatsapp.settings import WhatsAppSettingsError
+
+    try:
+        receive(args.host, args.port)
+    except WhatsAppSettingsError as error:
+        raise CliError(str(error)) from None
+    return "WhatsApp receiver stopped."
 
 
 def cmd_run(args) -> str:
@@ -258,6 +425,13 @@ HANDLERS = {
     ("users", "enable"): lambda args: _account_change(args, "enable"),
     ("users", "reset"): lambda args: _account_change(args, "reset"),
     ("users", "list"): cmd_users_list,
+    ("nlu", "export"): cmd_nlu_export,
+    ("privacy", "erase"): cmd_privacy_erase,
+    ("privacy", "export"): cmd_privacy_export,
+    ("reminders", "send"): cmd_reminders_send,
+    ("retention", "run"): cmd_retention_run,
+    ("whatsapp", "purge"): cmd_whatsapp_purge,
+    ("whatsapp", "receive"): cmd_whatsapp_receive,
     ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,
@@ -268,7 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
-           or getattr(args, "users_command", None))
+           or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
+           or getattr(args, "privacy_command", None) or getattr(args, "reminders_command", None)
+           or getattr(args, "retention_command", None)
+           or getattr(args, "whatsapp_command", None))
     try:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:

@@ -36,6 +36,9 @@ class Stack:
     conversations_url: str = f"sqlite:///{VAR_DIR / 'conversations.sqlite3'}"
     run_dir: Path = VAR_DIR / "run"
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
+    receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
+    profile_rasa_to: Path | None = None  # run the Rasa server under cProfile, stats written here at exit
+    stop_seconds: float = 20  # how long a process may take to stop before it is killed
     environment: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -70,21 +73,56 @@ class Stack:
             # No WhatsApp account configured: the WhatsApp channel still starts, in sandbox mode.
             # (A half-configured account is not papered over: the channel refuses to start.)
             env.update(local_development_secrets(VAR_DIR))
+        if self.receiver_port and not env.get("ANTREAN_WA_POLL_SECONDS"):
+            # Nothing in the Rasa server is woken by the webhook any more: look often (an indexed
+            # query over unprocessed rows only).
+            env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
         endpoints = self.write_endpoints()
         self.processes.append(subprocess.Popen(
             [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
             cwd=REPO_ROOT, env=env))
+        profiler = ([sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to)]
+                    if self.profile_rasa_to else [])
         self.processes.append(subprocess.Popen(
-            [rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
+            [*profiler, rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             cwd=REPO_ROOT, env=env))
         if self.console_port:
+            # The console's simulator talks to this stack's Rasa server.
+            console_env = {"ANTREAN_RASA_URL": self.rasa_url, **env}
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT, env=env))
+                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT,
+                env=console_env))
+        if self.receiver_port:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "antrean", "whatsapp", "receive", "--port", str(self.receiver_port)],
+                cwd=REPO_ROOT, env=env))
+        self._env = env
+
+    @property
+    def whatsapp_webhook_url(self) -> str:
+        port = self.receiver_port or self.rasa_port
+        return f"http://127.0.0.1:{port}/webhooks/whatsapp/webhook"
+
+    def rasa_process(self) -> subprocess.Popen:
+        return self.processes[1]
+
+    def restart_rasa(self, kill: bool = True) -> None:
+        """Stop the Rasa server (SIGKILL: a crash, nothing cleaned up) and start it again with the
+        same arguments; the other processes keep running. Tests of crash recovery use this."""
+        old = self.processes[1]
+        if kill:
+            old.kill()
+        else:
+            old.terminate()
+        old.wait(timeout=30)
+        self.processes[1] = subprocess.Popen(old.args, cwd=REPO_ROOT, env=self._env)
 
     def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         checks = [f"http://127.0.0.1:{self.actions_port}/health", f"{self.rasa_url}/webhooks/antrean/"]
+        if self.receiver_port:
+            checks.append(f"http://127.0.0.1:{self.receiver_port}/webhooks/whatsapp/")
         if self.console_port:
             checks.append(f"http://127.0.0.1:{self.console_port}/masuk")
         while checks:
@@ -108,14 +146,16 @@ class Stack:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=self.stop_seconds)
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
 
 
 def serve() -> int:
-    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")))
+    receiver = os.environ.get("ANTREAN_WA_RECEIVER_PORT", "").strip()
+    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")),
+                  receiver_port=int(receiver) if receiver else None)
     stack.start()
     stopping = False
 
@@ -128,7 +168,7 @@ def serve() -> int:
     try:
         stack.wait_until_ready()
         print(f"Antrean is running:\n  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
-              f"  WhatsApp webhook {stack.rasa_url}/webhooks/whatsapp/webhook\n"
+              f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
               f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
               "Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes):

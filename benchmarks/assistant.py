@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from antrean.channels.rest import client_headers
 from antrean.db import REPO_ROOT, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
 from tests.actions.conftest import card_photo
@@ -147,7 +148,7 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
         for body in conversation(offset + index, photo_base64):
             body["metadata"] = {"office_id": "batam"}
             started = time.perf_counter()
-            response = await client.post(url, json=body, timeout=120)
+            response = await client.post(url, json=body, headers=client_headers(), timeout=120)
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
             reply = response.json()

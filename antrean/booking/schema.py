@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -199,6 +200,7 @@ whatsapp_inbox = Table(
     Column("outcome", String(20)),
     Index("ix_whatsapp_inbox_pending", "processed_at", "id"),
     Index("ix_whatsapp_inbox_sender", "wa_id", "id"),
+    Index("ix_whatsapp_inbox_processed_at", "processed_at"),  # retention (0007)
 )
 
 # Every message we send (or, in sandbox mode, would send), numbered per inbox message so that a
@@ -222,6 +224,7 @@ whatsapp_outbox = Table(
     UniqueConstraint("inbox_id", "seq", name="uq_whatsapp_outbox_turn_seq"),
     Index("ix_whatsapp_outbox_recipient", "wa_id", "id"),
     Index("ix_whatsapp_outbox_wa_outgoing_id", "wa_outgoing_id"),
+    Index("ix_whatsapp_outbox_created_at", "created_at"),  # retention (0007)
 )
 
 # Delivery statuses (sent/delivered/read/failed) WhatsApp reports for our outgoing messages.
@@ -236,4 +239,79 @@ whatsapp_statuses = Table(
     Column("error_title", String(200)),
     Column("received_at", DateTime, nullable=False),
     UniqueConstraint("wa_outgoing_id", "status", name="uq_whatsapp_statuses_message_status"),
+)
+
+# --- NLU inbox, handoff replies, simulator (migration 0006) ------------------------------------
+# One decision per reviewed user message of the conversation-review read model (no foreign key:
+# the read model can be rebuilt; the accepted example keeps its own copy of the text).
+nlu_reviews = Table(
+    "nlu_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, nullable=False, unique=True),
+    Column("text", Text, nullable=False),
+    Column("normalised", String(500), nullable=False),
+    Column("predicted_intent", String(60)),
+    Column("intent", String(60)),
+    Column("entities", Text),
+    Column("status", String(16), nullable=False),
+    Column("discard_reason", String(16)),
+    Column("reviewed_by", String(40), nullable=False),
+    Column("reviewed_at", DateTime, nullable=False),
+    Index("ix_nlu_reviews_status", "status", "intent"),
+    Index("ix_nlu_reviews_normalised", "normalised"),
+)
+
+# Staff answers to handoff requests (WhatsApp: also in whatsapp_outbox; REST: only here, where
+# the REST client fetches them).
+handoff_replies = Table(
+    "handoff_replies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("handoff_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outbox_id", Integer),
+    Column("sent_by", String(40), nullable=False),
+    Column("sent_at", DateTime, nullable=False),
+    Index("ix_handoff_replies_sender", "sender_id", "id"),
+)
+
+# Photos uploaded in the console's simulator, waiting for the WhatsApp worker to "download" them.
+simulator_media = Table(
+    "simulator_media",
+    metadata,
+    Column("media_id", String(64), primary_key=True),
+    Column("mime_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# --- WhatsApp operations (migration 0007) -------------------------------------------------------
+# Which worker (Rasa process) is answering a sender right now. One row per sender; a worker claims
+# it with one conditional upsert (free, expired, or already its own), so two workers never feed the
+# same sender's messages to Rasa at once and the sender's order is kept. A worker renews its
+# leases while it works; a crashed worker's leases simply run out.
+whatsapp_sender_leases = Table(
+    "whatsapp_sender_leases",
+    metadata,
+    Column("wa_id", String(128), primary_key=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("lease_until", DateTime, nullable=False),
+    Index("ix_whatsapp_sender_leases_until", "lease_until"),
+)
+
+# Reminders sent the day before an appointment. The primary key (booking, day) is the referee of
+# "never twice": the row is written in the same transaction as the outbox row, before sending.
+# A rescheduled booking has a new day and gets a reminder for it.
+whatsapp_reminders = Table(
+    "whatsapp_reminders",
+    metadata,
+    Column("booking_id", Integer, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("kind", String(16), nullable=False),  # "text" (inside the 24-hour window) or "template"
+    Column("outbox_id", Integer),
+    Column("created_at", DateTime, nullable=False),
 )

@@ -69,41 +69,48 @@ class WhatsAppInput(InputChannel):
         async def stop_worker(_app, _loop):
             await self.runtime.close()
 
-        @blueprint.route("/", methods=["GET"])
-        async def health(_request: Request):
-            return response.json({"status": "ok", "sandbox": self.settings.sandbox})
-
-        @blueprint.route("/webhook", methods=["GET"])
-        async def verify(request: Request):
-            args = request.args
-            if (args.get("hub.mode") == "subscribe" and isinstance(args.get("hub.verify_token"), str)
-                    and _same(args.get("hub.verify_token"), self.settings.verify_token)):
-                return response.text(args.get("hub.challenge") or "")
-            return response.text("forbidden", status=403)
-
-        @blueprint.route("/webhook", methods=["POST"], stream=True)
-        async def receive(request: Request):
-            body = await _read_limited(request, self.settings.max_body_bytes)
-            if body is None:
-                return response.json({"error": "payload too large"}, status=413)
-            if not signature_is_valid(self.settings.app_secret, body, request.headers.get("x-hub-signature-256")):
-                return response.json({"error": "invalid signature"}, status=403)
-            try:
-                webhook = parse_webhook(body)
-            except MalformedWebhook as error:
-                logger.warning("WhatsApp webhook refused: %s", error)
-                return response.json({"error": "malformed notification"}, status=400)
-            try:
-                stored = await asyncio.to_thread(self.runtime.inbox.store, webhook)
-            except Exception:
-                # Not stored, so not acknowledged: Meta delivers it again later.
-                logger.exception("WhatsApp webhook could not be stored")
-                return response.json({"error": "try again"}, status=503)
-            if stored:
-                self.runtime.wake()
-            return response.json({"status": "ok"})
-
+        add_webhook_routes(blueprint, self.settings, lambda: self.runtime.inbox, lambda: self.runtime.wake())
         return blueprint
+
+
+def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, wake) -> None:
+    """The webhook's routes, shared by the Rasa channel and the stand-alone receiver
+    (antrean.whatsapp.receiver): `inbox()` gives the Inbox, `wake()` tells a worker in the same
+    process that there is work (a worker elsewhere finds it by polling)."""
+
+    @blueprint.route("/", methods=["GET"])
+    async def health(_request: Request):
+        return response.json({"status": "ok", "sandbox": settings.sandbox})
+
+    @blueprint.route("/webhook", methods=["GET"])
+    async def verify(request: Request):
+        args = request.args
+        if (args.get("hub.mode") == "subscribe" and isinstance(args.get("hub.verify_token"), str)
+                and _same(args.get("hub.verify_token"), settings.verify_token)):
+            return response.text(args.get("hub.challenge") or "")
+        return response.text("forbidden", status=403)
+
+    @blueprint.route("/webhook", methods=["POST"], stream=True)
+    async def receive(request: Request):
+        body = await _read_limited(request, settings.max_body_bytes)
+        if body is None:
+            return response.json({"error": "payload too large"}, status=413)
+        if not signature_is_valid(settings.app_secret, body, request.headers.get("x-hub-signature-256")):
+            return response.json({"error": "invalid signature"}, status=403)
+        try:
+            webhook = parse_webhook(body)
+        except MalformedWebhook as error:
+            logger.warning("WhatsApp webhook refused: %s", error)
+            return response.json({"error": "malformed notification"}, status=400)
+        try:
+            stored = await asyncio.to_thread(inbox().store, webhook)
+        except Exception:
+            # Not stored, so not acknowledged: Meta delivers it again later.
+            logger.exception("WhatsApp webhook could not be stored")
+            return response.json({"error": "try again"}, status=503)
+        if stored:
+            wake()
+        return response.json({"status": "ok"})
 
 
 def _same(given: str, expected: str) -> bool:

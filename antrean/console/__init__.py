@@ -14,6 +14,7 @@ from antrean.console.audit import AuditLog
 from antrean.console.config import ConsoleConfig
 from antrean.console.present import register_filters
 from antrean.console.queue import CounterQueue
+from antrean.console.review import ReviewSource
 from antrean.console.views.common import OfficeNotAllowed
 from antrean.console.web import finish_response, forbidden, load_session
 
@@ -21,7 +22,19 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(config: ConsoleConfig | None = None) -> Sanic:
-    from antrean.console.views import audit, auth, bookings, counter, door, handoff
+    from antrean.console.views import (
+        audit,
+        auth,
+        bookings,
+        conversations,
+        counter,
+        dashboard,
+        door,
+        handoff,
+        nlu,
+        privacy,
+        simulator,
+    )
 
     config = config or ConsoleConfig.from_env()
     service = config.build_service()
@@ -33,6 +46,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.ctx.audit = AuditLog(service.engine, service.clock)
     app.ctx.queue = CounterQueue(service.engine, service.clock)
     app.ctx.media = config.build_media_store
+    app.ctx.review = ReviewSource(config, service)
     templates = Environment(
         loader=PackageLoader("antrean.console", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -45,11 +59,33 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.register_middleware(load_session, "request")
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
-    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, audit.bp):
+    for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, conversations.bp, nlu.bp, simulator.bp,
+                      dashboard.bp, audit.bp, privacy.bp):
         app.blueprint(blueprint)
+    if config.review_sync_seconds > 0:
+        app.register_listener(app.ctx.review.start_timer, "after_server_start")
+        app.register_listener(app.ctx.review.stop_timer, "before_server_stop")
+
+    if config.retention_daily:
+        daily = _daily_retention(app)
+        app.register_listener(daily.start, "after_server_start")
+        app.register_listener(daily.stop, "before_server_stop")
 
     @app.exception(OfficeNotAllowed)
     async def _other_office(request, _error):
         return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
 
     return app
+
+
+def _daily_retention(app: Sanic):
+    from antrean.retention import DailyRetention, RetentionSettings, run
+
+    config, service = app.ctx.config, app.ctx.service
+    settings = RetentionSettings.from_environ(config.environ)  # a bad setting stops the start, loudly
+
+    def job():
+        return run(service.engine, now=service.clock(), settings=settings,
+                   tracker_engine=app.ctx.review.tracker_engine, media=app.ctx.media())
+
+    return DailyRetention(service.engine, job)

@@ -8,12 +8,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
+from sqlalchemy.engine import Engine
 
 from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
+from antrean.db import REPO_ROOT
 from antrean.media.store import MediaStore
+from antrean.review.sync import SETTLE_SECONDS
+from antrean.review.tracker import make_tracker_engine, tracker_store_url
 
 _test_app_numbers = itertools.count(1)
 
@@ -34,6 +39,17 @@ class ConsoleConfig:
     service: BookingService | None = None
     media_store: MediaStore | None = None
     password_hasher_factory: Callable[[], PasswordHasher] = PasswordHasher
+    # Conversation review: Rasa's tracker store (None: antrean.review.tracker.tracker_store_url),
+    # how old events must be before they are copied, how often the console copies them in the
+    # background (0: only when the list page opens), where exported test stories go.
+    tracker_url: str | None = None
+    review_settle_seconds: float = SETTLE_SECONDS
+    review_sync_seconds: float = 10.0
+    stories_dir: Path = REPO_ROOT / "tests" / "reviewed_stories"
+    # The daily retention job (antrean.retention) runs in the console: the one long-running process
+    # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
+    # `python -m antrean retention run` instead).
+    retention_daily: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
@@ -44,6 +60,8 @@ class ConsoleConfig:
         secure = environ.get("ANTREAN_CONSOLE_SECURE_COOKIES", "").strip().lower()
         if secure in ("1", "true", "yes"):
             config.secure_cookies = True
+        if environ.get("ANTREAN_RETENTION_DAILY", "").strip().lower() in ("0", "false", "no"):
+            config.retention_daily = False
         return config
 
     def build_service(self) -> BookingService:
@@ -60,6 +78,9 @@ class ConsoleConfig:
             session_idle=self.session_idle, session_max=self.session_max,
             max_failures=self.max_failed_logins, lockout=self.lockout,
         )
+
+    def build_tracker_engine(self) -> Engine:
+        return make_tracker_engine(self.tracker_url or tracker_store_url(self.environ))
 
     def build_media_store(self) -> MediaStore:
         if self.media_store is None:
@@ -79,3 +100,6 @@ class TestingConfig(ConsoleConfig):
     __test__ = False  # not a pytest test class, despite the name
     name: str = field(default_factory=lambda: f"antrean_console_test_{next(_test_app_numbers)}")
     password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher
+    review_settle_seconds: float = 0.0  # tests write events and look at them at once
+    review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync
+    retention_daily: bool = False  # tests call antrean.retention themselves

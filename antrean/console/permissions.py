@@ -17,6 +17,7 @@ class Permission(IntFlag):
     HANDOFF = 0x20  # conversations waiting for a person
     REVIEW = 0x40  # conversations and NLU (later pages)
     ADMINISTER = 0x80  # audit log, accounts
+    DASHBOARD = 0x100  # aggregate figures only (no personal data): registrations, funnel, NLU quality
 
     @classmethod
     def none(cls) -> Permission:
@@ -24,12 +25,12 @@ class Permission(IntFlag):
 
 
 ROLES: dict[str, Permission] = {
-    "admin": Permission(0xFF),
-    "reviewer": Permission.REVIEW | Permission.HANDOFF,
+    "admin": Permission(0x1FF),
+    "reviewer": Permission.REVIEW | Permission.HANDOFF | Permission.DASHBOARD,
     # The counter works with applicants face to face: it may see full data, but not run the door,
     # so one person cannot both let someone in and serve them under another's name.
     "counter": (Permission.VIEW_BOOKINGS | Permission.REVEAL_PERSONAL_DATA | Permission.EXPORT
-                | Permission.SERVE | Permission.HANDOFF),
+                | Permission.SERVE | Permission.HANDOFF | Permission.DASHBOARD),
     "security": Permission.CHECK_IN,
 }
 

@@ -76,10 +76,23 @@ def mask_sender(sender_id: str) -> str:
     return sender_id[:3] + "…" if len(sender_id) > 6 else "…"
 
 
+def zoned_day_time(moment: datetime | None, zone) -> str:
+    if moment is None:
+        return "—"
+    local = moment.astimezone(zone)
+    return f"{local:%d-%m-%Y} {clock_time(local)}"
+
+
+def confidence(value: float | None) -> str:
+    """Intent confidence as staff read it: 0.42 → "0,42" (Indonesian decimal comma)."""
+    return "—" if value is None else f"{value:.2f}".replace(".", ",")
+
+
 def register_filters(environment) -> None:
     environment.filters.update(
         status_label=status_label, local_time=local_time, short_time=short_time, long_day=long_day,
         masked_nik=masked_nik, from_db=from_db_time, local_day_time=local_day_time,
         event_label=lambda kind: EVENT_LABELS.get(kind, kind), masked_number=masked_number, mask_sender=mask_sender,
+        zoned_day_time=zoned_day_time, confidence=confidence,
         application_type=lambda value: APPLICATION_TYPES.get(getattr(value, "value", value), value),
     )

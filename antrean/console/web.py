@@ -161,13 +161,17 @@ async def redirect_with(request: Request, url: str, kind: str, text: str, **deta
 
 
 # Each area of the console is a blueprint; a page shows in the menu for roles that may open it.
-# Later areas (conversations, NLU inbox, simulator, dashboard) add a line here and a blueprint.
 NAVIGATION = [
     ("Pemesanan", "/pemesanan", Permission.VIEW_BOOKINGS),
     ("Pintu masuk", "/pintu", Permission.CHECK_IN),
     ("Loket", "/loket", Permission.SERVE),
     ("Bantuan staf", "/bantuan", Permission.HANDOFF),
+    ("Percakapan", "/percakapan", Permission.REVIEW),
+    ("Inbox NLU", "/nlu", Permission.REVIEW),
+    ("Simulator", "/simulator", Permission.REVIEW),
+    ("Dasbor", "/dasbor", Permission.DASHBOARD),
     ("Log audit", "/audit", Permission.ADMINISTER),
+    ("Hapus data", "/privasi", Permission.ADMINISTER),
 ]
 
 

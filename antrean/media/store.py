@@ -32,7 +32,7 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -120,10 +120,22 @@ class MediaStore:
                 removed += _remove_photo(sidecar.with_suffix(".jpg"))  # removes the sidecar too
         return removed
 
-    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
+    def refs_owned_by(self, owner: str) -> list[str]:
+        """References of the photos of ``owner`` still stored (for an erasure's dry run or an export)."""
+        owner_hash = self._owner_hash(owner)
+        refs = []
+        for sidecar in self._sidecars():
+            record = _read_sidecar(sidecar)
+            if record is not None and record.get("owner") == owner_hash and sidecar.with_suffix(".jpg").exists():
+                refs.append(REF_PREFIX + sidecar.stem)
+        return refs
+
+    def purge_older_than(self, days: int, now: datetime | None = None, keep: Collection[str] = (),
+                         apply: bool = True) -> int:
         """Remove photos stored more than ``days`` days before ``now`` (an aware datetime; default
         the store's clock), plus orphan sidecars and abandoned temporary files. Returns how many
-        photos were removed."""
+        photos were removed. ``keep``: references spared whatever their age (photos of bookings
+        whose appointment is still within the retention period); ``apply=False`` only counts."""
         if days < 0:
             raise ValueError("days must not be negative")
         now = now or self._clock()
@@ -134,6 +146,7 @@ class MediaStore:
         # photo. Younger than an hour they may belong to a save in progress (the sidecar is written
         # before the photo), so they are left for the next purge.
         leftover_cutoff = now.timestamp() - _STALE_TEMP_SECONDS
+        kept = {ref[len(REF_PREFIX):] for ref in keep if isinstance(ref, str) and ref.startswith(REF_PREFIX)}
         removed = 0
         for shard in self._shards():
             for entry in list(shard.iterdir()):
@@ -142,12 +155,12 @@ class MediaStore:
                 elif not _NAME.fullmatch(entry.stem):
                     continue
                 elif entry.suffix == ".jpg":
-                    if self._created(entry) < cutoff:
-                        removed += _remove_photo(entry)
+                    if entry.stem not in kept and self._created(entry) < cutoff:
+                        removed += _remove_photo(entry) if apply else 1
                     continue
                 else:
                     leftover = entry.suffix == ".json" and not entry.with_suffix(".jpg").exists()
-                if leftover and _mtime(entry) < leftover_cutoff:
+                if leftover and apply and _mtime(entry) < leftover_cutoff:
                     _unlink(entry)
         return removed
 

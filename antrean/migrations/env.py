@@ -5,6 +5,7 @@ from alembic import context
 
 from antrean.booking.schema import metadata
 from antrean.db import database_url, make_engine
+from antrean.review import schema as _review_schema  # noqa: F401  (its tables join the metadata)
 
 url = context.config.attributes.get("url") or database_url()
 

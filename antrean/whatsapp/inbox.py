@@ -6,7 +6,13 @@ code runs them in worker threads).
 - The worker reads pending messages of one sender in arrival order (`id`), counts an attempt before
   feeding one to Rasa and marks it processed after Rasa has handled it.
 - Every reply is numbered within its inbox message (`seq`); a replayed turn finds its earlier
-  replies by (inbox id, seq) and does not send them again."""
+  replies by (inbox id, seq) and does not send them again.
+- Several workers (Rasa processes) may share one inbox: a worker answers a sender only while it
+  holds that sender's lease (`whatsapp_sender_leases`), taken with one conditional upsert that the
+  database arbitrates (a row lock on PostgreSQL, the write lock on SQLite). A crashed worker's
+  leases run out after `lease_seconds`.
+- Retention: `purge` deletes processed messages, replies and statuses older than N days (they hold
+  phone numbers and texts: personal data)."""
 
 from __future__ import annotations
 
@@ -16,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_statuses
+from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
 from antrean.whatsapp.payloads import Webhook
 
 # Outcomes of an inbox message, recorded with processed_at.
@@ -33,6 +39,10 @@ FLOODED = "flooded"  # beyond the per-sender rate: kept, not answered
 FAILED = "failed"  # gave up after repeated errors
 
 SENDING, SENT, SEND_FAILED, SANDBOX = "sending", "sent", "failed", "sandbox"
+
+# Meta retries an unacknowledged notification for up to 7 days: a message id deleted sooner could
+# come back and be answered again, so retention never goes below this.
+MIN_RETENTION_DAYS = 8
 
 
 def utcnow() -> datetime:
@@ -76,15 +86,70 @@ class Inbox:
 
     # --- worker side ----------------------------------------------------------------------------
 
-    def pending_senders(self, limit: int, exclude: Iterable[str] = ()) -> list[str]:
-        """Senders with unprocessed messages, the one waiting longest first."""
+    def pending_senders(self, limit: int, exclude: Iterable[str] = (), worker_id: str | None = None,
+                        now: datetime | None = None) -> list[str]:
+        """Senders with unprocessed messages, the one waiting longest first; with `worker_id`,
+        without the senders another worker holds a live lease on."""
         exclude = set(exclude)
         first = func.min(whatsapp_inbox.c.id)
         query = (select(whatsapp_inbox.c.wa_id, first).where(whatsapp_inbox.c.processed_at.is_(None))
                  .group_by(whatsapp_inbox.c.wa_id).order_by(first).limit(limit + len(exclude)))
+        if worker_id is not None:
+            leased_elsewhere = select(whatsapp_sender_leases.c.wa_id).where(
+                whatsapp_sender_leases.c.claimed_by != worker_id,
+                whatsapp_sender_leases.c.lease_until > (now or utcnow()))
+            query = query.where(whatsapp_inbox.c.wa_id.not_in(leased_elsewhere))
         with self.engine.connect() as connection:
             senders = [row.wa_id for row in connection.execute(query)]
         return [s for s in senders if s not in exclude][:limit]
+
+    # --- leases (several workers on one inbox) --------------------------------------------------
+
+    def claim_sender(self, wa_id: str, worker_id: str, seconds: float, now: datetime | None = None) -> bool:
+        """Take (or extend) the lease on one sender; False if another worker holds a live one.
+
+        One statement: INSERT … ON CONFLICT DO UPDATE … WHERE the lease is ours or has run out. On
+        PostgreSQL the conflicting row is locked and the WHERE re-checked after a concurrent claim
+        commits; on SQLite the statement runs under the database's single write lock (BEGIN
+        IMMEDIATE). Either way exactly one of two racing workers gets a row count of 1."""
+        now = now or utcnow()
+        until = now + timedelta(seconds=seconds)
+        table = whatsapp_sender_leases
+        with self.engine.begin() as connection:
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(table).values(wa_id=wa_id, claimed_by=worker_id, lease_until=until)
+            statement = statement.on_conflict_do_update(
+                index_elements=[table.c.wa_id],
+                set_={"claimed_by": worker_id, "lease_until": until},
+                where=or_(table.c.claimed_by == worker_id, table.c.lease_until <= now))
+            return connection.execute(statement).rowcount == 1
+
+    def renew_leases(self, wa_ids: Iterable[str], worker_id: str, seconds: float,
+                     now: datetime | None = None) -> set[str]:
+        """Extend this worker's leases; returns the senders whose lease it still holds."""
+        wa_ids = list(wa_ids)
+        if not wa_ids:
+            return set()
+        now = now or utcnow()
+        table = whatsapp_sender_leases
+        with self.engine.begin() as connection:
+            connection.execute(update(table).where(table.c.wa_id.in_(wa_ids), table.c.claimed_by == worker_id)
+                               .values(lease_until=now + timedelta(seconds=seconds)))
+            held = connection.execute(select(table.c.wa_id).where(table.c.wa_id.in_(wa_ids),
+                                                                   table.c.claimed_by == worker_id))
+            return {row.wa_id for row in held}
+
+    def holds_lease(self, wa_id: str, worker_id: str, now: datetime | None = None) -> bool:
+        table = whatsapp_sender_leases
+        with self.engine.connect() as connection:
+            return connection.execute(select(table.c.wa_id).where(
+                table.c.wa_id == wa_id, table.c.claimed_by == worker_id,
+                table.c.lease_until > (now or utcnow()))).first() is not None
+
+    def release_sender(self, wa_id: str, worker_id: str) -> None:
+        table = whatsapp_sender_leases
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.wa_id == wa_id, table.c.claimed_by == worker_id))
 
     def pending_for(self, wa_id: str, limit: int = 20) -> list[StoredMessage]:
         query = (select(whatsapp_inbox).where(whatsapp_inbox.c.wa_id == wa_id, whatsapp_inbox.c.processed_at.is_(None))
@@ -176,6 +241,31 @@ class Inbox:
             replies = connection.execute(select(func.count()).select_from(whatsapp_outbox).where(
                 and_(whatsapp_outbox.c.status.in_([SENT, SANDBOX])))).scalar_one()
         return {"messages": total, "pending": pending, "replies": replies}
+
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def purge(self, days: int, now: datetime | None = None, apply: bool = True) -> dict[str, int]:
+        """Delete processed messages, their replies and delivery statuses older than `days` days;
+        a message not processed yet is kept whatever its age. Returns counts. `apply=False` runs
+        the same statements and rolls them back: a dry run's counts are exactly the real ones."""
+        if days < MIN_RETENTION_DAYS:
+            raise ValueError(f"retention must be at least {MIN_RETENTION_DAYS} days (Meta retries deliveries "
+                             "for up to 7 days; a message forgotten sooner would be answered again)")
+        cutoff = (now or utcnow()) - timedelta(days=days)
+        inbox, outbox = whatsapp_inbox, whatsapp_outbox
+        with self.engine.connect() as connection, connection.begin() as transaction:
+            # Replies first: a reply is kept as long as the message it answered is (crash replay).
+            replies = connection.execute(delete(outbox).where(
+                outbox.c.created_at < cutoff, or_(outbox.c.inbox_id.is_(None), outbox.c.inbox_id.in_(
+                    select(inbox.c.id).where(inbox.c.processed_at < cutoff))))).rowcount
+            messages = connection.execute(delete(inbox).where(inbox.c.processed_at < cutoff)).rowcount
+            statuses = connection.execute(delete(whatsapp_statuses).where(
+                whatsapp_statuses.c.received_at < cutoff)).rowcount
+            connection.execute(delete(whatsapp_sender_leases).where(whatsapp_sender_leases.c.lease_until < cutoff))
+            if not apply:
+                transaction.rollback()
+        return {"messages": messages, "replies": replies, "statuses": statuses}
 
 
 def _unique(items, key):

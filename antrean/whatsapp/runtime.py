@@ -12,6 +12,7 @@ from antrean.db import database_url, make_engine
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import Deliverer
+from antrean.whatsapp.sandbox import SimulatorMedia
 from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.worker import MediaFetcher, Worker
 
@@ -34,8 +35,9 @@ class Runtime:
         if self.settings.sandbox:
             logger.warning("WhatsApp channel in sandbox mode (no ANTREAN_WA_ACCESS_TOKEN): replies are "
                            "recorded in the whatsapp_outbox table, not sent")
+        media = MediaFetcher(self.graph, SimulatorMedia(self.engine))
         self.worker = Worker(self.inbox, Deliverer(self.inbox, self.graph, self.render_ticket), on_new_message,
-                             self.settings, media=MediaFetcher(self.graph), media_store=self.media_store,
+                             self.settings, media=media, media_store=self.media_store,
                              ready=_agent_ready(app), already_handled=_tracker_has_message(app))
         self.worker.start()
         return self.worker

@@ -9,6 +9,10 @@ DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v21.0"
 
 
+# What a reminder template's body parameters may be, in the order the approved template uses them.
+REMINDER_PARAMETERS = ("name", "day", "session", "queue_number", "office", "code", "address")
+
+
 class WhatsAppSettingsError(RuntimeError):
     pass
 
@@ -25,6 +29,17 @@ class WhatsAppSettings:
     flood_max_messages: int = 20  # per sender and window; beyond it messages are kept, not answered
     flood_window_seconds: int = 60
     concurrent_senders: int = 32  # conversations fed to Rasa at once (each sender stays in order)
+    # Several Rasa processes may share one inbox: each holds a lease per sender it is answering.
+    # A stable worker id (e.g. the host and port) lets a restarted process take its own leases back
+    # at once; otherwise they are taken over when they run out.
+    worker_id: str = ""
+    poll_seconds: float = 2.0  # how often the worker looks for messages it was not woken for
+    lease_seconds: int = 30
+    retention_days: int = 30  # processed messages and replies are deleted after this many days
+    # Reminder the day before an appointment outside the 24-hour window: an approved template.
+    reminder_template: str = "pengingat_antrean"
+    reminder_language: str = "id"
+    reminder_parameters: tuple[str, ...] = ("name", "day", "session", "queue_number", "office", "code")
 
     @property
     def sandbox(self) -> bool:
@@ -35,14 +50,20 @@ class WhatsAppSettings:
                 f"sandbox={self.sandbox})")
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> WhatsAppSettings:
+    def from_environ(cls, environ: dict[str, str] | None = None, webhook: bool = True) -> WhatsAppSettings:
+        """`webhook=False`: for commands that only send (reminders), which need no webhook secrets."""
         environ = environ if environ is not None else dict(os.environ)
         missing = [k for k in ("ANTREAN_WA_VERIFY_TOKEN", "ANTREAN_WA_APP_SECRET") if not environ.get(k, "").strip()]
-        if missing:
+        if missing and webhook:
             raise WhatsAppSettingsError(f"the WhatsApp channel needs {', '.join(missing)} in the environment")
+        parameters = tuple(p.strip() for p in environ.get("ANTREAN_WA_REMINDER_PARAMETERS", "").split(",") if p.strip())
+        unknown = set(parameters) - set(REMINDER_PARAMETERS)
+        if unknown:
+            raise WhatsAppSettingsError(f"ANTREAN_WA_REMINDER_PARAMETERS: unknown {', '.join(sorted(unknown))}; "
+                                        f"known: {', '.join(REMINDER_PARAMETERS)}")
         return cls(
-            verify_token=environ["ANTREAN_WA_VERIFY_TOKEN"].strip(),
-            app_secret=environ["ANTREAN_WA_APP_SECRET"].strip(),
+            verify_token=environ.get("ANTREAN_WA_VERIFY_TOKEN", "").strip(),
+            app_secret=environ.get("ANTREAN_WA_APP_SECRET", "").strip(),
             access_token=environ.get("ANTREAN_WA_ACCESS_TOKEN", "").strip() or None,
             graph_url=(environ.get("ANTREAN_WA_GRAPH_URL", "").strip() or DEFAULT_GRAPH_URL).rstrip("/"),
             graph_version=environ.get("ANTREAN_WA_GRAPH_VERSION", "").strip() or DEFAULT_GRAPH_VERSION,
@@ -51,6 +72,13 @@ class WhatsAppSettings:
             flood_max_messages=_positive(environ, "ANTREAN_WA_FLOOD_MAX_MESSAGES", 20, int),
             flood_window_seconds=_positive(environ, "ANTREAN_WA_FLOOD_WINDOW_SECONDS", 60, int),
             concurrent_senders=_positive(environ, "ANTREAN_WA_CONCURRENT_SENDERS", 32, int),
+            worker_id=environ.get("ANTREAN_WA_WORKER_ID", "").strip()[:64],
+            poll_seconds=_positive(environ, "ANTREAN_WA_POLL_SECONDS", 2.0, float),
+            lease_seconds=_positive(environ, "ANTREAN_WA_LEASE_SECONDS", 30, int),
+            retention_days=_positive(environ, "ANTREAN_WA_RETENTION_DAYS", 30, int),
+            reminder_template=environ.get("ANTREAN_WA_REMINDER_TEMPLATE", "").strip() or "pengingat_antrean",
+            reminder_language=environ.get("ANTREAN_WA_REMINDER_LANGUAGE", "").strip() or "id",
+            reminder_parameters=parameters or cls.reminder_parameters,
         )
 
 

@@ -6,7 +6,12 @@ not processed when the server stopped is handled after it starts again: none is 
 message is fed again (it has attempts but no processed_at), the sender's Rasa tracker is asked
 whether it already holds the message (Rasa saves the tracker at the end of a turn): if so the turn
 finished and only the bookkeeping was lost. If not, the turn runs again and its replies, numbered
-per inbox message in the outbox, are sent only where they had not been: none is answered twice."""
+per inbox message in the outbox, are sent only where they had not been: none is answered twice.
+
+Several workers. Each Rasa process runs one worker; they may share one inbox. A worker drains a
+sender only while it holds the sender's lease (Inbox.claim_sender), renews its leases every third of
+the lease time, and stops draining a sender whose lease it lost. A crashed worker's leases run out
+and another worker (or the restarted one) carries on from the first unprocessed message."""
 
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ import binascii
 import contextlib
 import hashlib
 import logging
+import os
 import re
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
@@ -31,6 +39,7 @@ from antrean.whatsapp.inbox import Inbox, StoredMessage
 from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput
 from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
 from antrean.whatsapp.settings import WhatsAppSettings
+from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +65,18 @@ class MediaUnavailable(RuntimeError):
 class MediaFetcher:
     """GET /{media-id} → url, then GET url (both with the bearer token); checks size, type and hash."""
 
-    def __init__(self, graph: GraphClient | None):
+    def __init__(self, graph: GraphClient | None, simulator_media=None):
         self.graph = graph
+        self.simulator_media = simulator_media  # antrean.whatsapp.sandbox.SimulatorMedia
 
     async def fetch(self, photo: PhotoInput) -> bytes | None:
         """The photo's bytes, or None when it is larger than photos may be (the check says so)."""
+        if self.simulator_media is not None and photo.media_id.startswith(SIMULATOR_MEDIA_PREFIX):
+            # Uploaded in the console's simulator: kept in our own database, not at Meta.
+            data = await asyncio.to_thread(self.simulator_media.take, photo.media_id)
+            if data is None:
+                raise MediaUnavailable("simulator upload not found")
+            return None if len(data) > MAX_BYTES else data
         if self.graph is None:
             raise MediaUnavailable("sandbox mode has no access token to fetch media")
         for round_ in (1, 2):  # a media URL lives ~5 minutes: an expired one is asked for again once
@@ -90,7 +106,7 @@ class Worker:
                  media: MediaFetcher, media_store: Callable[[], MediaStore],
                  ready: Callable[[], bool] = lambda: True,
                  already_handled: Callable[[str, str], Awaitable[bool]] | None = None,
-                 poll_seconds: float = 2.0):
+                 poll_seconds: float | None = None, worker_id: str | None = None):
         self.inbox = inbox
         self.deliverer = deliverer
         self.handle = handle
@@ -99,17 +115,23 @@ class Worker:
         self.media_store = media_store
         self.ready = ready
         self.already_handled = already_handled
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds or settings.poll_seconds
+        self.worker_id = (worker_id or settings.worker_id
+                          or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        self.lost: set[str] = set()  # senders whose lease ran out under us: stop after the current turn
         self.active: dict[str, asyncio.Task] = {}
         self.resting: dict[str, float] = {}  # sender -> monotonic time before which not to retry
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
+        self._renewer: asyncio.Task | None = None
+        self._next_purge = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run())
+        self._renewer = asyncio.get_running_loop().create_task(self.renew_leases())
 
     def wake(self) -> None:
         self._wake.set()
@@ -127,6 +149,9 @@ class Worker:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._renewer:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
 
     async def run(self) -> None:
         while not self._stopping:
@@ -135,6 +160,7 @@ class Worker:
                 await self.dispatch()
             except Exception:  # the database may be briefly unavailable; keep the loop alive
                 logger.exception("WhatsApp worker could not read the inbox")
+            await self.purge_when_due()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
@@ -144,24 +170,63 @@ class Worker:
             return
         now = time.monotonic()
         self.resting = {s: t for s, t in self.resting.items() if t > now}
-        senders = await asyncio.to_thread(self.inbox.pending_senders, free, {*self.active, *self.resting})
+        senders = await asyncio.to_thread(self.inbox.pending_senders, free, {*self.active, *self.resting},
+                                          self.worker_id)
         for sender in senders:
+            if not await asyncio.to_thread(self.inbox.claim_sender, sender, self.worker_id,
+                                           self.settings.lease_seconds):
+                continue  # another worker took it between the query and the claim
+            self.lost.discard(sender)
             self.active[sender] = asyncio.get_running_loop().create_task(self.drain(sender))
 
     async def drain(self, sender: str) -> None:
         try:
             while not self._stopping:
+                # Read after the lease was taken: whatever the previous holder finished is excluded.
                 batch = await asyncio.to_thread(self.inbox.pending_for, sender)
                 if not batch:
                     return
                 for message in batch:
-                    if self._stopping:
+                    if self._stopping or sender in self.lost:
                         return
                     if not await self.process_safely(message):
                         return
         finally:
             self.active.pop(sender, None)
+            if sender not in self.lost:
+                with contextlib.suppress(Exception):  # if this fails the lease just runs out
+                    await asyncio.to_thread(self.inbox.release_sender, sender, self.worker_id)
             self._wake.set()  # the sender may have written again meanwhile
+
+    async def renew_leases(self) -> None:
+        """Keeps the leases of the senders being drained alive (a Rasa turn can take long on a busy
+        machine); a lease found taken over marks its sender lost."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            senders = set(self.active)
+            try:
+                held = await asyncio.to_thread(self.inbox.renew_leases, senders, self.worker_id,
+                                               self.settings.lease_seconds)
+            except Exception:
+                logger.warning("WhatsApp worker could not renew its leases", exc_info=True)
+                continue
+            for sender in (senders - held) & set(self.active):  # a finished drain released its own
+                logger.warning("WhatsApp worker lost a sender's lease; another worker carries on")
+                self.lost.add(sender)
+
+    async def purge_when_due(self) -> None:
+        """Retention, hourly: processed messages and replies older than retention_days go."""
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + 3600
+        try:
+            removed = await asyncio.to_thread(self.inbox.purge, self.settings.retention_days)
+        except Exception:
+            logger.exception("WhatsApp retention purge failed")
+            return
+        if any(removed.values()):
+            logger.info("WhatsApp retention: removed %(messages)d messages, %(replies)d replies, "
+                        "%(statuses)d statuses", removed)
 
     async def process_safely(self, message: StoredMessage) -> bool:
         try:

@@ -68,6 +68,7 @@ class Console:
     app: object
     service: object
     clock: object
+    tracker_url: str = ""  # Rasa's tracker store the conversation pages read
     passwords: dict[str, str] = field(default_factory=dict)
     clients: list[StaffClient] = field(default_factory=list)
 
@@ -106,12 +107,26 @@ def _empty_console_tables(url: str) -> None:
         connection.execute(text("DELETE FROM staff_sessions"))
         connection.execute(text("DELETE FROM staff_users"))
         connection.execute(text("DELETE FROM audit_log"))
+        connection.execute(text("DELETE FROM handoff_replies"))
         connection.execute(text("DELETE FROM handoff_requests"))
+        connection.execute(text("DELETE FROM nlu_reviews"))
+        connection.execute(text("DELETE FROM whatsapp_outbox"))
+        connection.execute(text("DELETE FROM whatsapp_inbox"))
+        connection.execute(text("DELETE FROM review_conversations"))
+        connection.execute(text("DELETE FROM review_saved_filters"))
+        connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
+        connection.execute(text("DROP TABLE IF EXISTS events"))  # Rasa's tracker store shares this database
     engine.dispose()
 
 
-def _start_console(service, clock, tmp_path):
-    config = TestingConfig(service=service, media_store=MediaStore(tmp_path / "media"))
+def _tracker_url(database_url: str, tmp_path) -> str:
+    # On SQLite Rasa's store is a file of its own (as in endpoints.yml); on PostgreSQL the test database.
+    return database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
+
+
+def _start_console(service, clock, tmp_path, tracker_url):
+    config = TestingConfig(service=service, media_store=MediaStore(tmp_path / "media"), tracker_url=tracker_url,
+                           stories_dir=tmp_path / "reviewed_stories")
     return create_app(config)
 
 
@@ -133,7 +148,7 @@ def console_sqlite_url(migrated_sqlite_template, tmp_path):
 @pytest.fixture
 def console(make_service, console_sqlite_url, clock, tmp_path):
     """The console on SQLite, with accounts admin / reviewer / counter / security."""
-    yield from _console(make_service(console_sqlite_url), clock, tmp_path)
+    yield from _console(make_service(console_sqlite_url), clock, tmp_path, _tracker_url(console_sqlite_url, tmp_path))
 
 
 @pytest.fixture
@@ -141,18 +156,19 @@ def console_on_both(make_service, database_url, clock, tmp_path):
     """The same, once on SQLite and once on PostgreSQL."""
     if database_url.startswith("postgresql"):
         _empty_console_tables(database_url)
-    yield from _console(make_service(database_url), clock, tmp_path)
+    yield from _console(make_service(database_url), clock, tmp_path, _tracker_url(database_url, tmp_path))
 
 
-def _console(service, clock, tmp_path):
-    app = _start_console(service, clock, tmp_path)
+def _console(service, clock, tmp_path, tracker_url):
+    app = _start_console(service, clock, tmp_path, tracker_url)
     with serving(app) as base_url:
-        console = Console(base_url, app, service, clock)
+        console = Console(base_url, app, service, clock, tracker_url)
         for role in ROLES:
             console.add_user(role, role)
         yield console
         for client in console.clients:
             client.close()
+        app.ctx.review.close()
 
 
 WEDNESDAY = date(2026, 12, 2)

@@ -81,3 +81,36 @@ def test_a_forged_code_is_refused_in_the_browser(console, book, browser):
     page.click("button:has-text('Check-in')")
     assert "Kode ini tidak sah" in page.locator(".flash-error").inner_text()
     page.close()
+
+
+def test_a_reviewer_filters_conversations_and_opens_a_transcript(console, browser):
+    from tests.conftest import wib
+    from tests.console.test_conversations import some_conversations
+    from tests.review.tracker_writer import TrackerWriter
+
+    writer = TrackerWriter(console.tracker_url, wib(2026, 12, 1, 7, 40))
+    try:
+        some_conversations(writer)
+    finally:
+        writer.close()
+    page = browser.new_page()
+    log_in(page, console, "reviewer")
+    page.wait_for_load_state()
+    page.click("nav >> text=Percakapan")
+    page.wait_for_url(console.base_url + "/percakapan")
+    assert page.locator("#jumlah").inner_text().startswith("3 percakapan")
+    page.select_option("select[name=hasil]", "handoff")
+    page.click("#filter button[type=submit]")
+    page.wait_for_url("**/percakapan?*hasil=handoff*")
+    assert page.locator("#jumlah").inner_text().startswith("1 percakapan")
+    rows = page.locator("table.conversations tbody tr")
+    assert rows.count() == 1 and "Ke petugas" in rows.first.inner_text()
+    rows.first.locator("a").first.click()
+    page.wait_for_url("**/percakapan/*")
+    transcript = page.locator("ol.transcript")
+    assert "bisa bicara dengan petugas?" in transcript.inner_text()
+    assert "human_handoff" in transcript.inner_text() and "action_handoff" in transcript.inner_text()
+    page.click("text=Tandai pesan ini")
+    assert "Pesan ditandai" in page.locator(".flash-ok").inner_text()
+    assert page.locator("li.msg.user.flagged").count() == 1
+    page.close()

@@ -15,6 +15,11 @@ PAGES = {
     "/loket": {"admin", "counter"},
     "/bantuan": {"admin", "counter", "reviewer"},
     "/audit": {"admin"},
+    "/nlu": {"admin", "reviewer"},
+    "/dasbor": {"admin", "reviewer", "counter"},
+    "/simulator": {"admin", "reviewer"},
+    "/simulator/log": {"admin", "reviewer"},
+    "/bantuan/1": {"admin", "counter", "reviewer"},  # 404 for those allowed: no such request
 }
 ROLES = ("admin", "reviewer", "counter", "security")
 
@@ -24,7 +29,7 @@ def test_every_page_opens_for_its_roles_and_refuses_the_others(console, role):
     client = console.as_role(role)
     for path, allowed in PAGES.items():
         response = client.get(path)
-        expected = 200 if role in allowed else 403
+        expected = (404 if path == "/bantuan/1" else 200) if role in allowed else 403
         assert response.status_code == expected, (role, path)
         if expected == 403:
             assert "Tidak diizinkan" in response.text
@@ -33,7 +38,7 @@ def test_every_page_opens_for_its_roles_and_refuses_the_others(console, role):
 def test_menu_shows_only_the_pages_a_role_may_open(console):
     page = console.as_role("security").get("/pintu").text
     assert 'href="/pintu"' in page
-    for other in ("/pemesanan", "/loket", "/bantuan", "/audit"):
+    for other in ("/pemesanan", "/loket", "/bantuan", "/audit", "/nlu", "/simulator", "/dasbor"):
         assert f'href="{other}"' not in page
 
 
@@ -51,6 +56,10 @@ def test_anonymous_visitors_are_sent_to_the_login_page(console, path):
     ("security", "/pemesanan/ABCD-EFGH-JKMN/buka"),
     ("reviewer", "/pemesanan/ABCD-EFGH-JKMN/buka"),
     ("security", "/bantuan/1/dijawab"),
+    ("security", "/bantuan/1/balas"),
+    ("counter", "/nlu/1"),
+    ("security", "/simulator/kirim"),
+    ("counter", "/simulator/baru"),
 ])
 def test_actions_refuse_roles_they_are_not_for_even_with_a_valid_token(console, role, path):
     client = console.as_role(role)

@@ -4,6 +4,7 @@ database. A registration must produce a booking row whose fields match what was 
 from __future__ import annotations
 
 import base64
+import os
 import socket
 from datetime import date
 
@@ -13,6 +14,7 @@ import pytest
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
+from antrean.channels.rest import client_headers
 from antrean.clock import fixed_clock
 from antrean.db import make_engine, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
@@ -56,7 +58,9 @@ def say(stack: Stack, text: str | None = None, photo: bytes | None = None) -> li
     body = {"sender": SENDER, "message": text or "", "metadata": {"office_id": "batam"}}
     if photo is not None:
         body["photo_base64"] = base64.b64encode(photo).decode()
-    reply = httpx.post(f"{stack.rasa_url}/webhooks/antrean/webhook", json=body, timeout=60)
+    # The token the stack's Rasa server was started with, if any (ANTREAN_REST_TOKEN).
+    headers = client_headers({**os.environ, **stack.environment})
+    reply = httpx.post(f"{stack.rasa_url}/webhooks/antrean/webhook", json=body, headers=headers, timeout=60)
     reply.raise_for_status()
     return reply.json()
 

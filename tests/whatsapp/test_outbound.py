@@ -87,3 +87,25 @@ def test_error_logs_carry_neither_the_token_nor_the_number(settings, graph, capl
     logged = caplog.text
     assert "error code 100" in logged
     assert graph.token not in logged and "6281299990001" not in logged and "2171031708900001" not in logged
+
+
+def test_replies_to_simulator_numbers_are_only_recorded_even_with_an_access_token(graph, settings, inbox):
+    from antrean.whatsapp.outbound import Deliverer
+    from antrean.whatsapp.sandbox import simulator_number
+
+    async def scenario():
+        client = GraphClient(settings)
+        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
+        try:
+            await deliverer.deliver((None, 1), "106540352242922", simulator_number(7, 1),
+                                    {"type": "text", "text": {"body": "Halo"}})
+            await deliverer.deliver_image((None, 2), "106540352242922", simulator_number(7, 1),
+                                          "http://127.0.0.1:5005/webhooks/antrean/tiket/ABCD-EFGH-JKMN.png")
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+    assert graph.sent == [] and graph.uploads == []
+    replies = inbox.replies_to(simulator_number(7, 1))
+    assert [r["status"] for r in replies] == ["sandbox", "sandbox"]
+    assert replies[1]["payload"]["image"]["link"].endswith("/tiket/ABCD-EFGH-JKMN.png")

@@ -15,11 +15,18 @@ ACTION_LABELS = {
     "personal_data.viewed": "Melihat data pribadi lengkap",
     "photo.viewed": "Melihat foto KTP",
     "export.day_list": "Mengekspor daftar harian",
+    "export.test_story": "Mengekspor percakapan sebagai cerita uji",
     "booking.checked_in": "Check-in",
     "booking.called": "Memanggil ke loket",
     "booking.served": "Selesai dilayani",
     "booking.no_show": "Tidak hadir",
     "handoff.answered": "Menjawab permintaan bantuan",
+    "handoff.replied": "Membalas pemohon",
+    "handoff.reply_failed": "Balasan ke pemohon gagal",
+    "nlu.reviewed": "Meninjau contoh NLU",
+    "nlu.exported": "Mengekspor contoh NLU",
+    "privacy.erased": "Menghapus data pribadi pemohon",
+    "privacy.exported": "Mengekspor data pribadi pemohon (hak akses)",
 }
 
 

@@ -1,0 +1,135 @@
+"""The dashboard's figures for one office and a range of days (office-local days):
+
+- registrations vs quota per appointment day (bookings, not cancelled, against daily capacity);
+- the outcome funnel: conversations started → applicant's details complete (name, birth date,
+  address, NIK and photo all given) → booked → checked in → served; the first two from the
+  conversation read model (0005), the rest from the bookings registered in the range;
+- the fallback rate and the histogram of intent confidence over user messages (read model);
+- the busiest minutes of the registration window, from the bookings' creation times.
+Aggregates only: no name, number or text leaves this module."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Engine
+
+from antrean.booking.calendar import OfficeCalendar
+from antrean.booking.capacity import daily_capacity
+from antrean.booking.offices import Office
+from antrean.booking.schema import bookings
+from antrean.booking.store import from_db_time, to_db_time
+from antrean.review.schema import review_conversations, review_facets, review_user_messages
+
+DETAIL_SLOTS = ("person_name", "birth_date", "address", "nik", "id_photo")
+FALLBACK_INTENT = "nlu_fallback"
+BINS = 10
+
+
+@dataclass(frozen=True)
+class DayFill:
+    day: date
+    booked: int
+    quota: int
+    closed: str | None  # why the office is closed that day, if it is
+
+
+@dataclass(frozen=True)
+class NluQuality:
+    messages: int
+    fallbacks: int
+    histogram: list[int]  # BINS counts of confidence in [0, 0.1), [0.1, 0.2), … [0.9, 1.0]
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return self.fallbacks / self.messages if self.messages else None
+
+
+def utc_bounds(office: Office, first: date, last: date) -> tuple[datetime, datetime]:
+    """The range's first and last local day as naive-UTC bounds [start, end) for the database."""
+    start = datetime.combine(first, time(0), tzinfo=office.zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=office.zone)
+    return to_db_time(start), to_db_time(end)
+
+
+def registrations_vs_quota(engine: Engine, office: Office, calendar: OfficeCalendar, first: date,
+                           last: date) -> list[DayFill]:
+    query = (select(bookings.c.day, func.count()).where(
+        bookings.c.office_id == office.id, bookings.c.day.between(first, last), bookings.c.status != "cancelled")
+        .group_by(bookings.c.day))
+    with engine.connect() as connection:
+        booked = dict(connection.execute(query).all())
+    days, day = [], first
+    while day <= last:
+        closed = calendar.closure_reason(day)
+        days.append(DayFill(day, booked.get(day, 0), 0 if closed else daily_capacity(office, day), closed))
+        day += timedelta(days=1)
+    return days
+
+
+def funnel(engine: Engine, office: Office, first: date, last: date) -> list[tuple[str, int]]:
+    start, end = utc_bounds(office, first, last)
+    conversations = and_(review_conversations.c.office_id == office.id, review_conversations.c.started_at >= start,
+                         review_conversations.c.started_at < end)
+    complete = (select(review_facets.c.conversation_id)
+                .where(review_facets.c.kind == "slot", review_facets.c.name.in_(DETAIL_SLOTS))
+                .group_by(review_facets.c.conversation_id)
+                .having(func.count(func.distinct(review_facets.c.name)) == len(DETAIL_SLOTS)))
+    registered = and_(bookings.c.office_id == office.id, bookings.c.created_at >= start, bookings.c.created_at < end)
+    with engine.connect() as connection:
+        started = connection.execute(select(func.count()).select_from(review_conversations)
+                                     .where(conversations)).scalar_one()
+        details = connection.execute(select(func.count()).select_from(review_conversations).where(
+            conversations, review_conversations.c.id.in_(complete))).scalar_one()
+        booked = connection.execute(select(func.count()).select_from(bookings).where(registered)).scalar_one()
+        checked_in = connection.execute(select(func.count()).select_from(bookings).where(
+            registered, bookings.c.checked_in_at.is_not(None))).scalar_one()
+        served = connection.execute(select(func.count()).select_from(bookings).where(
+            registered, bookings.c.status == "served")).scalar_one()
+    return [("Mulai percakapan", started), ("Data diri lengkap", details), ("Terdaftar", booked),
+            ("Check-in", checked_in), ("Dilayani", served)]
+
+
+def nlu_quality(engine: Engine, office: Office, first: date, last: date) -> NluQuality:
+    start, end = utc_bounds(office, first, last)
+    messages = review_user_messages
+    query = (select(messages.c.confidence, messages.c.intent).where(
+        messages.c.office_id == office.id, messages.c.at >= start, messages.c.at < end,
+        messages.c.confidence.is_not(None)))
+    histogram, count, fallbacks = [0] * BINS, 0, 0
+    with engine.connect() as connection:
+        for confidence, intent in connection.execute(query):
+            count += 1
+            fallbacks += intent == FALLBACK_INTENT
+            histogram[min(int(max(confidence, 0.0) * BINS), BINS - 1)] += 1
+    return NluQuality(count, fallbacks, histogram)
+
+
+def registration_window(office: Office, calendar: OfficeCalendar, first: date, last: date) -> tuple[time, time]:
+    """The earliest opening and latest closing of registration over the range's working days
+    (07:30–10:00 at every office today); a whole week is looked at when the range has none."""
+    windows = []
+    for offset in range(max((last - first).days + 1, 7)):
+        day = first + timedelta(days=offset)
+        window = office.schedule_for(day).registration
+        if window is not None and calendar.is_working_day(day):
+            windows.append(window)
+    if not windows:
+        return time(7, 30), time(10, 0)
+    return min(w.start for w in windows), max(w.end for w in windows)
+
+
+def busiest_minutes(engine: Engine, office: Office, first: date, last: date) -> Counter:
+    """Bookings made per local minute of the day (HH:MM → count) over the range."""
+    start, end = utc_bounds(office, first, last)
+    query = select(bookings.c.created_at).where(bookings.c.office_id == office.id, bookings.c.created_at >= start,
+                                                bookings.c.created_at < end)
+    minutes: Counter = Counter()
+    with engine.connect() as connection:
+        for (created,) in connection.execute(query):
+            local = from_db_time(created).astimezone(office.zone)
+            minutes[local.strftime("%H:%M")] += 1
+    return minutes

@@ -1,0 +1,284 @@
+"""Retention: personal data is deleted once it is old enough, by one idempotent job.
+
+`python -m antrean retention run [--dry-run]` runs it by hand; the staff console runs it once a day
+(`DailyRetention`). No Sanic, no Rasa: the job calls the stores' own purge functions.
+
+What goes, and when (days are settings, see `RetentionSettings.from_environ`):
+
+- **ID photos** (media store): a booking's photo `photo_days` (30) after its appointment day — the
+  booking's `photo_ref` is cleared with it; any other photo (an upload that never became a
+  booking) `photo_days` after its upload (`MediaStore.purge_older_than`, sparing the photos of
+  bookings still inside the period).
+- **WhatsApp payloads** (inbox, outbox, statuses): `Inbox.purge(whatsapp_days)` — the same purge
+  the WhatsApp worker runs hourly and `python -m antrean whatsapp purge` runs by hand.
+- **Conversations**: Rasa's tracker-store events older than `conversation_days` (180), and the
+  conversation-review read model's conversations that ended before that (their messages, facets,
+  tags; NLU-inbox decisions on those messages are handled as an erasure handles them: accepted
+  examples stay, anonymised; pending and discarded ones go).
+- **Bookings**: `booking_days` (365) after the appointment day, a finished booking (served,
+  no-show, cancelled) keeps its row — office, day, session, queue number, status, type: the
+  statistics — but name, NIK, birth date, address, WhatsApp number, photo and request key are
+  overwritten with the placeholders an erasure writes, and `wa:<number>` actors in its history
+  are masked. Active bookings are never touched.
+
+Every step selects by age again, so the job is idempotent, and two copies running at once only
+find each other's rows gone (deletes and updates with the same conditions; PostgreSQL re-checks
+them after a row lock, SQLite runs one writer at a time). The dry run executes the same database
+statements and rolls them back, and only counts the photos."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from antrean.booking import store
+from antrean.booking.model import ACTIVE_STATUSES
+from antrean.booking.schema import booking_events, bookings, sender_quotas
+from antrean.privacy import (
+    ERASED_ADDRESS,
+    ERASED_BIRTH_DATE,
+    ERASED_NAME,
+    ERASED_NIK,
+    ERASED_NUMBER,
+    _missing_table,
+    _nlu_reviews,
+)
+from antrean.review.privacy import mask_sender
+from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
+from antrean.review.tracker import events as tracker_events
+from antrean.settings import SettingsError
+from antrean.whatsapp.inbox import MIN_RETENTION_DAYS, Inbox
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "retention"
+# The daily run's lock: a row of whatsapp_sender_leases. WhatsApp ids are digits only, so this key
+# never names a sender; the lease is kept (not released) after a successful run, which is what
+# makes "once a day" hold across processes and restarts.
+LEASE_KEY = "retention:daily"
+LEASE_SECONDS = 23 * 3600  # a little under a day, so the hourly check never drifts a day late
+CHECK_SECONDS = 3600
+
+COUNTS = ("photos_of_bookings", "photos_other", "whatsapp_messages", "whatsapp_replies", "whatsapp_statuses",
+          "tracker_events", "review_conversations", "review_user_messages", "nlu_reviews_anonymised",
+          "nlu_reviews_deleted", "bookings_anonymised", "sender_quotas")
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    photo_days: int = 30
+    whatsapp_days: int = 30
+    conversation_days: int = 180
+    booking_days: int = 365
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> RetentionSettings:
+        environ = os.environ if environ is None else environ
+        settings = cls(
+            photo_days=_days(environ, "ANTREAN_RETENTION_PHOTO_DAYS", cls.photo_days),
+            # The WhatsApp worker's own hourly purge reads the same variable.
+            whatsapp_days=_days(environ, "ANTREAN_WA_RETENTION_DAYS", cls.whatsapp_days),
+            conversation_days=_days(environ, "ANTREAN_RETENTION_CONVERSATION_DAYS", cls.conversation_days),
+            booking_days=_days(environ, "ANTREAN_RETENTION_BOOKING_DAYS", cls.booking_days),
+        )
+        if settings.whatsapp_days < MIN_RETENTION_DAYS:
+            raise SettingsError(f"ANTREAN_WA_RETENTION_DAYS must be at least {MIN_RETENTION_DAYS} (Meta retries "
+                                "deliveries for up to 7 days)")
+        return settings
+
+
+def _days(environ: dict[str, str], key: str, default: int) -> int:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number of days, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{key} must be positive")
+    return value
+
+
+@dataclass
+class RetentionReport:
+    applied: bool
+    settings: RetentionSettings
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        s = self.settings
+        lines = [("Removed" if self.applied else "Would remove") + " personal data past its retention period "
+                 f"(photos {s.photo_days} d, WhatsApp {s.whatsapp_days} d, conversations "
+                 f"{s.conversation_days} d, bookings {s.booking_days} d):"]
+        lines += [f"  {name:24} {count}" for name, count in self.counts.items()]
+        if not self.applied:
+            lines.append("Nothing was changed (dry run).")
+        return "\n".join(lines)
+
+
+def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = None,
+        tracker_engine: Engine | None = None, media=None, apply: bool = True) -> RetentionReport:
+    """Apply (or with apply=False count) every retention period. `now` is aware."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    settings = settings or RetentionSettings()
+    report = RetentionReport(apply, settings)
+    counts = report.counts
+    today = now.astimezone(timezone.utc).date()
+
+    # Photos first, then the rows that name them: a run cut short leaves a reference to a deleted
+    # photo (shown as missing), never a photo nobody will delete.
+    photo_day = today - timedelta(days=settings.photo_days)
+    with engine.connect() as connection:
+        old = connection.execute(select(bookings.c.id, bookings.c.photo_ref).where(
+            bookings.c.photo_ref.is_not(None), bookings.c.day < photo_day)).all()
+        recent = set(connection.execute(select(bookings.c.photo_ref).where(
+            bookings.c.photo_ref.is_not(None), bookings.c.day >= photo_day)).scalars())
+    if media is not None:
+        counts["photos_of_bookings"] = sum(_delete_photo(media, row.photo_ref, apply) for row in old)
+        # The bookings' old photos were counted just above (a dry run has not removed them).
+        counts["photos_other"] = media.purge_older_than(settings.photo_days, now, apply=apply,
+                                                        keep=recent | {row.photo_ref for row in old})
+    with engine.connect() as connection, connection.begin() as transaction:
+        if old:
+            connection.execute(update(bookings).where(bookings.c.id.in_([row.id for row in old]))
+                               .values(photo_ref=None))
+        counts["bookings_anonymised"] = _anonymise_bookings(connection, now, today - timedelta(
+            days=settings.booking_days))
+        # A number's booking counter at zero says nothing the absence of the row does not (the
+        # next booking inserts it again), but it is a phone number: it goes once no booking has it.
+        counts["sender_quotas"] = connection.execute(delete(sender_quotas).where(
+            sender_quotas.c.active == 0,
+            sender_quotas.c.whatsapp_number.not_in(select(bookings.c.whatsapp_number)))).rowcount or 0
+        conversations, messages, anonymised, deleted = _read_model(
+            connection, store.to_db_time(now - timedelta(days=settings.conversation_days)))
+        counts.update(review_conversations=conversations, review_user_messages=messages,
+                      nlu_reviews_anonymised=anonymised, nlu_reviews_deleted=deleted)
+        if not apply:
+            transaction.rollback()
+
+    removed = Inbox(engine).purge(settings.whatsapp_days, now=store.to_db_time(now), apply=apply)
+    counts.update(whatsapp_messages=removed["messages"], whatsapp_replies=removed["replies"],
+                  whatsapp_statuses=removed["statuses"])
+    counts["tracker_events"] = _tracker(tracker_engine, (now - timedelta(days=settings.conversation_days))
+                                        .timestamp(), apply)
+    return report
+
+
+def _delete_photo(media, ref: str, apply: bool) -> int:
+    try:
+        if not apply:
+            return int(media.path(ref).exists())
+        return int(media.delete(ref))
+    except ValueError:  # not a well-formed reference: nothing on disk
+        return 0
+
+
+def _anonymise_bookings(connection: Connection, now: datetime, before) -> int:
+    active = [status.value for status in ACTIVE_STATUSES]
+    rows = connection.execute(select(bookings.c.id, bookings.c.whatsapp_number).where(
+        bookings.c.day < before, bookings.c.status.not_in(active), bookings.c.nik != ERASED_NIK)
+        .with_for_update()).all()
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    connection.execute(update(bookings).where(bookings.c.id.in_(ids)).values(
+        full_name=ERASED_NAME, birth_date=ERASED_BIRTH_DATE, address=ERASED_ADDRESS, nik=ERASED_NIK,
+        whatsapp_number=ERASED_NUMBER, photo_ref=None, request_key=None, updated_at=store.to_db_time(now)))
+    for number in {row.whatsapp_number for row in rows if row.whatsapp_number}:
+        connection.execute(update(booking_events).where(
+            booking_events.c.booking_id.in_(ids), booking_events.c.actor == f"wa:{number}")
+            .values(actor="wa:" + mask_sender(number)))
+    for booking_id in ids:
+        store.record_event(connection, booking_id, now, "anonymised", ACTOR)
+    return len(ids)
+
+
+def _read_model(connection: Connection, before: datetime) -> tuple[int, int, int, int]:
+    conversation_ids = connection.execute(select(review_conversations.c.id).where(
+        review_conversations.c.ended_at < before)).scalars().all()
+    if not conversation_ids:
+        return 0, 0, 0, 0
+    message_ids = connection.execute(select(review_user_messages.c.id).where(
+        review_user_messages.c.conversation_id.in_(conversation_ids))).scalars().all()
+    anonymised, deleted = _nlu_reviews(connection, message_ids, set(), set())
+    # Explicit deletes: SQLite does not enforce the ON DELETE CASCADE of the foreign keys.
+    for table in (review_facets, review_tags):
+        connection.execute(delete(table).where(table.c.conversation_id.in_(conversation_ids)))
+    # Counted by what was deleted, not selected: a concurrent run may have taken them meanwhile.
+    messages = connection.execute(delete(review_user_messages).where(
+        review_user_messages.c.conversation_id.in_(conversation_ids))).rowcount or 0
+    conversations = connection.execute(delete(review_conversations).where(
+        review_conversations.c.id.in_(conversation_ids))).rowcount or 0
+    return conversations, messages, anonymised, deleted
+
+
+def _tracker(tracker_engine: Engine | None, before: float, apply: bool) -> int:
+    if tracker_engine is None:
+        return 0
+    try:
+        with tracker_engine.connect() as connection, connection.begin() as transaction:
+            removed = connection.execute(delete(tracker_events).where(tracker_events.c.timestamp < before)).rowcount
+            if not apply:
+                transaction.rollback()
+            return removed or 0
+    except (OperationalError, ProgrammingError) as error:
+        if _missing_table(error):  # Rasa has not written anything yet
+            return 0
+        raise
+
+
+class DailyRetention:
+    """Runs `run` once a day from a long-running process (the staff console). It checks hourly and
+    takes the day's lease first: of several processes (or restarts) only one runs per day."""
+
+    def __init__(self, engine: Engine, job: Callable[[], RetentionReport], inbox: Inbox | None = None,
+                 check_seconds: float = CHECK_SECONDS):
+        self.inbox = inbox or Inbox(engine)
+        self.job = job
+        self.check_seconds = check_seconds
+        self._task: asyncio.Task | None = None
+
+    def run_if_due(self) -> RetentionReport | None:
+        # A fresh holder id per attempt: claim_sender also extends a lease its holder already has.
+        holder = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        if not self.inbox.claim_sender(LEASE_KEY, holder, LEASE_SECONDS):
+            return None
+        try:
+            report = self.job()
+        except Exception:
+            self.inbox.release_sender(LEASE_KEY, holder)  # failed: let the next check try again
+            raise
+        logger.info("retention: removed %d items (%s)", report.total,
+                    ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or "nothing due")
+        return report
+
+    async def start(self, *_args) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._every_check())
+
+    async def stop(self, *_args) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _every_check(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.run_if_due)
+            except Exception:  # a database hiccup must not end the timer
+                logger.exception("retention run failed; retrying in an hour")
+            await asyncio.sleep(self.check_seconds)

@@ -1,0 +1,6 @@
+"""Conversation review: a read model over Rasa's SQL tracker store for the staff console.
+
+`schema.py` (tables), `tracker.py` (reading Rasa's `events` table), `derive.py` (what one
+conversation amounts to: outcome, confidence, facets), `sync.py` (incremental, idempotent copy into
+the read model), `query.py` (list filters, sorting, paging), `transcript.py` (one conversation's
+events for display), `stories.py` (export as a Rasa test story). No Sanic imports here."""

@@ -1,0 +1,208 @@
+"""What one conversation amounts to, from its tracker events alone (pure: no database).
+
+Outcome, in this order of precedence, from the names this assistant really uses (domain.yml,
+actions/registration.py, actions/conversation.py):
+- booked: the bot sent a QR ticket (`…/tiket/<code>.png`, ActionSubmitRegistration) — gives the code;
+- refused: `registration_blocked` was set (window closed, quota full, NIK already booked), or the
+  booking was submitted confirmed and no ticket followed (the core refused it);
+- handoff: `action_handoff` ran or the applicant asked for a person (`human_handoff`);
+- abandoned: the registration form started but ended in none of the above;
+- information: everything else (questions answered, greetings)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from antrean.booking.offices import Office, office_for_phone_number_id
+from antrean.review.privacy import mask_sender, mask_text
+from antrean.review.tracker import TrackerEvent
+
+SESSION_START_ACTION = "action_session_start"
+FORM = "registration_form"
+FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTION = "action_fallback"
+HANDOFF_ACTION = "action_handoff"
+HANDOFF_INTENT = "human_handoff"
+SUBMIT_ACTION = "action_submit_registration"
+TICKET = re.compile(r"/tiket/([0-9A-Za-z-]{6,20})\.png")
+# Slots whose values identify a person: the slot filter may ask whether they were set, never for a value.
+PERSONAL_SLOTS = frozenset({"person_name", "birth_date", "address", "nik", "id_photo", "guardian_photo"})
+# Listening and session bookkeeping run in every conversation; filtering on them finds everything.
+ROUTINE_ACTIONS = frozenset({"action_listen", SESSION_START_ACTION})
+WORD = re.compile(r"\w{2,40}")
+WORDS_LIMIT = 200
+FACET_VALUE_LIMIT = 200
+
+
+@dataclass
+class UserMessage:
+    event_id: int
+    at: datetime
+    text: str
+    intent: str | None
+    confidence: float | None
+    entities: list
+    ranking: list
+
+
+@dataclass
+class Conversation:
+    sender_id: str
+    first_event_id: int
+    last_event_id: int
+    started_at: datetime  # aware UTC
+    ended_at: datetime
+    office_id: str | None = None
+    channel: str | None = None
+    outcome: str = "information"
+    min_confidence: float | None = None
+    fallback: bool = False
+    booking_code: str | None = None
+    messages: list[UserMessage] = field(default_factory=list)
+    facets: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @property
+    def turns(self) -> int:
+        return len(self.messages)
+
+    @property
+    def sender_masked(self) -> str:
+        return mask_sender(self.sender_id)
+
+    @property
+    def words(self) -> set[str]:
+        """The words of the applicant's messages for the free-text filter (masked first: a NIK is
+        never a searchable word)."""
+        return words_of(" ".join(m.text for m in self.messages if m.text))
+
+
+def words_of(text: str) -> set[str]:
+    found: set[str] = set()
+    for word in WORD.findall(mask_text(text).lower()):
+        if len(found) >= WORDS_LIMIT:
+            break
+        found.add(word)
+    return found
+
+
+def utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp or 0.0, timezone.utc)
+
+
+def starts_session(event: TrackerEvent, previous: TrackerEvent | None) -> bool:
+    """Rasa writes `action_session_start` then `session_started`; either begins a conversation."""
+    if event.type_name == "action" and event.name == SESSION_START_ACTION:
+        return True
+    return event.type_name == "session_started" and not (
+        previous is not None and previous.type_name == "action" and previous.name == SESSION_START_ACTION)
+
+
+def split_sessions(events: Iterable[TrackerEvent]) -> Iterator[list[TrackerEvent]]:
+    """One sender's events in id order → one list per conversation."""
+    current: list[TrackerEvent] = []
+    previous = None
+    for event in events:
+        if current and starts_session(event, previous):
+            yield current
+            current = []
+        current.append(event)
+        previous = event
+    if current:
+        yield current
+
+
+def summarise(events: list[TrackerEvent], offices: dict[str, Office]) -> Conversation:
+    first, last = events[0], events[-1]
+    conversation = Conversation(first.sender_id, first.id, last.id, utc(first.timestamp), utc(last.timestamp))
+    slots: dict[str, object] = {}
+    form_started = refused = handoff = submitted_unbooked = False
+    metadata_office = None
+    for event in events:
+        data = event.data
+        if event.type_name == "user":
+            message = user_message(event)
+            conversation.messages.append(message)
+            if message.intent:
+                conversation.facets.add(("intent", message.intent, ""))
+            if message.confidence is not None and (conversation.min_confidence is None
+                                                   or message.confidence < conversation.min_confidence):
+                conversation.min_confidence = message.confidence
+            conversation.fallback |= message.intent == FALLBACK_INTENT
+            handoff |= message.intent == HANDOFF_INTENT
+            conversation.channel = conversation.channel or _text(data.get("input_channel"))
+            metadata_office = metadata_office or office_from_metadata(data.get("metadata"), offices)
+        elif event.type_name == "action":
+            name = event.name or ""
+            if name and name not in ROUTINE_ACTIONS:
+                conversation.facets.add(("action", name, ""))
+            conversation.fallback |= name == FALLBACK_ACTION
+            handoff |= name == HANDOFF_ACTION
+            form_started |= name == FORM
+            if name == SUBMIT_ACTION and slots.get("confirmed") is True and not slots.get("registration_blocked"):
+                submitted_unbooked = conversation.booking_code is None
+        elif event.type_name == "active_loop":
+            form_started |= event.name == FORM
+        elif event.type_name == "slot" and event.name:
+            value = data.get("value")
+            slots[event.name] = value
+            refused |= event.name == "registration_blocked" and value is True
+            if event.name == "office" and isinstance(value, str) and value in offices:
+                conversation.office_id = value
+            if value is not None and event.name != "requested_slot":
+                shown = "" if event.name in PERSONAL_SLOTS else _facet_value(value)
+                conversation.facets.add(("slot", event.name, shown))
+        elif event.type_name == "bot":
+            image = (data.get("data") or {}).get("image") if isinstance(data.get("data"), dict) else None
+            if isinstance(image, str) and (match := TICKET.search(image)):
+                conversation.booking_code = match.group(1).upper()
+                submitted_unbooked = False
+    conversation.office_id = conversation.office_id or metadata_office
+    if conversation.booking_code:
+        conversation.outcome = "booked"
+    elif refused or submitted_unbooked:
+        conversation.outcome = "refused"
+    elif handoff:
+        conversation.outcome = "handoff"
+    elif form_started:
+        conversation.outcome = "abandoned"
+    return conversation
+
+
+def user_message(event: TrackerEvent) -> UserMessage:
+    data = event.data
+    parse = data.get("parse_data") if isinstance(data.get("parse_data"), dict) else {}
+    intent = parse.get("intent") if isinstance(parse.get("intent"), dict) else {}
+    confidence = intent.get("confidence")
+    ranking = [{"name": r.get("name"), "confidence": r.get("confidence")}
+               for r in (parse.get("intent_ranking") or []) if isinstance(r, dict)][:10]
+    entities = [e for e in (parse.get("entities") or []) if isinstance(e, dict)]
+    return UserMessage(
+        event_id=event.id, at=utc(event.timestamp), text=_text(data.get("text")) or "",
+        intent=_text(intent.get("name")),
+        confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
+        entities=entities, ranking=ranking,
+    )
+
+
+def office_from_metadata(metadata: object, offices: dict[str, Office]) -> str | None:
+    """The REST channel passes `office_id`; WhatsApp passes the office's `phone_number_id`."""
+    if not isinstance(metadata, dict):
+        return None
+    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
+        return metadata["office_id"]
+    if isinstance(metadata.get("phone_number_id"), str):
+        office = office_for_phone_number_id(offices, metadata["phone_number_id"])
+        return office.id if office else None
+    return None
+
+
+def _facet_value(value: object) -> str:
+    text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    return text[:FACET_VALUE_LIMIT]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

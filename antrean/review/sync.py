@@ -1,0 +1,175 @@
+"""Copying new tracker events into the read model, incrementally and idempotently.
+
+A watermark (the highest tracker event id copied) lives in `review_sync_state`. Each batch claims
+the range (watermark, new] with a conditional UPDATE of that row inside the transaction that writes
+the batch: a second console process syncing at the same time waits for the row (PostgreSQL) or the
+write lock (SQLite), finds the watermark moved, and leaves the range alone. A conversation may span
+several batches: when a sender's newest conversation is still open, its earlier events are read
+again from the tracker store and the conversation is summarised anew (messages already copied keep
+their rows and their flags)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from antrean.booking.offices import Office
+from antrean.booking.store import to_db_time
+from antrean.review import tracker
+from antrean.review.derive import SESSION_START_ACTION, Conversation, split_sessions, summarise
+from antrean.review.schema import review_conversations, review_facets, review_sync_state, review_user_messages
+
+BATCH_EVENTS = 20_000
+# PostgreSQL hands out ids before commit, so a slow Rasa transaction can commit an id below one
+# already visible; copying only events a few seconds old keeps the watermark from passing it.
+SETTLE_SECONDS = 3.0
+_IN_CHUNK = 500
+ANALYZE_EVERY_EVENTS = 100_000
+
+
+@dataclass
+class SyncResult:
+    events: int = 0
+    conversations: int = 0
+    watermark: int = 0
+
+
+def watermark(engine: Engine) -> int:
+    with engine.connect() as connection:
+        state = review_sync_state.c
+        return connection.execute(select(state.last_event_id).where(state.id == 1)).scalar() or 0
+
+
+def sync(engine: Engine, tracker_engine: Engine, offices: dict[str, Office], now: datetime, *,
+         batch_events: int = BATCH_EVENTS, max_batches: int | None = None,
+         settle_seconds: float = SETTLE_SECONDS) -> SyncResult:
+    """Copy what is new; returns how much. Cheap when nothing is: two one-row queries."""
+    result = SyncResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with tracker_engine.connect() as tracker_connection:
+            top = (tracker.settled_max_event_id(tracker_connection, time.time() - settle_seconds)
+                   if settle_seconds > 0 else tracker.max_event_id(tracker_connection))
+        old = watermark(engine)
+        result.watermark = old
+        if top <= old:
+            break
+        new = min(top, old + batch_events)
+        with engine.begin() as connection:
+            claimed = connection.execute(
+                update(review_sync_state).where(review_sync_state.c.id == 1, review_sync_state.c.last_event_id == old)
+                .values(last_event_id=new, synced_at=to_db_time(now))
+            ).rowcount == 1
+            if not claimed:  # another process copied this range meanwhile; look again
+                continue
+            with tracker_engine.connect() as tracker_connection:
+                events, conversations = _copy(connection, tracker_connection, old, new, offices)
+        batches += 1
+        result.events += events
+        result.conversations += conversations
+        result.watermark = new
+        if old // ANALYZE_EVERY_EVENTS != new // ANALYZE_EVERY_EVENTS:
+            analyze(engine)
+    return result
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics of the read model. Without them SQLite assumes any indexed
+    equality is selective and, e.g. for "not reviewed, most turns first", sorts 95% of the table
+    instead of walking the turns index; so the sync runs this each time it passes 100,000 events."""
+    tables = ["review_conversations", "review_facets", "review_user_messages", "review_tags"]
+    with engine.begin() as connection:
+        for table in tables:
+            connection.exec_driver_sql(f"ANALYZE {table}")
+
+
+def _copy(connection: Connection, tracker_connection: Connection, old: int, new: int,
+          offices: dict[str, Office]) -> tuple[int, int]:
+    batch = tracker.events_between(tracker_connection, old, new)
+    by_sender: dict[str, list[tracker.TrackerEvent]] = defaultdict(list)
+    for event in batch:
+        by_sender[event.sender_id].append(event)
+    open_conversations = _latest_conversations(connection, list(by_sender))
+    conversations: list[Conversation] = []
+    existing_ids: dict[tuple[str, int], int] = {}
+    for sender_id, sender_batch in by_sender.items():
+        latest = open_conversations.get(sender_id)
+        events = sender_batch
+        first = sender_batch[0]
+        if latest is not None and not (first.type_name == "action" and first.name == SESSION_START_ACTION):
+            # The sender's newest conversation continues in this batch: summarise it whole again.
+            events = tracker.sender_events(tracker_connection, sender_id, latest[1], old) + sender_batch
+            existing_ids[(sender_id, latest[1])] = latest[0]
+        conversations.extend(summarise(session, offices) for session in split_sessions(events))
+    _write(connection, conversations, existing_ids, old)
+    return len(batch), len(conversations)
+
+
+def _latest_conversations(connection: Connection, senders: list[str]) -> dict[str, tuple[int, int]]:
+    """sender → (id, first_event_id) of its newest conversation already in the read model."""
+    latest: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(senders), _IN_CHUNK):
+        rows = connection.execute(
+            select(review_conversations.c.id, review_conversations.c.sender_id, review_conversations.c.first_event_id)
+            .where(review_conversations.c.sender_id.in_(senders[start:start + _IN_CHUNK]))
+        )
+        for row in rows:
+            if row.sender_id not in latest or row.first_event_id > latest[row.sender_id][1]:
+                latest[row.sender_id] = (row.id, row.first_event_id)
+    return latest
+
+
+def _summary_row(conversation: Conversation) -> dict:
+    return {
+        "sender_id": conversation.sender_id, "sender_masked": conversation.sender_masked,
+        "sender_reversed": conversation.sender_id[::-1],
+        "first_event_id": conversation.first_event_id, "last_event_id": conversation.last_event_id,
+        "started_at": to_db_time(conversation.started_at), "ended_at": to_db_time(conversation.ended_at),
+        "office_id": conversation.office_id, "channel": conversation.channel, "turns": conversation.turns,
+        "outcome": conversation.outcome, "min_confidence": conversation.min_confidence,
+        "fallback": conversation.fallback, "booking_code": conversation.booking_code,
+    }
+
+
+def _write(connection: Connection, conversations: list[Conversation], existing_ids: dict[tuple[str, int], int],
+           old: int) -> None:
+    new_rows = []
+    for conversation in conversations:
+        key = (conversation.sender_id, conversation.first_event_id)
+        if key in existing_ids:
+            connection.execute(update(review_conversations).where(review_conversations.c.id == existing_ids[key])
+                               .values(**_summary_row(conversation)))
+            connection.execute(delete(review_facets).where(review_facets.c.conversation_id == existing_ids[key]))
+        else:
+            new_rows.append(_summary_row(conversation))
+    ids = dict(existing_ids)
+    if new_rows:
+        connection.execute(insert(review_conversations), new_rows)
+        # Every conversation that starts inside the claimed range is new, and nobody else writes the
+        # range while it is claimed: that is how the new ids are found without RETURNING per row.
+        c = review_conversations.c
+        for row in connection.execute(select(c.id, c.sender_id, c.first_event_id).where(c.first_event_id > old)):
+            ids[(row.sender_id, row.first_event_id)] = row.id
+    messages, facets = [], []
+    for conversation in conversations:
+        conversation_id = ids[(conversation.sender_id, conversation.first_event_id)]
+        facets.extend({"conversation_id": conversation_id, "kind": kind, "name": name[:255], "value": value}
+                      for kind, name, value in conversation.facets)
+        facets.extend({"conversation_id": conversation_id, "kind": "word", "name": word, "value": ""}
+                      for word in conversation.words)
+        messages.extend({
+            "conversation_id": conversation_id, "event_id": m.event_id, "sender_id": conversation.sender_id,
+            "at": to_db_time(m.at), "text": m.text, "intent": m.intent, "confidence": m.confidence,
+            "entities": json.dumps(m.entities, ensure_ascii=False), "ranking": json.dumps(m.ranking),
+            "office_id": conversation.office_id,
+        } for m in conversation.messages if m.event_id > old)  # earlier ones were copied before
+    if facets:
+        connection.execute(insert(review_facets), facets)
+    if messages:
+        connection.execute(insert(review_user_messages), messages)

@@ -1,0 +1,103 @@
+"""One conversation as staff read it: its events straight from the tracker store (one indexed
+range of one sender), shaped for the page. Personal data is masked unless `revealed`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from antrean.identity import mask_nik
+from antrean.media.contract import media_from_metadata
+from antrean.review import tracker
+from antrean.review.derive import PERSONAL_SLOTS, user_message, utc
+from antrean.review.privacy import mask_text
+from antrean.review.work import ConversationInfo
+
+HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})  # "sesi dimulai" says it
+HIDDEN_SLOTS = frozenset({"requested_slot"})
+PERSONAL_ENTITIES = frozenset({"person_name", "birth_date", "address", "nik"})
+
+
+@dataclass
+class Item:
+    kind: str  # user | bot | action | slot | loop | session
+    at: datetime
+    event_id: int
+    text: str = ""
+    intent: str | None = None
+    confidence: float | None = None
+    entities: list[dict] = field(default_factory=list)  # {entity, value}
+    runners_up: list[dict] = field(default_factory=list)  # {name, confidence}
+    buttons: list[dict] = field(default_factory=list)  # {title, payload}
+    image: str | None = None
+    photo_ref: str | None = None  # an ID photo the applicant sent (user messages)
+    photo_problem: str | None = None
+    name: str | None = None  # action, slot or loop name
+    value: str | None = None  # slot value as shown
+    flagged: bool = False
+
+
+def transcript(tracker_engine: Engine, conversation: ConversationInfo, revealed: bool) -> list[Item]:
+    with tracker_engine.connect() as connection:
+        events = tracker.sender_events(connection, conversation.sender_id, conversation.first_event_id,
+                                       conversation.last_event_id)
+    items = []
+    for event in events:
+        item = _item(event, revealed)
+        if item is not None:
+            item.flagged = event.id in conversation.flagged
+            items.append(item)
+    return items
+
+
+def _shown(text: str, revealed: bool) -> str:
+    return text if revealed else mask_text(text)
+
+
+def _item(event: tracker.TrackerEvent, revealed: bool) -> Item | None:
+    data = event.data
+    at = utc(event.timestamp)
+    if event.type_name == "user":
+        message = user_message(event)
+        media = media_from_metadata(data.get("metadata"))
+        return Item(
+            "user", at, event.id, text=_shown(message.text, revealed), intent=message.intent,
+            confidence=message.confidence,
+            entities=[{"entity": e.get("entity"), "value": _entity_value(e, revealed)} for e in message.entities],
+            runners_up=message.ranking[1:4],
+            photo_ref=media.ref if media else None, photo_problem=media.problem if media else None,
+        )
+    if event.type_name == "bot":
+        extra = data.get("data") if isinstance(data.get("data"), dict) else {}
+        buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                   for b in (extra.get("buttons") or []) if isinstance(b, dict)]
+        image = extra.get("image") if isinstance(extra.get("image"), str) else None
+        return Item("bot", at, event.id, text=_shown(data.get("text") or "", revealed), buttons=buttons, image=image)
+    if event.type_name == "action" and event.name not in HIDDEN_ACTIONS:
+        return Item("action", at, event.id, name=event.name)
+    if event.type_name == "slot" and event.name not in HIDDEN_SLOTS:
+        return Item("slot", at, event.id, name=event.name, value=_slot_value(event.name, data.get("value"), revealed))
+    if event.type_name == "active_loop":
+        return Item("loop", at, event.id, name=data.get("name"))
+    if event.type_name == "session_started":
+        return Item("session", at, event.id)
+    return None
+
+
+def _entity_value(entity: dict, revealed: bool) -> str:
+    value = str(entity.get("value", ""))
+    if revealed or entity.get("entity") not in PERSONAL_ENTITIES:
+        return value
+    return mask_nik(value) if entity.get("entity") == "nik" else "•••"
+
+
+def _slot_value(name: str, value: object, revealed: bool) -> str:
+    if value is None:
+        return "—"
+    if name in PERSONAL_SLOTS and not revealed:
+        if name == "nik":
+            return mask_nik(str(value))
+        return "(foto)" if name.endswith("photo") else "•••"
+    return str(value).lower() if isinstance(value, bool) else str(value)

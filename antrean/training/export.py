@@ -1,0 +1,114 @@
+"""`python -m antrean nlu export`: the accepted examples of the NLU inbox as data/nlu/reviewed.yml,
+in Rasa 3.x training-data format, with personal data replaced by placeholders (antrean.training.privacy).
+
+The file is rewritten whole from the database each time (the database is the record; the file is
+derived), examples already in the other data files are left out, so `rasa data validate` sees no
+duplicate, and only intents and entities of domain.yml are written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from antrean.training.data import NLU_DIR, REVIEWED_FILE, Domain, load_domain, normalise, training_examples
+from antrean.training.inbox import accepted_examples
+from antrean.training.privacy import Placeholders, Span, scrub
+
+HEADER = """\
+# Examples confirmed by reviewers in the staff console's NLU inbox, written by
+# `python -m antrean nlu export` — do not edit by hand (the next export overwrites it).
+# NIKs, phone numbers, addresses and names are placeholders, not the applicants' data.
+version: "3.1"
+"""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    examples: int
+    intents: int
+    skipped: int  # accepted, but already in the other training files or repeated after scrubbing
+
+
+def annotate(text: str, spans: list[Span]) -> str:
+    """Rasa's inline markup: [value](entity). Brackets typed by the applicant become parentheses
+    so that they cannot be read as markup; runs of spaces become one."""
+    def plain(part: str) -> str:
+        return part.replace("[", "(").replace("]", ")")
+
+    pieces, position = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        pieces += [plain(text[position:span.start]), f"[{plain(text[span.start:span.end]).strip()}]({span.entity})"]
+        position = span.end
+    pieces.append(plain(text[position:]))
+    return " ".join("".join(pieces).split())
+
+
+def render(examples: list[tuple[str, str]]) -> str:
+    """YAML text for (intent, annotated example) pairs, intents in order of first appearance."""
+    by_intent: dict[str, list[str]] = {}
+    for intent, example in examples:
+        by_intent.setdefault(intent, []).append(example)
+    if not by_intent:
+        return HEADER + "\nnlu: []\n"
+    lines = [HEADER, "nlu:"]
+    for intent, items in by_intent.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {item}" for item in items]
+    return "\n".join(lines) + "\n"
+
+
+def build(engine: Engine, domain: Domain, known: set[str]) -> tuple[list[tuple[str, str]], int]:
+    placeholders = Placeholders()
+    seen: set[str] = set(known)
+    examples, skipped = [], 0
+    for accepted in accepted_examples(engine):
+        if accepted["intent"] not in domain.intents:
+            skipped += 1
+            continue
+        spans = [Span(int(e["start"]), int(e["end"]), str(e["entity"])) for e in accepted["entities"]
+                 if e.get("entity") in domain.entities]
+        text = " ".join(accepted["text"].split("\n"))  # one example per line
+        clean, moved = scrub(text, spans, placeholders)
+        key = normalise(clean)
+        if not key or key in seen:
+            skipped += 1
+            continue
+        seen.add(key)
+        examples.append((accepted["intent"], annotate(clean, moved)))
+    return examples, skipped
+
+
+def export(engine: Engine, path: Path = REVIEWED_FILE, domain: Domain | None = None,
+           data_dir: Path = NLU_DIR) -> ExportResult:
+    """Writes `path`; examples already in `data_dir`'s files (other than `path` itself) are left out."""
+    path = Path(path)
+    domain = domain or load_domain()
+    others = set(training_examples(data_dir))
+    replaced = Path(data_dir) / path.name
+    if path.exists() and replaced.resolve() == path.resolve():
+        others -= training_examples_of(path)  # the file being replaced does not count as known
+    examples, skipped = build(engine, domain, others)
+    _write_atomically(path, render(examples))
+    return ExportResult(path, len(examples), len({intent for intent, _ in examples}), skipped)
+
+
+def training_examples_of(path: Path) -> set[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(path.read_bytes())
+        return set(training_examples(Path(folder)))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A crash half-way must not leave Rasa a broken training file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".reviewed-", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)

@@ -1,0 +1,604 @@
+"""`make bench-rush`: Batam's morning rush over WhatsApp, against the running stack.
+
+N applicants (750 by default: three bookable days of Batam's 250 seats, a day's registrations) each
+send the LAW text `Nama#TGL Lahir#Alamat` and a photo of their e-KTP, both within the first 60
+seconds of the registration window, as signed webhook POSTs to the Rasa server's WhatsApp channel;
+then they answer the assistant's questions like a person would (the latest question, once every
+reply they are waiting for has come): application type, NIK, day, confirmation. The Graph API is
+the local stand-in (tests/whatsapp/standin.py): it serves the photos and records every /messages
+call. The clock of the stack is frozen at the window's opening (ANTREAN_CLOCK), a working day.
+
+Everything reported is counted from the booking database, the inbox/outbox tables and the
+stand-in's record — never assumed:
+
+- webhook answer latency p50/p99 (client side, every POST);
+- reply latency p50/p95: per stored message, first reply claimed in the outbox − message stored;
+- time until the last applicant had a first reply, and until the last conversation ended;
+- applicants booked vs seats available (the booking days' capacity before the rush);
+- messages lost: POSTed ids missing from the inbox, plus stored messages never processed;
+- seats overbooked: active bookings beyond a session's capacity, or seat counters that disagree;
+- duplicate replies: /messages calls at the stand-in beyond the outbox rows marked sent;
+- where the time goes: CPU seconds of the Rasa server (webhook, inbox, worker, NLU, dialogue,
+  outbound), the action server (actions, booking), PostgreSQL, and this process (load + stand-in).
+
+    python -m benchmarks.rush [--applicants 750] [--database sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from antrean.booking.model import BookingStatus
+from antrean.booking.offices import load_offices
+from antrean.booking.schema import bookings, session_seats, whatsapp_inbox, whatsapp_outbox
+from antrean.db import make_engine, upgrade_database
+from antrean.serve import DEFAULT_MODEL, Stack
+from tests.builders import make_nik
+from tests.media.images import card, encode
+from tests.whatsapp import meta
+from tests.whatsapp.server import free_port
+from tests.whatsapp.standin import GraphStandIn
+
+CLOCK = "2026-12-01T07:30:00+07:00"  # Tuesday, Batam's registration window opens
+OFFICE = "batam"
+BOOKABLE_DAYS = [date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4)]
+SECRET = "bench-rush-secret-key-0123456789-0123456789"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+STREETS = ["Jl. Engku Putri", "Jl. Ahmad Yani", "Jl. Raja Ali Haji", "Jl. Sudirman", "Jl. Laksamana Bintan"]
+NAMES = ["Budi Santoso", "Siti Aminah", "Rizky Pratama", "Dewi Lestari", "Agus Salim", "Nur Hidayah",
+         "Hendra Wijaya", "Putri Ayu", "Fajar Nugroho", "Rina Marlina"]
+
+
+# --- the stand-in, telling the applicants when a reply arrives ------------------------------------
+
+class NotifyingStandIn(GraphStandIn):
+    def __init__(self):
+        super().__init__()
+        self.listener = None  # (loop, callback(message, monotonic time))
+
+    async def _messages(self, request):
+        reply = await super()._messages(request)
+        if reply.status == 200 and self.listener is not None:
+            wamid = json.loads(reply.body)["messages"][0]["id"]
+            with self.lock:
+                message = next(m for m in reversed(self.sent) if m["wamid"] == wamid)
+            loop, callback = self.listener
+            with contextlib.suppress(RuntimeError):  # the benchmark's loop has ended: nobody listens
+                loop.call_soon_threadsafe(callback, message, time.monotonic())
+        return reply
+
+
+# --- one applicant ---------------------------------------------------------------------------------
+
+def choice_ids(message: dict) -> list[str]:
+    action = message.get("interactive", {}).get("action", {})
+    return ([b["reply"]["id"] for b in action.get("buttons", [])]
+            + [r["id"] for s in action.get("sections", []) for r in s.get("rows", [])])
+
+
+def body_text(message: dict) -> str:
+    if message["type"] == "text":
+        return message["text"]["body"]
+    if message["type"] == "interactive":
+        return message["interactive"]["body"]["text"]
+    return message.get("image", {}).get("caption", "")
+
+
+def classify(message: dict) -> str:
+    """What a reply asks for (or tells), as the applicant understands it."""
+    ids, words = choice_ids(message), body_text(message)
+    if "Pendaftaran berhasil" in words:
+        return "booked"
+    if any('"application_type"' in i for i in ids):
+        return "ask_type"
+    if any('"visit_date"' in i for i in ids):
+        return "ask_day"
+    if "/affirm" in ids:
+        return "ask_confirm"
+    if "*NIK*" in words:
+        return "ask_nik"
+    if "foto e-KTP" in words or "kirim *foto*" in words or "kirim ulang foto" in words:
+        return "ask_photo"
+    if "sudah penuh" in words and "hari kerja ke depan" in words:
+        return "full"
+    return "other"
+
+
+@dataclass
+class Applicant:
+    index: int
+    wa_id: str
+    law: str
+    nik: str
+    start_offset: float
+    photo_delay: float
+    media_id: str = ""
+    sent_ids: list[str] = field(default_factory=list)
+    sent: int = 0  # messages that each end in a question (or the end of the conversation)
+    questions: int = 0
+    first_reply_at: float | None = None
+    last_reply_at: float | None = None
+    outcome: str = "no reply"
+    inbox: asyncio.Queue | None = None
+
+
+def make_applicants(count: int, window: float, seed: int) -> list[Applicant]:
+    rng = random.Random(seed)
+    people = []
+    for i in range(count):
+        birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 15000))  # 1960–2001: adults
+        name = f"{NAMES[i % len(NAMES)]} {chr(65 + i % 26)}"
+        address = f"{STREETS[i % len(STREETS)]} No. {i + 1} RT 0{i % 9 + 1}/RW 0{i % 7 + 1} Batam Centre"
+        start = rng.uniform(0, max(window - 6, 0.1))
+        people.append(Applicant(index=i, wa_id=f"62812{i + 70000000:08d}", law=f"{name}#{birth:%d-%m-%Y}#{address}",
+                                nik=make_nik(birth, serial=i + 1), start_offset=start,
+                                photo_delay=rng.uniform(1, 5)))
+    return people
+
+
+class Rush:
+    def __init__(self, webhook_url: str, standin: NotifyingStandIn, photo: bytes, *, think: float,
+                 idle_timeout: float, seed: int):
+        self.url = webhook_url
+        self.standin = standin
+        self.photo = photo
+        self.think = think
+        self.idle_timeout = idle_timeout
+        self.rng = random.Random(seed + 1)
+        self.post_latencies: list[float] = []
+        self.post_failures = 0
+        self.by_wa_id: dict[str, Applicant] = {}
+        self.started = 0.0
+
+    def on_reply(self, message: dict, at: float) -> None:
+        applicant = self.by_wa_id.get(message.get("to"))
+        if applicant is not None:
+            applicant.inbox.put_nowait((message, at))
+
+    async def post(self, client: httpx.AsyncClient, applicant: Applicant, message: dict) -> None:
+        body = meta.encode(meta.notification(meta.messages_value(message)))
+        for _ in range(5):  # like Meta: a delivery that was not answered 200 comes again
+            started = time.perf_counter()
+            try:
+                reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
+                ok = reply.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            self.post_latencies.append(time.perf_counter() - started)
+            if ok:
+                applicant.sent_ids.append(message["id"])
+                applicant.sent += 1
+                return
+            self.post_failures += 1
+            await asyncio.sleep(1)
+        raise RuntimeError("a webhook POST failed five times")
+
+    async def converse(self, client: httpx.AsyncClient, applicant: Applicant) -> None:
+        applicant.inbox = asyncio.Queue()
+        self.by_wa_id[applicant.wa_id] = applicant
+        await asyncio.sleep(max(0.0, self.started + applicant.start_offset - time.monotonic()))
+        await self.post(client, applicant, meta.text(applicant.wa_id, applicant.law))
+        await asyncio.sleep(applicant.photo_delay)
+        await self.post(client, applicant, meta.image(applicant.wa_id, applicant.media_id))
+        answered: Counter = Counter()
+        latest: dict | None = None
+        while True:
+            try:
+                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=self.idle_timeout)
+            except asyncio.TimeoutError:
+                if latest is None or answered["stalled"] >= 2:
+                    applicant.outcome = f"stalled ({applicant.outcome})"
+                    return
+                answered["stalled"] += 1  # no question for a long time: answer the latest one anyway
+                message, at = latest, time.monotonic()
+                applicant.questions = applicant.sent
+            applicant.first_reply_at = applicant.first_reply_at or at
+            applicant.last_reply_at = at
+            kind = classify(message)
+            if kind == "booked":
+                applicant.outcome = "booked"
+                return
+            if kind == "full":
+                applicant.outcome = "refused: full"
+                return
+            if kind == "other":
+                continue
+            if message is not latest:
+                applicant.questions += 1
+            latest = message
+            applicant.outcome = f"waiting after {kind}"
+            if applicant.questions < applicant.sent:
+                continue  # more replies are on their way: a person reads the last question
+            answered[kind] += 1
+            if answered[kind] > 4:
+                applicant.outcome = f"loop at {kind}"
+                return
+            await asyncio.sleep(self.think)
+            if kind == "ask_type":
+                reply = meta.button_reply(applicant.wa_id, '/inform{"application_type":"new"}', "Paspor baru")
+            elif kind == "ask_nik":
+                reply = meta.text(applicant.wa_id, applicant.nik)
+            elif kind == "ask_photo":
+                reply = meta.image(applicant.wa_id, applicant.media_id)
+            elif kind == "ask_day":
+                days = [i for i in choice_ids(message) if '"visit_date"' in i]
+                reply = meta.button_reply(applicant.wa_id, self.rng.choice(days), "Hari")
+            else:
+                reply = meta.button_reply(applicant.wa_id, "/affirm", "Ya, daftarkan")
+            await self.post(client, applicant, reply)
+
+    async def run(self, applicants: list[Applicant], database: str) -> tuple[float, float, bool]:
+        """Returns when every conversation ended and the inbox is drained: (start, end, drained)."""
+        self.standin.listener = (asyncio.get_running_loop(), self.on_reply)
+        for applicant in applicants:
+            applicant.media_id = self.standin.add_media(self.photo)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            self.started = time.monotonic()
+            await asyncio.gather(*(self.converse(client, a) for a in applicants))
+        finished = time.monotonic()
+        # The last turns' replies (the QR ticket after the confirmation) are still being sent.
+        drained = await asyncio.to_thread(wait_drained, database, 120)
+        sent = -1
+        while sent != len(self.standin.sent):
+            sent = len(self.standin.sent)
+            await asyncio.sleep(3)
+        self.standin.listener = None
+        return self.started, finished, drained
+
+
+# --- counting ------------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def count_results(database: str, applicants: list[Applicant], standin: GraphStandIn, seats: int,
+                  capacities: dict) -> dict:
+    engine = make_engine(database)
+    sent_ids = {i for a in applicants for i in a.sent_ids}
+    with engine.connect() as connection:
+        stored = connection.execute(select(whatsapp_inbox.c.id, whatsapp_inbox.c.wa_message_id,
+                                           whatsapp_inbox.c.received_at, whatsapp_inbox.c.processed_at,
+                                           whatsapp_inbox.c.outcome)).all()
+        first_reply = dict(connection.execute(select(whatsapp_outbox.c.inbox_id, func.min(whatsapp_outbox.c.created_at))
+                                              .group_by(whatsapp_outbox.c.inbox_id)).all())
+        outbox_sent = Counter(dict(connection.execute(
+            select(whatsapp_outbox.c.wa_id, func.count()).where(whatsapp_outbox.c.status == "sent")
+            .group_by(whatsapp_outbox.c.wa_id)).all()))
+        outbox_failed = connection.execute(select(func.count()).select_from(whatsapp_outbox).where(
+            whatsapp_outbox.c.status != "sent")).scalar_one()
+        active = connection.execute(
+            select(bookings.c.day, bookings.c.session_start, func.count())
+            .where(bookings.c.office_id == OFFICE, bookings.c.status.in_([BookingStatus.BOOKED.value,
+                                                                          BookingStatus.CHECKED_IN.value]))
+            .group_by(bookings.c.day, bookings.c.session_start)).all()
+        counters = {(r.day, r.session_start): r.booked for r in connection.execute(
+            select(session_seats).where(session_seats.c.office_id == OFFICE))}
+        booked = connection.execute(select(func.count()).select_from(bookings).where(
+            bookings.c.status == BookingStatus.BOOKED.value)).scalar_one()
+        distinct_numbers = connection.execute(select(func.count(func.distinct(bookings.c.whatsapp_number)))
+                                              .where(bookings.c.status == BookingStatus.BOOKED.value)).scalar_one()
+    engine.dispose()
+    stored_ids = {row.wa_message_id for row in stored}
+    unprocessed = sum(1 for row in stored if row.processed_at is None)
+    latencies = [(first_reply[row.id] - row.received_at).total_seconds() for row in stored if row.id in first_reply]
+    overbooked = sum(max(0, n - capacities.get((d, s), 0)) for d, s, n in active)
+    counter_mismatch = sum(1 for d, s, n in active if counters.get((d, s)) != n)
+    standin_count = Counter(m["to"] for m in standin.sent)
+    duplicates = sum(max(0, standin_count[w] - outbox_sent[w]) for w in standin_count)
+    wamids = Counter(m["wamid"] for m in standin.sent)
+    return {
+        "messages_posted": len(sent_ids), "messages_stored": len(stored),
+        "lost": len(sent_ids - stored_ids) + unprocessed, "unprocessed": unprocessed,
+        "outcomes": dict(Counter(row.outcome for row in stored)),
+        "without_reply": sum(1 for row in stored if row.id not in first_reply),
+        "reply_latencies": latencies, "booked": booked, "booked_numbers": distinct_numbers, "seats": seats,
+        "overbooked": overbooked, "seat_counter_mismatches": counter_mismatch,
+        "duplicates": duplicates + sum(n - 1 for n in wamids.values() if n > 1),
+        "replies_sent": len(standin.sent), "replies_not_sent": outbox_failed,
+    }
+
+
+def capacities_for(offices_path: Path | None) -> tuple[int, dict]:
+    from antrean.booking.capacity import sessions_for
+
+    office = load_offices(offices_path)[OFFICE]
+    capacity = {}
+    for day in BOOKABLE_DAYS:
+        for session in sessions_for(office, day):
+            capacity[(day, session.start)] = session.capacity
+    return sum(capacity.values()), capacity
+
+
+# --- where the CPU goes --------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    receiver = ({"webhook receiver (signature, inbox)": cpu_seconds(stack.processes[2].pid)}
+                if stack.receiver_port else {})
+    return {**receiver,
+            "Rasa server (worker, NLU, dialogue, tracker store, outbound)": cpu_seconds(stack.processes[1].pid),
+            "action server (actions, booking core)": cpu_seconds(stack.processes[0].pid),
+            "PostgreSQL (all backends on the machine)": postgres_cpu(),
+            "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid())}
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+class Databases:
+    """Fresh databases for one run: SQLite files in a folder, or new PostgreSQL databases dropped
+    afterwards (bookings + WhatsApp tables in one, Rasa's tracker store in another)."""
+
+    def __init__(self, kind: str, folder: Path, server: str):
+        self.kind, self.folder, self.server, self.created = kind, folder, server, []
+
+    def __enter__(self) -> tuple[str, str]:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.folder / 'bookings.sqlite3'}", f"sqlite:///{self.folder / 'conversations.sqlite3'}"
+        admin = create_engine(self.server, isolation_level="AUTOCOMMIT", future=True)
+        urls = []
+        with admin.connect() as connection:
+            for role in ("bookings", "conversations"):
+                name = f"antrean_rush_{role}_{uuid.uuid4().hex[:8]}"
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                self.created.append(name)
+                urls.append(make_url(self.server).set(database=name).render_as_string(hide_password=False))
+        admin.dispose()
+        return urls[0], urls[1]
+
+    def __exit__(self, *_exc) -> None:
+        if not self.created:
+            return
+        admin = create_engine(self.server, isolation_level="AUTOCOMMIT", future=True)
+        with admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 300,
+         seed: int = 2017, concurrent_senders: int | None = None, postgres: str = DEFAULT_POSTGRES,
+         model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, log=print) -> dict:
+    """One rush against a fresh stack and fresh databases; returns the figures (the smoke test
+    calls this with a few applicants)."""
+    photo = encode(card())
+    applicants = make_applicants(count, window, seed)
+    seats, capacities = capacities_for(None)
+    with tempfile.TemporaryDirectory(prefix="antrean-rush-") as folder_name:
+        folder = Path(folder_name)
+        with Databases(kind, folder, postgres) as (database, conversations):
+            upgrade_database(database)
+            standin = NotifyingStandIn().start()
+            environment = {
+                "ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK, "ANTREAN_MEDIA_DIR": str(folder / "media"),
+                "ANTREAN_SECRET_KEY": SECRET, "ANTREAN_WA_VERIFY_TOKEN": meta.VERIFY_TOKEN,
+                "ANTREAN_WA_APP_SECRET": meta.APP_SECRET, "ANTREAN_WA_ACCESS_TOKEN": standin.token,
+                "ANTREAN_WA_GRAPH_URL": standin.url, "ANTREAN_WA_GRAPH_VERSION": standin.version,
+                # Every applicant sends a handful of messages; the flood limit is not what is measured.
+                "ANTREAN_WA_FLOOD_MAX_MESSAGES": "100",
+                # With the receiver in its own process the worker finds new messages by polling.
+                "ANTREAN_WA_POLL_SECONDS": "0.25" if receiver else "2"}
+            if concurrent_senders:
+                environment["ANTREAN_WA_CONCURRENT_SENDERS"] = str(concurrent_senders)
+            stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
+                          conversations_url=conversations, environment=environment,
+                          receiver_port=free_port() if receiver else None, profile_rasa_to=profile,
+                          stop_seconds=180 if profile else 20)
+            loaded = time.monotonic()
+            stack.start()
+            try:
+                stack.wait_until_ready(timeout=900)
+                log(f"[{kind}] stack ready in {time.monotonic() - loaded:.0f} s; {count} applicants, "
+                    f"first messages within {window:.0f} s")
+                runner = Rush(stack.whatsapp_webhook_url, standin, photo, think=think,
+                              idle_timeout=idle_timeout, seed=seed)
+                cpu_before, load_before = cpu_snapshot(stack), os.getloadavg()
+                started, finished, drained = asyncio.run(runner.run(applicants, database))
+                cpu_after, load_after = cpu_snapshot(stack), os.getloadavg()
+            finally:
+                stack.stop()
+            figures = count_results(database, applicants, standin, seats, capacities)
+            standin.stop()
+    first_replies = [a.first_reply_at - started for a in applicants if a.first_reply_at]
+    last_replies = [a.last_reply_at - started for a in applicants if a.last_reply_at]
+    figures.update({
+        "database": kind, "applicants": count, "window_seconds": window,
+        "webhook": "receiver process" if receiver else "in the Rasa server",
+        "webhook_p50_ms": percentile(runner.post_latencies, 0.50) * 1000,
+        "webhook_p99_ms": percentile(runner.post_latencies, 0.99) * 1000,
+        "webhook_over_1s": sum(1 for x in runner.post_latencies if x > 1) / max(1, len(runner.post_latencies)),
+        "webhook_posts": len(runner.post_latencies), "webhook_failures": runner.post_failures,
+        "reply_p50_s": percentile(figures["reply_latencies"], 0.50),
+        "reply_p95_s": percentile(figures["reply_latencies"], 0.95),
+        "last_first_reply_s": max(first_replies) if len(first_replies) == count else float("nan"),
+        "without_any_reply": count - len(first_replies),
+        "last_reply_s": max(last_replies, default=float("nan")), "run_seconds": finished - started,
+        "drained": drained, "applicant_outcomes": dict(Counter(a.outcome for a in applicants)),
+        "cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
+        "load_before": load_before, "load_after": load_after,
+    })
+    figures["turns"] = len(figures.pop("reply_latencies"))
+    return figures
+
+
+def wait_drained(database: str, timeout: float) -> bool:
+    engine = make_engine(database)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                pending = connection.execute(select(func.count()).select_from(whatsapp_inbox).where(
+                    whatsapp_inbox.c.processed_at.is_(None))).scalar_one()
+            if pending == 0:
+                return True
+            time.sleep(1)
+        return False
+    finally:
+        engine.dispose()
+
+
+def report(f: dict) -> str:
+    cpu = f["cpu_seconds"]
+    total_cpu = sum(cpu.values()) or 1
+    lines = [
+        f"== {f['database']}: {f['applicants']} applicants, LAW text + e-KTP photo "
+        f"within {f['window_seconds']:.0f} s; webhook {f['webhook']} ==",
+        f"webhook answer latency: p50 {f['webhook_p50_ms']:.1f} ms, p99 {f['webhook_p99_ms']:.1f} ms, "
+        f"> 1 s: {f['webhook_over_1s']:.2%} ({f['webhook_posts']} POSTs, {f['webhook_failures']} not answered 200)",
+        f"time until the last applicant had a reply: {f['last_first_reply_s']:.0f} s "
+        f"({f['without_any_reply']} without any reply); last reply of all at {f['last_reply_s']:.0f} s",
+        f"reply latency (stored → first reply claimed): p50 {f['reply_p50_s']:.1f} s, p95 {f['reply_p95_s']:.1f} s "
+        f"over {f['turns']} answered messages",
+        f"applicants booked: {f['booked']} of {f['applicants']} (seats available: {f['seats']})",
+        f"messages lost: {f['lost']} (posted {f['messages_posted']}, stored {f['messages_stored']}, "
+        f"unprocessed {f['unprocessed']}); stored without any reply: {f['without_reply']}",
+        f"seats overbooked: {f['overbooked']} "
+        f"(seat counters disagreeing with bookings: {f['seat_counter_mismatches']})",
+        f"duplicate replies: {f['duplicates']} ({f['replies_sent']} replies sent, {f['replies_not_sent']} not sent)",
+        f"inbox outcomes: {f['outcomes']}",
+        f"applicant outcomes: {f['applicant_outcomes']}",
+        "CPU seconds during the rush: " + "; ".join(f"{k} {v:.0f} s ({v / total_cpu:.0%})" for k, v in cpu.items()),
+        f"load average 1/5/15 min before {f['load_before'][0]:.1f}/{f['load_before'][1]:.1f}/{f['load_before'][2]:.1f}"
+        f", after {f['load_after'][0]:.1f}/{f['load_after'][1]:.1f}/{f['load_after'][2]:.1f}",
+    ]
+    return "\n".join(lines)
+
+
+PROFILE_GROUPS = [  # (label, function-name patterns in the Rasa server), first match wins
+    ("NLU (DIET, featurizers, LAW reader)", ("rasa/nlu/", "antrean/nlu/")),
+    ("dialogue policies (TED, rules, memoization)", ("rasa/core/policies/",)),
+    ("tracker store (SQL load/save)", ("tracker_store.py",)),
+    ("action server calls (HTTP)", ("rasa/core/actions/action.py:", "rasa/utils/endpoints.py")),
+    ("WhatsApp worker, inbox, outbound", ("antrean/whatsapp/",)),
+]
+
+
+def profile_groups(path: Path) -> dict[str, float]:
+    """Seconds spent in each part of the Rasa server (cumulative time of the outermost calls into
+    the part; main thread only: database calls run in worker threads)."""
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats
+    totals = {}
+    for label, patterns in PROFILE_GROUPS:
+        entries = {key: value for key, value in stats.items() if any(p in f"{key[0]}:{key[2]}" for p in patterns)}
+        # Only calls not made from another function of the same part: nothing is counted twice.
+        totals[label] = sum(value[3] for value in entries.values() if not any(c in entries for c in value[4]))
+    idle = sum(value[3] for key, value in stats.items() if "poll' of 'select.epoll" in key[2])
+    totals["whole process (busy)"] = max(value[3] for value in stats.values()) - idle
+    return totals
+
+
+def profile_summary(rush_stats: Path, baseline_stats: Path) -> str:
+    """The rush's profile minus a start-and-stop of the same stack (model loading is not the rush)."""
+    rush_, base = profile_groups(rush_stats), profile_groups(baseline_stats)
+    busy = max(rush_["whole process (busy)"] - base["whole process (busy)"], 1e-9)
+    parts = [(label, rush_[label] - base[label]) for label, _ in PROFILE_GROUPS]
+    other = busy - sum(seconds for _, seconds in parts)
+    return ("Rasa server under cProfile, rush minus start/stop (main thread): busy " f"{busy:.0f} s = "
+            + "; ".join(f"{label} {seconds:.0f} s ({seconds / busy:.0%})" for label, seconds in parts)
+            + f"; other (event loop, Sanic, logging, …) {other:.0f} s ({other / busy:.0%})")
+
+
+def profile_baseline(path: Path, model: Path = DEFAULT_MODEL) -> None:
+    """Start the stack under the profiler and stop it at once: what loading alone costs."""
+    with tempfile.TemporaryDirectory(prefix="antrean-rush-base-") as folder_name:
+        folder = Path(folder_name)
+        database = f"sqlite:///{folder / 'bookings.sqlite3'}"
+        upgrade_database(database)
+        environment = {"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK, "ANTREAN_SECRET_KEY": SECRET,
+                       "ANTREAN_WA_VERIFY_TOKEN": meta.VERIFY_TOKEN, "ANTREAN_WA_APP_SECRET": meta.APP_SECRET}
+        stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
+                      conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", profile_rasa_to=path,
+                      environment=environment, stop_seconds=180)
+        stack.start()
+        try:
+            stack.wait_until_ready(timeout=900)
+        finally:
+            stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applicants", type=int, default=750)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--window", type=float, default=60, help="seconds in which every first message is sent")
+    parser.add_argument("--think", type=float, default=1.0, help="seconds an applicant takes to answer")
+    parser.add_argument("--concurrent-senders", type=int, help="ANTREAN_WA_CONCURRENT_SENDERS (default 32)")
+    parser.add_argument("--webhook-in-rasa", action="store_true",
+                        help="POST to the Rasa server's own webhook route instead of the receiver process")
+    parser.add_argument("--profile", type=Path, help="run the Rasa server under cProfile; print where its time "
+                        "goes and keep the stats in this file (slows the server down: not for the figures)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the stack's processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if not DEFAULT_MODEL.exists():
+        print("no trained model: run `make train` first", file=sys.stderr)
+        return 2
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    results, failed = [], False
+    for kind in (("sqlite", "postgresql") if args.database == "both" else (args.database,)):
+        figures = rush(kind, args.applicants, window=args.window, think=args.think,
+                       concurrent_senders=args.concurrent_senders, receiver=not args.webhook_in_rasa,
+                       postgres=os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
+                       profile=args.profile, log=lambda m: print(m, flush=True))
+        print(report(figures), flush=True)
+        if args.profile:
+            baseline = args.profile.with_suffix(".baseline" + args.profile.suffix)
+            profile_baseline(baseline)
+            print(profile_summary(args.profile, baseline), flush=True)
+        results.append(figures)
+        failed |= bool(figures["lost"] or figures["overbooked"] or figures["duplicates"])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The dashboard over HTTP on SQLite and PostgreSQL: the figures behind each chart, SVG drawn on
+the server (no scripts, nothing external), office and role limits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import insert
+
+from antrean.console import dashboard
+from antrean.review.schema import review_facets
+from tests.builders import make_request
+from tests.console.conftest import on_wednesday
+from tests.console.reviewdata import add_conversation
+
+pytestmark = pytest.mark.integration
+
+TUESDAY, WEDNESDAY = date(2026, 12, 1), date(2026, 12, 2)
+
+
+def fill(console):
+    """Tuesday 08:00–08:02 WIB: three bookings for Wednesday and one for Thursday, two conversations
+    (one with every detail given), five user messages of which one fell back."""
+    service = console.service
+    made = []
+    for serial, minute, day in ((1, 0, WEDNESDAY), (2, 0, WEDNESDAY), (3, 1, WEDNESDAY), (4, 2, date(2026, 12, 3))):
+        console.clock.moment = datetime.fromisoformat(f"2026-12-01T08:{minute:02d}:30+07:00")
+        made.append(service.book(make_request(serial=serial, day=day)))
+    engine = service.engine
+    start = datetime(2026, 12, 1, 0, 59)  # 07:59 WIB in naive UTC
+    add_conversation(engine, "6281111111111", messages=[("mau daftar", "register", 0.93),
+                                                        ("asdf qwer", "nlu_fallback", 0.21)], started=start,
+                     outcome="booked")
+    add_conversation(engine, "6282222222222", messages=[("jam buka?", "ask_hours", 0.88), ("ok", "affirm", 0.55),
+                                                        ("makasih", "thanks", 0.97)], started=start)
+    with engine.begin() as connection:
+        conversation = connection.exec_driver_sql(
+            "SELECT id FROM review_conversations WHERE sender_id = '6281111111111'").scalar()
+        for name in dashboard.DETAIL_SLOTS:
+            connection.execute(insert(review_facets).values(conversation_id=conversation, kind="slot", name=name,
+                                                            value=""))
+    on_wednesday(console, 9)
+    service.check_in(made[0].code, actor="satpam")
+    service.check_in(made[1].code, actor="satpam")
+    console.app.ctx.queue.call_next("batam", WEDNESDAY, "1", "loket")
+    service.mark_served(made[0].code, "loket")
+    return made
+
+
+def test_the_figures_behind_the_charts(console_on_both):
+    console = console_on_both
+    fill(console)
+    office = console.service.office("batam")
+    calendar = console.service.calendar("batam")
+    fills = dashboard.registrations_vs_quota(console.service.engine, office, calendar, TUESDAY, date(2026, 12, 6))
+    by_day = {f.day: f for f in fills}
+    assert by_day[WEDNESDAY].booked == 3 and by_day[WEDNESDAY].quota > 3
+    assert by_day[date(2026, 12, 5)].closed == "akhir pekan" and by_day[date(2026, 12, 5)].quota == 0
+    assert dashboard.funnel(console.service.engine, office, TUESDAY, TUESDAY) == [
+        ("Mulai percakapan", 2), ("Data diri lengkap", 1), ("Terdaftar", 4), ("Check-in", 2), ("Dilayani", 1)]
+    quality = dashboard.nlu_quality(console.service.engine, office, TUESDAY, TUESDAY)
+    assert (quality.messages, quality.fallbacks, quality.fallback_rate) == (5, 1, 0.2)
+    assert quality.histogram == [0, 0, 1, 0, 0, 1, 0, 0, 1, 2]
+    minutes = dashboard.busiest_minutes(console.service.engine, office, TUESDAY, TUESDAY)
+    assert minutes == {"08:00": 2, "08:01": 1, "08:02": 1}
+    assert dashboard.funnel(console.service.engine, office, WEDNESDAY, WEDNESDAY)[0] == ("Mulai percakapan", 0)
+
+
+def test_the_page_draws_its_charts_as_inline_svg(console):
+    fill(console)
+    client = console.as_role("reviewer")
+    page = client.get("/dasbor?kantor=batam&dari=2026-12-01&sampai=2026-12-04")
+    assert page.status_code == 200
+    text = page.text
+    assert text.count("<svg") == 4
+    assert "Tingkat fallback: 20.0%" in text
+    assert "Rabu, 2 Desember 2026: 3 dari kuota" in text or "3 dari kuota" in text
+    assert "08:00</span> — 2 pendaftaran" in text
+    assert "Data diri lengkap" in text and "Dilayani" in text
+    assert "http" not in text.split("<main>")[1].split("</main>")[0].replace("http://www.w3.org/2000/svg", "")
+    assert "<script" not in text  # the charts need no script
+    assert "6281111111111" not in text and "Budi" not in text  # aggregates only
+
+
+def test_a_range_that_is_reversed_or_too_long_is_tidied(console):
+    client = console.as_role("admin")
+    page = client.get("/dasbor?dari=2026-12-10&sampai=2026-12-01").text
+    assert 'value="2026-12-01"' in page and 'value="2026-12-10"' in page
+    page = client.get("/dasbor?dari=2026-01-01&sampai=2026-12-31").text
+    assert "Rentang dibatasi 92 hari." in page
+
+
+def test_the_dashboard_is_for_admins_reviewers_and_counters_of_their_own_office(console):
+    assert console.as_role("security").get("/dasbor").status_code == 403
+    for role in ("admin", "reviewer", "counter"):
+        assert console.as_role(role).get("/dasbor").status_code == 200
+    console.add_user("loket.bogor", "counter", office_id="bogor")
+    client = console.client()
+    client.follow(client.login("loket.bogor", console.passwords["loket.bogor"]))
+    assert client.get("/dasbor?kantor=batam").status_code == 403
+    assert "Dasbor · Bogor" in client.get("/dasbor").text

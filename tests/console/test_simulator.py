@@ -1,0 +1,132 @@
+"""The simulator over HTTP: messages go into the WhatsApp channel's inbox as a simulator number, the
+channel's own worker (here with a scripted stand-in for Rasa) answers, and the page shows the
+replies, buttons, photos and the QR ticket; without a reachable assistant the page says so."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox
+from antrean.channels.whatsapp import WhatsAppInput
+from antrean.whatsapp.settings import WhatsAppSettings
+from antrean.whatsapp.simulated import is_simulator_number
+from tests.actions.conftest import card_photo
+from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN
+from tests.whatsapp.server import free_port, served
+
+pytestmark = pytest.mark.integration
+
+
+class ScriptedAssistant:
+    """Answers like the assistant would, through the output channel Rasa would be given."""
+
+    def __init__(self, ticket_url: str = ""):
+        self.seen = []
+        self.ticket_url = ticket_url
+
+    async def __call__(self, message):
+        self.seen.append(message)
+        out = message.output_channel
+        if (message.metadata or {}).get("antrean_media", {}).get("check", {}).get("ok"):
+            await out.send_text_message(message.sender_id, "Foto diterima. Terima kasih.")
+        elif message.text == "/register":
+            await out.send_text_message(message.sender_id, "Pendaftaran berhasil.")
+            await out.send_image_url(message.sender_id, self.ticket_url)
+        else:
+            await out.send_text_with_buttons(message.sender_id, "Halo! Ada yang bisa kami bantu?",
+                                             [{"title": "Daftar paspor", "payload": "/register"}])
+
+
+@pytest.fixture
+def assistant(console, console_sqlite_url, tmp_path, book):
+    booking = book(1, whatsapp_number="6280000001001")
+    scripted = ScriptedAssistant(f"http://127.0.0.1:5005/webhooks/antrean/tiket/{booking.code}.png")
+    channel = WhatsAppInput(WhatsAppSettings(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET),
+                            environ={"ANTREAN_DATABASE_URL": console_sqlite_url,
+                                     "ANTREAN_MEDIA_DIR": str(tmp_path / "media")})
+    with served(channel, scripted) as base:
+        console.app.ctx.config.environ["ANTREAN_RASA_URL"] = base.removesuffix("/webhooks/whatsapp")
+        scripted.booking = booking
+        yield scripted
+
+
+def wait_for_replies(client, count: int, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = client.get("/simulator/log?kantor=batam").text
+        if page.count('class="turn turn-assistant"') >= count and 'data-waiting="tidak"' in page:
+            return page
+        time.sleep(0.3)
+    raise AssertionError("the assistant did not answer in time")
+
+
+def test_a_greeting_goes_through_the_whatsapp_pipeline_and_the_reply_shows_with_its_buttons(console, assistant):
+    client = console.as_role("reviewer")
+    page = client.get("/simulator")
+    assert page.status_code == 200 and "Asisten tidak dapat dihubungi" not in page.text
+    response = client.post("/simulator/kirim", {"kantor": "batam", "pesan": "halo"})
+    assert response.status_code == 302
+    log = wait_for_replies(client, 1)
+    assert "halo" in log and "Halo! Ada yang bisa kami bantu?" in log
+    assert 'name="pilihan" value="/register"' in log and "Daftar paspor" in log
+    [message] = assistant.seen
+    assert message.input_channel == "whatsapp" and is_simulator_number(message.sender_id)
+    assert message.metadata["phone_number_id"] == "106540352242922"  # Batam's number: the office is known
+    with console.service.engine.connect() as connection:
+        statuses = connection.execute(select(whatsapp_outbox.c.status)).scalars().all()
+    assert statuses == ["sandbox"]
+
+
+def test_a_button_a_photo_and_the_qr_ticket(console, assistant):
+    client = console.as_role("admin")
+    client.get("/simulator")
+    client.post("/simulator/kirim", {"kantor": "batam", "pilihan": "/register", "judul": "Daftar paspor"})
+    log = wait_for_replies(client, 2)
+    assert "Pendaftaran berhasil." in log
+    ticket = f"/simulator/tiket/{assistant.booking.code}.png"
+    assert ticket in log
+    png = client.get(ticket)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    response = client.http.post("/simulator/kirim", data={"kantor": "batam", "csrf_token": client.csrf_token,
+                                                          "pesan": ""},
+                                files={"foto": ("ktp.jpg", card_photo(), "image/jpeg")})
+    assert response.status_code == 302
+    log = wait_for_replies(client, 3)
+    assert "Foto diterima" in log and "Foto</span>" in log
+    with console.service.engine.connect() as connection:
+        assert connection.execute(select(whatsapp_inbox.c.kind)).scalars().all() == ["interactive", "image"]
+        assert connection.exec_driver_sql("SELECT count(*) FROM simulator_media").scalar() == 0  # fetched, gone
+
+
+def test_a_new_conversation_uses_another_simulator_number(console, assistant):
+    client = console.as_role("reviewer")
+    client.get("/simulator")
+    client.post("/simulator/kirim", {"kantor": "batam", "pesan": "halo"})
+    wait_for_replies(client, 1)
+    response = client.post("/simulator/baru", {"kantor": "batam"})
+    assert response.headers["location"].endswith("sesi=2")
+    page = client.follow(response).text
+    assert "6280000002002" in page or "percakapan 2" in page
+    assert "Belum ada pesan" in page
+
+
+def test_without_a_reachable_assistant_the_page_says_so_and_nothing_is_stored(console):
+    console.app.ctx.config.environ["ANTREAN_RASA_URL"] = f"http://127.0.0.1:{free_port()}"
+    client = console.as_role("reviewer")
+    page = client.get("/simulator").text
+    assert "Asisten tidak dapat dihubungi" in page and "make run" in page
+    response = client.post("/simulator/kirim", {"kantor": "batam", "pesan": "halo"})
+    assert "Pesan Anda tidak dikirim" in client.get(response.headers["location"]).text
+    with console.service.engine.connect() as connection:
+        assert connection.execute(select(whatsapp_inbox)).all() == []
+
+
+def test_only_simulator_tickets_are_shown_and_only_to_reviewers(console, book):
+    real = book(2)
+    client = console.as_role("admin")
+    assert client.get(f"/simulator/tiket/{real.code}.png").status_code == 404
+    for role in ("counter", "security"):
+        assert console.as_role(role).get("/simulator").status_code == 403

@@ -1,0 +1,202 @@
+"""The read model from genuine tracker-store content, on SQLite and PostgreSQL: conversations split
+per session, outcomes, confidence, facets; the sync is incremental, idempotent and safe to run twice
+at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from antrean.review.schema import review_conversations, review_facets, review_user_messages
+from antrean.review.sync import sync, watermark
+from antrean.review.tracker import make_tracker_engine
+from tests.conftest import wib
+from tests.review.tracker_writer import (
+    NIK,
+    TrackerWriter,
+    action,
+    booked_conversation,
+    bot,
+    listen,
+    loop,
+    session_start,
+    slot,
+    user,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tracker_url(database_url, tmp_path):
+    """Rasa's store next to Antrean's: its own SQLite file, or the same PostgreSQL test database."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
+    return database_url
+
+
+@pytest.fixture
+def writer(tracker_url, database_url):
+    if database_url.startswith("postgresql"):
+        empty_review_tables(database_url)
+    w = TrackerWriter(tracker_url, wib(2026, 12, 1, 7, 40))
+    yield w
+    w.close()
+
+
+def empty_review_tables(url):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM review_conversations"))
+        connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
+        connection.execute(text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+
+
+@pytest.fixture
+def run_sync(service, tracker_url, clock):
+    engines = []
+
+    def run(**options):
+        if not engines:
+            engines.append(make_tracker_engine(tracker_url))
+        return sync(service.engine, engines[0], service.offices, clock(), settle_seconds=0, **options)
+
+    yield run
+    for engine in engines:
+        engine.dispose()
+
+
+def rows(service, table=review_conversations):
+    with service.engine.connect() as connection:
+        return list(connection.execute(select(table).order_by(table.c.id)))
+
+
+def test_a_booked_conversation_becomes_one_row_with_its_facts(service, writer, run_sync):
+    booked_conversation(writer, "6281234567001", code="ABCD2345EFGH")
+    result = run_sync()
+    [conversation] = rows(service)
+    assert result.conversations == 1 and result.events > 10
+    assert conversation.outcome == "booked" and conversation.booking_code == "ABCD2345EFGH"
+    assert conversation.office_id == "batam" and conversation.channel == "whatsapp"
+    assert conversation.turns == 3 and conversation.min_confidence == pytest.approx(0.42)
+    assert conversation.sender_masked == "6281*****7001" and conversation.fallback is False
+    assert conversation.sender_reversed == "1007654321826"
+    messages = rows(service, review_user_messages)
+    assert [m.intent for m in messages] == ["greet", "register", "inform"]
+    with service.engine.connect() as connection:
+        facets = set(connection.execute(select(review_facets.c.kind, review_facets.c.name, review_facets.c.value)))
+    assert ("slot", "office", "batam") in facets and ("slot", "nik", "") in facets  # a NIK is never a facet value
+    assert ("action", "action_submit_registration", "") in facets and ("intent", "register", "") in facets
+    words = {name for kind, name, _ in facets if kind == "word"}
+    assert {"mau", "daftar", "paspor", "nik", "saya"} <= words and NIK not in words  # masked before indexing
+
+
+@pytest.mark.parametrize("events, outcome", [
+    ([user("bisa bicara dengan petugas?", "human_handoff", 0.88), action("action_handoff"), bot("Baik"), listen()],
+     "handoff"),
+    ([user("daftar", "register"), action("registration_form"), loop("registration_form"),
+      slot("registration_blocked", True), loop(None), action("action_submit_registration"), listen()], "refused"),
+    ([user("daftar", "register"), action("registration_form"), loop("registration_form"),
+      slot("confirmed", True), loop(None), action("action_submit_registration"), bot("Mohon maaf, kuota penuh."),
+      listen()], "refused"),
+    ([user("daftar", "register"), action("registration_form"), loop("registration_form"),
+      bot("Siapa nama lengkap pemohon?"), listen()], "abandoned"),
+    ([user("jam buka kapan", "ask_hours", 0.97), action("action_answer_question"), bot("Senin–Jumat"), listen()],
+     "information"),
+])
+def test_outcomes_follow_the_actions_and_slots_this_assistant_uses(service, writer, run_sync, events, outcome):
+    writer.save("6281234567002", session_start(), *events)
+    run_sync()
+    [conversation] = rows(service)
+    assert conversation.outcome == outcome
+
+
+def test_a_fallback_is_noticed(service, writer, run_sync):
+    writer.save("6281234567003", session_start(), user("asdf qwer", "nlu_fallback", 0.31),
+                action("action_fallback"), bot("Maaf, saya belum mengerti."), listen())
+    run_sync()
+    [conversation] = rows(service)
+    assert conversation.fallback is True and conversation.min_confidence == pytest.approx(0.31)
+
+
+def test_sessions_split_conversations_and_a_conversation_may_span_syncs(service, writer, run_sync):
+    sender = "6281234567004"
+    writer.save(sender, session_start(), user("halo", "greet"), action("utter_greet"), bot("Halo"), listen())
+    assert run_sync().conversations == 1
+    writer.save(sender, user("daftar", "register"), action("registration_form"), loop("registration_form"), listen())
+    run_sync()
+    [conversation] = rows(service)  # still one conversation, now two turns and abandoned
+    assert conversation.turns == 2 and conversation.outcome == "abandoned"
+    writer.tick(2 * 3600)
+    writer.save(sender, session_start(), user("jam buka?", "ask_hours"), action("action_answer_question"), listen())
+    run_sync()
+    first, second = rows(service)
+    assert (first.turns, first.outcome) == (2, "abandoned")
+    assert (second.turns, second.outcome) == (1, "information")
+    assert second.started_at - first.started_at > timedelta(hours=1)
+    assert len(rows(service, review_user_messages)) == 3
+
+
+def test_syncing_again_changes_nothing(service, writer, run_sync):
+    booked_conversation(writer, "6281234567005")
+    first = run_sync()
+    before = rows(service), rows(service, review_user_messages)
+    again = run_sync()
+    assert again.events == 0 and again.watermark == first.watermark == watermark(service.engine)
+    assert (rows(service), rows(service, review_user_messages)) == before
+
+
+def test_small_batches_give_the_same_read_model_as_one_big_one(service, writer, run_sync):
+    for n in range(4):
+        booked_conversation(writer, f"62812345670{10 + n}", code=f"ABCD2345EF{n}{n}")
+        writer.save(f"62812345670{10 + n}", user("makasih", "thanks"), action("utter_thanks"), listen())
+    run_sync(batch_events=7)
+    conversations = rows(service)
+    assert [(c.turns, c.outcome) for c in conversations] == [(4, "booked")] * 4
+    assert len(rows(service, review_user_messages)) == 16
+
+
+def test_two_processes_syncing_at_once_copy_everything_exactly_once(service, writer, run_sync, tracker_url,
+                                                                       make_service, database_url, clock):
+    for n in range(6):
+        booked_conversation(writer, f"62812345671{10 + n}")
+    other = make_service(database_url)
+    engines = [make_tracker_engine(tracker_url) for _ in range(2)]
+    errors = []
+
+    def worker(engine_service, tracker_engine):
+        try:
+            sync(engine_service.engine, tracker_engine, engine_service.offices, clock(), settle_seconds=0,
+                 batch_events=5)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(s, e)) for s, e in zip((service, other), engines, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    assert len(rows(service)) == 6
+    with service.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(review_user_messages)).scalar() == 18
+
+
+def test_statistics_are_refreshed_as_the_store_grows(service, writer, run_sync, monkeypatch):
+    from antrean.review import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "ANALYZE_EVERY_EVENTS", 5)
+    booked_conversation(writer, "6281234567020")
+    analyzed = []
+    real = sync_module.analyze
+    monkeypatch.setattr(sync_module, "analyze", lambda engine: analyzed.append(real(engine)))
+    run_sync(batch_events=4)
+    assert analyzed  # and ANALYZE itself ran on this database without error

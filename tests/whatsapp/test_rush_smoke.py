@@ -1,0 +1,25 @@
+"""A few applicants through `make bench-rush` (benchmarks/rush.py) on SQLite and PostgreSQL, so
+the benchmark keeps working: every one is booked, and nothing is lost, overbooked or sent twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from antrean.serve import DEFAULT_MODEL
+from benchmarks.rush import report, rush
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_small_rush_books_everyone_and_loses_nothing(kind, request):
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("no trained model: `make test` trains it first (make train)")
+    postgres = request.getfixturevalue("postgres_server_url") if kind == "postgresql" else None
+    figures = rush(kind, 4, window=8, think=0.2, idle_timeout=180, log=lambda _m: None,
+                   **({"postgres": postgres} if postgres else {}))
+    print(report(figures))
+    assert (figures["lost"], figures["overbooked"], figures["duplicates"]) == (0, 0, 0)
+    assert figures["seat_counter_mismatches"] == 0
+    assert figures["booked"] == 4 and figures["without_any_reply"] == 0
+    assert figures["messages_posted"] == figures["messages_stored"] >= 4 * 6
