@@ -37,6 +37,7 @@ from antrean.review.tracker import make_tracker_engine
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+KEPT_DATABASE = "antrean_bench_kept"
 LIST_QUERIES = [
     "", "hasil=booked", "hasil=abandoned&urut=terlama", "intent=human_handoff", "aksi=action_fallback",
     "keyakinan_maks=0,4&urut=keyakinan", "fallback=ya", "kantor=batam", "kanal=whatsapp&hasil=refused",
@@ -296,11 +297,14 @@ def main() -> int:
             report("SQLite", figures)
         if "postgresql" in args.backends:
             server = os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-            name = f"antrean_bench_{uuid.uuid4().hex[:8]}"
+            # With --dir the database is kept (and reused) too, under a fixed name.
+            name = KEPT_DATABASE if args.dir else f"antrean_bench_{uuid.uuid4().hex[:8]}"
             try:
                 admin = create_engine(server, isolation_level="AUTOCOMMIT", future=True)
                 with admin.connect() as connection:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+                    exists_ = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                    if not exists_.first():
+                        connection.execute(text(f'CREATE DATABASE "{name}"'))
             except Exception as error:  # no server: say so and stop
                 print(f"PostgreSQL skipped: {error.__class__.__name__}")
                 return 0
@@ -309,10 +313,11 @@ def main() -> int:
                 report("PostgreSQL", run(url, url, args.conversations, args.events, args.rounds, args.transcripts,
                                          tmp_path))
             finally:
-                with admin.connect() as connection:
-                    connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                            "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                if not args.dir:
+                    with admin.connect() as connection:
+                        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                                "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
                 admin.dispose()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
