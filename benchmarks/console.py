@@ -186,12 +186,13 @@ def measure(url: str, tracker_url: str, list_rounds: int, transcripts: int, tmp:
                            password_hasher_factory=cheap_password_hasher, environ={})
     app = create_app(config)
     password = secrets.token_urlsafe(18)
-    app.ctx.accounts.add("peninjau", "Peninjau Bench", "reviewer", password)
+    username = f"peninjau{uuid.uuid4().hex[:6]}"  # a fresh account each run (--dir reuses the database)
+    app.ctx.accounts.add(username, "Peninjau Bench", "reviewer", password)
     with engine_ids(service.engine) as ids, serving(app) as base:
         client = httpx.Client(base_url=base, timeout=60)
         login = client.get("/masuk").text
         token = login.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/masuk", data={"username": "peninjau", "password": password, "csrf_token": token})
+        client.post("/masuk", data={"username": username, "password": password, "csrf_token": token})
         for query in LIST_QUERIES[:3]:  # warm caches and connections
             client.get("/percakapan?" + query)
         list_times: dict[str, list[float]] = {q: [] for q in LIST_QUERIES}
