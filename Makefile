@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories validate screenshots
+.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -51,6 +51,11 @@ validate: $(STAMP)  ## rasa data validate, failing on any warning it gives (see 
 
 test-stories: $(STAMP) $(MODEL)  ## conversation tests (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+
+test-reviewed-stories: $(STAMP) $(MODEL)  ## conversations exported from the console (tests/reviewed_stories/)
+	@if ls tests/reviewed_stories/*.yml >/dev/null 2>&1; then \
+	  $(RASA) test core --model $(MODEL) --stories tests/reviewed_stories --out results/reviewed-stories; \
+	else echo "no exported stories in tests/reviewed_stories/"; fi
 
 evaluate: $(STAMP)  ## NLU cross-validation report into results/
 	$(RASA) test nlu --cross-validation --folds 3 --out results/nlu-cv

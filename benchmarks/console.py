@@ -37,6 +37,7 @@ from antrean.review.tracker import make_tracker_engine
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+KEPT_DATABASE = "antrean_bench_kept"
 LIST_QUERIES = [
     "", "hasil=booked", "hasil=abandoned&urut=terlama", "intent=human_handoff", "aksi=action_fallback",
     "keyakinan_maks=0,4&urut=keyakinan", "fallback=ya", "kantor=batam", "kanal=whatsapp&hasil=refused",
@@ -185,12 +186,13 @@ def measure(url: str, tracker_url: str, list_rounds: int, transcripts: int, tmp:
                            password_hasher_factory=cheap_password_hasher, environ={}, retention_daily=False)
     app = create_app(config)
     password = secrets.token_urlsafe(18)
-    app.ctx.accounts.add("peninjau", "Peninjau Bench", "reviewer", password)
+    username = f"peninjau{uuid.uuid4().hex[:6]}"  # a fresh account each run (--dir reuses the database)
+    app.ctx.accounts.add(username, "Peninjau Bench", "reviewer", password)
     with engine_ids(service.engine) as ids, serving(app) as base:
         client = httpx.Client(base_url=base, timeout=60)
         login = client.get("/masuk").text
         token = login.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/masuk", data={"username": "peninjau", "password": password, "csrf_token": token})
+        client.post("/masuk", data={"username": username, "password": password, "csrf_token": token})
         for query in LIST_QUERIES[:3]:  # warm caches and connections
             client.get("/percakapan?" + query)
         list_times: dict[str, list[float]] = {q: [] for q in LIST_QUERIES}
@@ -296,11 +298,14 @@ def main() -> int:
             report("SQLite", figures)
         if "postgresql" in args.backends:
             server = os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-            name = f"antrean_bench_{uuid.uuid4().hex[:8]}"
+            # With --dir the database is kept (and reused) too, under a fixed name.
+            name = KEPT_DATABASE if args.dir else f"antrean_bench_{uuid.uuid4().hex[:8]}"
             try:
                 admin = create_engine(server, isolation_level="AUTOCOMMIT", future=True)
                 with admin.connect() as connection:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+                    exists_ = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                    if not exists_.first():
+                        connection.execute(text(f'CREATE DATABASE "{name}"'))
             except Exception as error:  # no server: say so and stop
                 print(f"PostgreSQL skipped: {error.__class__.__name__}")
                 return 0
@@ -309,10 +314,11 @@ def main() -> int:
                 report("PostgreSQL", run(url, url, args.conversations, args.events, args.rounds, args.transcripts,
                                          tmp_path))
             finally:
-                with admin.connect() as connection:
-                    connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                            "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                if not args.dir:
+                    with admin.connect() as connection:
+                        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                                "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
                 admin.dispose()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0

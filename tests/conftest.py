@@ -86,6 +86,37 @@ def postgres_database(postgres_server_url):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_tracker_database(postgres_server_url):
+    """Rasa's tracker store for tests on PostgreSQL: a database of its own, as in production (its
+    `events` table must not appear in Antrean's schema)."""
+    name = f"antrean_test_rasa_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+        ), {"name": name})
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def tracker_url(request, database_url, tmp_path):
+    """An empty tracker store next to `database_url`: a SQLite file (as endpoints.yml) or a PostgreSQL
+    database of its own; Rasa's SQLTrackerStore creates its table on first use."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
+    url = request.getfixturevalue("postgres_tracker_database")
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+    return url
+
+
 def _truncate_postgres(url: str) -> None:
     engine = create_engine(url, future=True)
     with engine.begin() as connection:

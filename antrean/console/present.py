@@ -10,6 +10,7 @@ from antrean.booking.offices import Office
 from antrean.booking.store import from_db_time
 from antrean.identity import mask_msisdn, mask_nik
 from antrean.replies import clock_time, day_name
+from antrean.review.privacy import mask_sender  # one rule for console lists and the read model
 
 STATUS_LABELS = {
     BookingStatus.BOOKED: "Terdaftar",
@@ -67,13 +68,6 @@ def masked_nik(booking: Booking) -> str:
 
 def masked_number(booking: Booking) -> str:
     return mask_msisdn(booking.whatsapp_number)
-
-
-def mask_sender(sender_id: str) -> str:
-    """Handoff senders are WhatsApp numbers for that channel, opaque ids for others."""
-    if sender_id.isdigit():
-        return mask_msisdn(sender_id)
-    return sender_id[:3] + "…" if len(sender_id) > 6 else "…"
 
 
 def zoned_day_time(moment: datetime | None, zone) -> str:

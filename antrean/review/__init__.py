@@ -3,4 +3,5 @@
 `schema.py` (tables), `tracker.py` (reading Rasa's `events` table), `derive.py` (what one
 conversation amounts to: outcome, confidence, facets), `sync.py` (incremental, idempotent copy into
 the read model), `query.py` (list filters, sorting, paging), `transcript.py` (one conversation's
-events for display), `stories.py` (export as a Rasa test story). No Sanic imports here."""
+events for display), `work.py` (review status, notes, tags, flags, saved filters), `stories.py`
+(export as a Rasa test story), `privacy.py` (masking inside texts). No Sanic imports here."""

@@ -3,7 +3,7 @@ by fixed placeholders: the story tests the dialogue, not anyone's identity.
 
 Written under tests/reviewed_stories/, one file per conversation. `make test-stories` passes only
 tests/test_stories.yml and `rasa data validate` reads data/, so an exported story never breaks
-them; run them with `rasa test core --stories tests/reviewed_stories`."""
+them; `make test-reviewed-stories` runs them."""
 
 from __future__ import annotations
 

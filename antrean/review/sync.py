@@ -82,8 +82,15 @@ def sync(engine: Engine, tracker_engine: Engine, offices: dict[str, Office], now
 def analyze(engine: Engine) -> None:
     """Refresh the planner's statistics of the read model. Without them SQLite assumes any indexed
     equality is selective and, e.g. for "not reviewed, most turns first", sorts 95% of the table
-    instead of walking the turns index; so the sync runs this each time it passes 100,000 events."""
+    instead of walking the turns index; so the sync runs this each time it passes 100,000 events.
+    PostgreSQL also gets VACUUM, which marks pages all-visible so that the filters' index-only
+    scans need not visit the table (right after a bulk copy, autovacuum may not have run yet)."""
     tables = ["review_conversations", "review_facets", "review_user_messages", "review_tags"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in tables:
+                connection.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+        return
     with engine.begin() as connection:
         for table in tables:
             connection.exec_driver_sql(f"ANALYZE {table}")

@@ -115,13 +115,7 @@ def _empty_console_tables(url: str) -> None:
         connection.execute(text("DELETE FROM review_conversations"))
         connection.execute(text("DELETE FROM review_saved_filters"))
         connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-        connection.execute(text("DROP TABLE IF EXISTS events"))  # Rasa's tracker store shares this database
     engine.dispose()
-
-
-def _tracker_url(database_url: str, tmp_path) -> str:
-    # On SQLite Rasa's store is a file of its own (as in endpoints.yml); on PostgreSQL the test database.
-    return database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
 
 
 def _start_console(service, clock, tmp_path, tracker_url):
@@ -148,15 +142,16 @@ def console_sqlite_url(migrated_sqlite_template, tmp_path):
 @pytest.fixture
 def console(make_service, console_sqlite_url, clock, tmp_path):
     """The console on SQLite, with accounts admin / reviewer / counter / security."""
-    yield from _console(make_service(console_sqlite_url), clock, tmp_path, _tracker_url(console_sqlite_url, tmp_path))
+    tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"  # Rasa's store, as in endpoints.yml
+    yield from _console(make_service(console_sqlite_url), clock, tmp_path, tracker_url)
 
 
 @pytest.fixture
-def console_on_both(make_service, database_url, clock, tmp_path):
+def console_on_both(make_service, database_url, tracker_url, clock, tmp_path):
     """The same, once on SQLite and once on PostgreSQL."""
     if database_url.startswith("postgresql"):
         _empty_console_tables(database_url)
-    yield from _console(make_service(database_url), clock, tmp_path, _tracker_url(database_url, tmp_path))
+    yield from _console(make_service(database_url), clock, tmp_path, tracker_url)
 
 
 def _console(service, clock, tmp_path, tracker_url):

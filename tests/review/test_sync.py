@@ -31,14 +31,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def tracker_url(database_url, tmp_path):
-    """Rasa's store next to Antrean's: its own SQLite file, or the same PostgreSQL test database."""
-    if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
-    return database_url
-
-
-@pytest.fixture
 def writer(tracker_url, database_url):
     if database_url.startswith("postgresql"):
         empty_review_tables(database_url)
@@ -54,7 +46,6 @@ def empty_review_tables(url):
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM review_conversations"))
         connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-        connection.execute(text("DROP TABLE IF EXISTS events"))
     engine.dispose()
 
 
