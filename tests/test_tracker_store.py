@@ -2,7 +2,6 @@
 conversations round-trip through it, on SQLite (tuned) and PostgreSQL (unchanged)."""
 
 import asyncio
-import uuid
 
 import pytest
 import yaml
@@ -11,7 +10,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from antrean.db import REPO_ROOT
@@ -45,22 +44,9 @@ def test_sqlite_conversations_round_trip_in_wal_mode(tmp_path):
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
-@pytest.fixture
-def tracker_database(postgres_server_url):
-    """A database of its own: Rasa's `events` table must not land in the bookings test database."""
-    name = f"antrean_tracker_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(postgres_server_url).set(database=name)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.mark.integration
-def test_postgresql_conversations_round_trip(tracker_database):
-    url = tracker_database
+def test_postgresql_conversations_round_trip(postgres_tracker_database):
+    url = make_url(postgres_tracker_database)
     store = AntreanTrackerStore(domain=DOMAIN, dialect="postgresql", host=url.host, port=url.port or 5432,
                                 db=url.database, username=url.username, password=url.password or "")
     assert round_trip(store).get_slot("nik") == "2171031708900001"
