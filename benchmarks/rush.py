@@ -220,7 +220,7 @@ class Rush:
         deadline = time.monotonic() + self.idle_timeout
         while True:
             try:
-                message, _at = await asyncio.wait_for(applicant.inbox.get(), timeout=10)
+                message, _at = await asyncio.wait_for(applicant.inbox.get(), timeout=30)
             except asyncio.TimeoutError:
                 message = None
             if message is not None:
@@ -379,13 +379,13 @@ def postgres_cpu() -> float:
     return total
 
 
-def cpu_snapshot(stack: Stack) -> dict[str, float]:
+def cpu_snapshot(stack: Stack, postgres: bool) -> dict[str, float]:
     receiver = ({"webhook receiver (signature, inbox)": cpu_seconds(stack.processes[2].pid)}
                 if stack.receiver_port else {})
     return {**receiver,
             "Rasa server (worker, NLU, dialogue, tracker store, outbound)": cpu_seconds(stack.processes[1].pid),
             "action server (actions, booking core)": cpu_seconds(stack.processes[0].pid),
-            "PostgreSQL (all backends on the machine)": postgres_cpu(),
+            **({"PostgreSQL (all backends on the machine)": postgres_cpu()} if postgres else {}),
             "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid())}
 
 
@@ -460,9 +460,9 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                     f"first messages within {window:.0f} s")
                 runner = Rush(stack.whatsapp_webhook_url, standin, photo, think=think,
                               idle_timeout=idle_timeout, seed=seed, database=database)
-                cpu_before, load_before = cpu_snapshot(stack), os.getloadavg()
+                cpu_before, load_before = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
                 started, finished, drained = asyncio.run(runner.run(applicants, database))
-                cpu_after, load_after = cpu_snapshot(stack), os.getloadavg()
+                cpu_after, load_after = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
             finally:
                 stack.stop()
             figures = count_results(database, applicants, standin, seats, capacities)
