@@ -157,14 +157,16 @@ def make_applicants(count: int, window: float, seed: int) -> list[Applicant]:
 
 class Rush:
     def __init__(self, webhook_url: str, standin: NotifyingStandIn, photo: bytes, *, think: float,
-                 idle_timeout: float, seed: int):
+                 idle_timeout: float, seed: int, database: str):
         self.url = webhook_url
+        self.engine = make_engine(database, **({} if database.startswith("sqlite") else {"pool_size": 4}))
         self.standin = standin
         self.photo = photo
         self.think = think
         self.idle_timeout = idle_timeout
         self.rng = random.Random(seed + 1)
         self.post_latencies: list[float] = []
+        self.server_times: list[float] = []  # Server-Timing of the same POSTs: time inside the receiver
         self.post_failures = 0
         self.by_wa_id: dict[str, Applicant] = {}
         self.started = 0.0
@@ -172,7 +174,17 @@ class Rush:
     def on_reply(self, message: dict, at: float) -> None:
         applicant = self.by_wa_id.get(message.get("to"))
         if applicant is not None:
+            applicant.first_reply_at = applicant.first_reply_at or at
+            applicant.last_reply_at = at
             applicant.inbox.put_nowait((message, at))
+
+    def all_answered(self, wa_id: str) -> bool:
+        """Whether every message this applicant sent has had its whole turn (the worker marks a
+        message processed after its last reply went out). A person sees this as "the replies have
+        stopped"; the simulation asks the inbox instead of guessing from silence."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(whatsapp_inbox).where(
+                whatsapp_inbox.c.wa_id == wa_id, whatsapp_inbox.c.processed_at.is_(None))).scalar_one() == 0
 
     async def post(self, client: httpx.AsyncClient, applicant: Applicant, message: dict) -> None:
         body = meta.encode(meta.notification(meta.messages_value(message)))
@@ -181,6 +193,9 @@ class Rush:
             try:
                 reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
                 ok = reply.status_code == 200
+                timing = reply.headers.get("server-timing", "")
+                if "dur=" in timing:
+                    self.server_times.append(float(timing.split("dur=")[1].split(",")[0]) / 1000)
             except httpx.HTTPError:
                 ok = False
             self.post_latencies.append(time.perf_counter() - started)
@@ -199,39 +214,45 @@ class Rush:
         await self.post(client, applicant, meta.text(applicant.wa_id, applicant.law))
         await asyncio.sleep(applicant.photo_delay)
         await self.post(client, applicant, meta.image(applicant.wa_id, applicant.media_id))
+        latest: dict | None = None  # the latest question asked
         answered: Counter = Counter()
-        latest: dict | None = None
+        answered_to: set[int] = set()  # ids of the question messages already answered
+        deadline = time.monotonic() + self.idle_timeout
         while True:
             try:
-                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=self.idle_timeout)
+                message, _at = await asyncio.wait_for(applicant.inbox.get(), timeout=30)
             except asyncio.TimeoutError:
-                if latest is None or answered["stalled"] >= 2:
-                    applicant.outcome = f"stalled ({applicant.outcome})"
+                message = None
+            if message is not None:
+                kind = classify(message)
+                if kind == "booked":
+                    applicant.outcome = "booked"
                     return
-                answered["stalled"] += 1  # no question for a long time: answer the latest one anyway
-                message, at = latest, time.monotonic()
-                applicant.questions = applicant.sent
-            applicant.first_reply_at = applicant.first_reply_at or at
-            applicant.last_reply_at = at
-            kind = classify(message)
-            if kind == "booked":
-                applicant.outcome = "booked"
-                return
-            if kind == "full":
-                applicant.outcome = "refused: full"
-                return
-            if kind == "other":
+                if kind == "full":
+                    applicant.outcome = "refused: full"
+                    return
+                if kind != "other":
+                    latest = message
+                    applicant.outcome = f"waiting after {kind}"
+                if not applicant.inbox.empty():
+                    continue  # read everything that came before answering
+            nothing_to_answer = latest is None or id(latest) in answered_to
+            if nothing_to_answer or not await asyncio.to_thread(self.all_answered, applicant.wa_id):
+                if time.monotonic() > deadline:
+                    applicant.outcome = f"gave up ({applicant.outcome})"
+                    return
+                if message is None and nothing_to_answer and await asyncio.to_thread(
+                        self.all_answered, applicant.wa_id):
+                    applicant.outcome = f"stuck ({applicant.outcome}): every message answered, no new question"
+                    return
                 continue
-            if message is not latest:
-                applicant.questions += 1
-            latest = message
-            applicant.outcome = f"waiting after {kind}"
-            if applicant.questions < applicant.sent:
-                continue  # more replies are on their way: a person reads the last question
+            kind = classify(latest)
+            answered_to.add(id(latest))
             answered[kind] += 1
             if answered[kind] > 4:
                 applicant.outcome = f"loop at {kind}"
                 return
+            deadline = time.monotonic() + self.idle_timeout
             await asyncio.sleep(self.think)
             if kind == "ask_type":
                 reply = meta.button_reply(applicant.wa_id, '/inform{"application_type":"new"}', "Paspor baru")
@@ -240,7 +261,7 @@ class Rush:
             elif kind == "ask_photo":
                 reply = meta.image(applicant.wa_id, applicant.media_id)
             elif kind == "ask_day":
-                days = [i for i in choice_ids(message) if '"visit_date"' in i]
+                days = [i for i in choice_ids(latest) if '"visit_date"' in i]
                 reply = meta.button_reply(applicant.wa_id, self.rng.choice(days), "Hari")
             else:
                 reply = meta.button_reply(applicant.wa_id, "/affirm", "Ya, daftarkan")
@@ -252,9 +273,12 @@ class Rush:
         for applicant in applicants:
             applicant.media_id = self.standin.add_media(self.photo)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            self.started = time.monotonic()
-            await asyncio.gather(*(self.converse(client, a) for a in applicants))
+        try:
+            async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+                self.started = time.monotonic()
+                await asyncio.gather(*(self.converse(client, a) for a in applicants))
+        finally:
+            self.engine.dispose()
         finished = time.monotonic()
         # The last turns' replies (the QR ticket after the confirmation) are still being sent.
         drained = await asyncio.to_thread(wait_drained, database, 120)
@@ -355,13 +379,13 @@ def postgres_cpu() -> float:
     return total
 
 
-def cpu_snapshot(stack: Stack) -> dict[str, float]:
+def cpu_snapshot(stack: Stack, postgres: bool) -> dict[str, float]:
     receiver = ({"webhook receiver (signature, inbox)": cpu_seconds(stack.processes[2].pid)}
                 if stack.receiver_port else {})
     return {**receiver,
             "Rasa server (worker, NLU, dialogue, tracker store, outbound)": cpu_seconds(stack.processes[1].pid),
             "action server (actions, booking core)": cpu_seconds(stack.processes[0].pid),
-            "PostgreSQL (all backends on the machine)": postgres_cpu(),
+            **({"PostgreSQL (all backends on the machine)": postgres_cpu()} if postgres else {}),
             "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid())}
 
 
@@ -400,7 +424,7 @@ class Databases:
         admin.dispose()
 
 
-def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 300,
+def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 3600,
          seed: int = 2017, concurrent_senders: int | None = None, postgres: str = DEFAULT_POSTGRES,
          model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, log=print) -> dict:
     """One rush against a fresh stack and fresh databases; returns the figures (the smoke test
@@ -435,10 +459,10 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 log(f"[{kind}] stack ready in {time.monotonic() - loaded:.0f} s; {count} applicants, "
                     f"first messages within {window:.0f} s")
                 runner = Rush(stack.whatsapp_webhook_url, standin, photo, think=think,
-                              idle_timeout=idle_timeout, seed=seed)
-                cpu_before, load_before = cpu_snapshot(stack), os.getloadavg()
+                              idle_timeout=idle_timeout, seed=seed, database=database)
+                cpu_before, load_before = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
                 started, finished, drained = asyncio.run(runner.run(applicants, database))
-                cpu_after, load_after = cpu_snapshot(stack), os.getloadavg()
+                cpu_after, load_after = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
             finally:
                 stack.stop()
             figures = count_results(database, applicants, standin, seats, capacities)
@@ -452,6 +476,8 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
         "webhook_p99_ms": percentile(runner.post_latencies, 0.99) * 1000,
         "webhook_over_1s": sum(1 for x in runner.post_latencies if x > 1) / max(1, len(runner.post_latencies)),
         "webhook_posts": len(runner.post_latencies), "webhook_failures": runner.post_failures,
+        "webhook_server_p50_ms": percentile(runner.server_times, 0.50) * 1000,
+        "webhook_server_p99_ms": percentile(runner.server_times, 0.99) * 1000,
         "reply_p50_s": percentile(figures["reply_latencies"], 0.50),
         "reply_p95_s": percentile(figures["reply_latencies"], 0.95),
         "last_first_reply_s": max(first_replies) if len(first_replies) == count else float("nan"),
@@ -488,7 +514,9 @@ def report(f: dict) -> str:
         f"== {f['database']}: {f['applicants']} applicants, LAW text + e-KTP photo "
         f"within {f['window_seconds']:.0f} s; webhook {f['webhook']} ==",
         f"webhook answer latency: p50 {f['webhook_p50_ms']:.1f} ms, p99 {f['webhook_p99_ms']:.1f} ms, "
-        f"> 1 s: {f['webhook_over_1s']:.2%} ({f['webhook_posts']} POSTs, {f['webhook_failures']} not answered 200)",
+        f"> 1 s: {f['webhook_over_1s']:.2%} ({f['webhook_posts']} POSTs, {f['webhook_failures']} not answered 200); "
+        f"inside the receiver (Server-Timing) p50 {f['webhook_server_p50_ms']:.1f} ms, "
+        f"p99 {f['webhook_server_p99_ms']:.1f} ms",
         f"time until the last applicant had a reply: {f['last_first_reply_s']:.0f} s "
         f"({f['without_any_reply']} without any reply); last reply of all at {f['last_reply_s']:.0f} s",
         f"reply latency (stored → first reply claimed): p50 {f['reply_p50_s']:.1f} s, p95 {f['reply_p95_s']:.1f} s "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
@@ -92,6 +93,14 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
 
     @blueprint.route("/webhook", methods=["POST"], stream=True)
     async def receive(request: Request):
+        started = time.perf_counter()
+        reply = await _receive(request)
+        # Server-Timing: how long the answer took inside this process, so a slow answer seen by
+        # the caller can be told apart from time spent waiting for a CPU or on the network.
+        reply.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return reply
+
+    async def _receive(request: Request):
         body = await _read_limited(request, settings.max_body_bytes)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
