@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -17,7 +17,7 @@ from actions.forms import CountingFormValidationAction
 from antrean import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
-from antrean.booking.model import ApplicationType, BookingRefused
+from antrean.booking.model import ApplicationType, BookingRefused, RefusalReason
 from antrean.booking.offices import office_for_phone_number_id
 from antrean.booking.service import BookingRequest
 from antrean.identity import (
@@ -340,6 +340,12 @@ class ActionSubmitRegistration(Action):
             booking = service.book(request)
         except BookingRefused as refused:
             dispatcher.utter_message(text=replies.refusal(refused, office))
+            if refused.reason in (RefusalReason.QUOTA_FULL, RefusalReason.DAY_NOT_BOOKABLE) and any(
+                    day.left > 0 for day in service.availability(office.id)):
+                # The day filled up while this applicant was confirming (a rush does that): keep
+                # every detail and the photo and let the form ask for another day; its buttons show
+                # what is left. The follow-up comes last, so the form has no slot left to re-judge.
+                return [SlotSet("visit_date", None), SlotSet("confirmed", None), FollowupAction("registration_form")]
             discard_photos(tracker)
             return reset_form()
         session = session_starting(office, booking.day, booking.session_start)

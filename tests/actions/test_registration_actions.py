@@ -3,7 +3,7 @@ import io
 from datetime import date
 
 from PIL import Image
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 
 from actions.registration import (
     ActionAskVisitDate,
@@ -176,3 +176,15 @@ def test_a_correction_of_another_detail_is_not_taken_as_the_answer_to_the_questi
     values = slot_values(events)
     assert values.get("visit_date") is None
     assert not any("Hari tersebut tidak tersedia" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_a_day_that_filled_up_during_confirmation_is_chosen_again_keeping_the_details(wired, dispatcher):
+    service, store = wired
+    for serial in range(1001, 1251):  # Batam's 250 seats of Thursday 3 December go to others
+        service.book(make_request(serial=serial, day=date(2026, 12, 3), whatsapp_number=f"62811{serial:07d}"))
+    photo_ref = stored_photo_metadata(store)["antrean_media"]["ref"]
+    tracker = make_tracker(slots=complete_slots(id_photo=photo_ref))
+    events = ActionSubmitRegistration().run(dispatcher, tracker, {})
+    assert events == [SlotSet("visit_date", None), SlotSet("confirmed", None), FollowupAction("registration_form")]
+    assert store.path(photo_ref).exists()  # the e-KTP photo is still needed
+    assert "penuh" in dispatcher.messages[0]["text"]
