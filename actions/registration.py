@@ -232,6 +232,14 @@ class ValidateRegistrationForm(CountingFormValidationAction):
                                message=f"Hari tersebut tidak tersedia. Pilih salah satu: {days}.")
         return self.accept(tracker, "visit_date", chosen.isoformat())
 
+    def validate_id_photo(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        # Checked when it arrived (extract_id_photo); defined so rasa-sdk does not log a warning
+        # for every photo that it has nothing to validate.
+        return {"id_photo": value}
+
+    def validate_guardian_photo(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        return {"guardian_photo": value}
+
     def validate_confirmed(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         if value is True:
             return {"confirmed": True}
