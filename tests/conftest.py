@@ -117,6 +117,21 @@ def tracker_url(request, database_url, tmp_path):
     return url
 
 
+def empty_every_table(url: str) -> None:
+    """Tests that fill every store start from an empty booking database on PostgreSQL too (SQLite
+    gets a new file per test)."""
+    if not url.startswith("postgresql"):
+        return
+    from antrean.booking.schema import metadata
+
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "review_sync_state")
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
+    engine.dispose()
+
+
 def _truncate_postgres(url: str) -> None:
     engine = create_engine(url, future=True)
     with engine.begin() as connection:

@@ -10,7 +10,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from antrean import handoff
 from antrean.booking.schema import (
@@ -38,7 +38,7 @@ from antrean.whatsapp.inbox import Inbox, utcnow
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import SimulatorMedia
 from tests.builders import make_nik, make_request
-from tests.conftest import wib
+from tests.conftest import empty_every_table, wib
 from tests.media.images import card, encode
 from tests.review.tracker_writer import TrackerWriter, action, bot, listen, loop, session_start, slot, user
 from tests.whatsapp import meta
@@ -55,21 +55,10 @@ WEDNESDAY = date(2026, 12, 2)
 
 
 @pytest.fixture
-def stores(database_url, tmp_path, make_service):
+def stores(database_url, tracker_url, tmp_path, make_service):
     """An empty booking database (both backends), Rasa's tracker store next to it, a media store."""
-    engine_url = database_url
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url, future=True)
-        with engine.begin() as connection:
-            names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "review_sync_state")
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-            connection.execute(text("DROP TABLE IF EXISTS events"))
-        engine.dispose()
-        tracker_url = database_url
-    else:
-        tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
-    service = make_service(engine_url)
+    empty_every_table(database_url)
+    service = make_service(database_url)
     tracker_engine = make_tracker_engine(tracker_url)
     yield service, tracker_url, tracker_engine, MediaStore(tmp_path / "media")
     tracker_engine.dispose()

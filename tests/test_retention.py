@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, text, update
 
-from antrean.booking.schema import bookings, metadata, nlu_reviews
+from antrean.booking.schema import bookings, nlu_reviews
 from antrean.media.store import MediaStore
 from antrean.privacy import ERASED_NAME
 from antrean.retention import DailyRetention, RetentionSettings, run
@@ -23,7 +23,7 @@ from antrean.training.data import load_domain
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from tests.builders import make_request
-from tests.conftest import wib
+from tests.conftest import empty_every_table, wib
 from tests.media.images import card, encode
 from tests.review.tracker_writer import TrackerWriter, action, bot, listen, session_start, user
 from tests.test_privacy import _everything, _photos
@@ -38,18 +38,8 @@ RECENT = wib(2027, 12, 5, 9, 0)  # when the recent applicant wrote
 
 
 @pytest.fixture
-def stores(database_url, tmp_path, make_service):
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url, future=True)
-        with engine.begin() as connection:
-            names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "review_sync_state")
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-            connection.execute(text("DROP TABLE IF EXISTS events"))
-        engine.dispose()
-        tracker_url = database_url
-    else:
-        tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
+def stores(database_url, tracker_url, tmp_path, make_service):
+    empty_every_table(database_url)
     service = make_service(database_url)
     tracker_engine = make_tracker_engine(tracker_url)
     yield service, tracker_url, tracker_engine, tmp_path / "media"
