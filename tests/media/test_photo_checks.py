@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageFile
+from PIL import ExifTags, Image, ImageFile, ImageFilter, ImageStat
 
 from antrean.media import photos
 from antrean.media.photos import TIPS, PhotoCheck, check_id_photo
@@ -240,6 +240,38 @@ def test_sharpness_does_not_depend_on_the_camera_resolution(size):
 
     assert check.ok
     assert 1500 < check.sharpness < 3000
+
+
+@pytest.mark.parametrize("size", [(1000, 633), (640, 400), (9, 7), (1, 12)])
+def test_the_fast_median_filter_gives_exactly_pillows_pixels(size):
+    import numpy as np
+
+    pixels = np.random.default_rng(sum(size)).integers(0, 256, size[::-1], dtype=np.uint8)
+    expected = np.asarray(Image.fromarray(pixels).filter(ImageFilter.MedianFilter(3)))
+
+    assert (photos._median3(pixels) == expected).all()
+
+
+def _sharpness_with_pillow_only(gray: Image.Image) -> float:
+    """The measurement as first written (Pillow filters, one ImageStat per tile): the reference the
+    faster numpy version must agree with, so the thresholds measured with it still hold."""
+    edges = gray.filter(ImageFilter.MedianFilter(3)).filter(photos._LAPLACIAN)
+    grid = photos._SHARPNESS_GRID
+    tile_w, tile_h = max(1, edges.width // grid), max(1, edges.height // grid)
+    variances = sorted((ImageStat.Stat(edges.crop((x * tile_w, y * tile_h, (x + 1) * tile_w, (y + 1) * tile_h))).var[0]
+                        for x in range(grid) for y in range(grid)), reverse=True)
+    top = variances[: max(1, round(len(variances) * photos._SHARPNESS_TOP_SHARE))]
+    return round(sum(top) / len(top), 1)
+
+
+@pytest.mark.parametrize("photo", ["sharp", "blurred", "noisy", "small"])
+def test_the_sharpness_score_is_the_one_the_thresholds_were_measured_with(photo):
+    image = {"sharp": lambda: card(), "blurred": lambda: blurred(card(), 3), "small": lambda: card((800, 600)),
+             "noisy": lambda: Image.blend(card(), Image.merge("RGB", [Image.effect_noise((1600, 1200), 14)] * 3), 0.3),
+             }[photo]()
+    gray = photos._measuring_copy(image)
+
+    assert photos._sharpness(gray) == pytest.approx(_sharpness_with_pillow_only(gray), abs=0.1)
 
 
 def test_a_transparent_png_is_measured_over_white_not_black():
