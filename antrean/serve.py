@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
 TRACKER_STORE = "antrean.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
+LOCK_STORE = "antrean.lock_store.FileLockStore"  # lets several Rasa workers share conversations
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Stack:
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
     receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
     profile_rasa_to: Path | None = None  # run the Rasa server under cProfile, stats written here at exit
+    # Rasa server processes (Sanic workers sharing the port; Rasa reads SANIC_WORKERS). One process
+    # handles a conversation turn on one core; more use more cores. Killing the Rasa server
+    # (restart_rasa) needs one: SIGKILL does not reach the workers a main process forked.
+    rasa_workers: int = 1
     stop_seconds: float = 20  # how long a process may take to stop before it is killed
     environment: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
@@ -59,6 +64,7 @@ class Stack:
         path.write_text(yaml.safe_dump({
             "action_endpoint": {"url": f"http://127.0.0.1:{self.actions_port}/webhook"},
             "tracker_store": self.tracker_store(),
+            "lock_store": {"type": LOCK_STORE, "directory": str(self.run_dir / "locks")},
         }))
         path.chmod(0o600)  # may hold a database password
         return path
@@ -68,7 +74,8 @@ class Stack:
             raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
         rasa = str(Path(sys.executable).with_name("rasa"))
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
-               "ANTREAN_PUBLIC_URL": os.environ.get("ANTREAN_PUBLIC_URL", self.rasa_url), **self.environment}
+               "ANTREAN_PUBLIC_URL": os.environ.get("ANTREAN_PUBLIC_URL", self.rasa_url),
+               "SANIC_WORKERS": str(self.rasa_workers), **self.environment}
         if not any(env.get(f"ANTREAN_WA_{key}") for key in ("ACCESS_TOKEN", "VERIFY_TOKEN", "APP_SECRET")):
             # No WhatsApp account configured: the WhatsApp channel still starts, in sandbox mode.
             # (A half-configured account is not papered over: the channel refuses to start.)

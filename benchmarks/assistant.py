@@ -73,22 +73,35 @@ def conversation(index: int, photo_base64: str) -> list[dict]:
     ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by a process and its live descendants (Rasa's Sanic
-    workers when SANIC_WORKERS > 1), from Linux /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = set()
+def cpu_seconds(pid: int, with_descendants: bool = True) -> float:
+    """User + system CPU time used so far by a process and (unless told otherwise) its live
+    descendants, such as Rasa's Sanic workers, from Linux /proc."""
+    total = 0.0
+    for member in process_tree(pid) if with_descendants else [pid]:
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def process_tree(pid: int) -> list[int]:
+    children = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        children.update(int(child) for child in (task / "children").read_text().split())
-    return own + sum(cpu_seconds(child) for child in children)
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return [pid] + [descendant for child in children for descendant in process_tree(child)]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def memory_mb(pid: int) -> tuple[float, float]:
+    """RSS and PSS of a process and its descendants, in MB. Forked Sanic workers share pages with
+    their parent; RSS counts a shared page in each process, PSS divides it among them, so the PSS
+    sum is the server's real footprint."""
+    rss = pss = 0.0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1]) / 1024
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1]) / 1024
+    return rss, pss
 
 
 def main() -> None:
@@ -96,6 +109,8 @@ def main() -> None:
     parser.add_argument("--applicants", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="conversations per applicant")
     parser.add_argument("--parse-seconds", type=float, default=15)
+    parser.add_argument("--rasa-workers", type=int, default=2,
+                        help="Rasa server processes (Sanic workers); one per core is the default")
     parser.add_argument("--train", action="store_true", help="also time a full training run")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -115,6 +130,7 @@ def main() -> None:
         offices.write_text((REPO_ROOT / "config" / "offices.yml").read_text().replace(
             "daily_quota: 250", "daily_quota: 100000"))
         stack = Stack(rasa_port=free_port(), actions_port=free_port(), run_dir=Path(folder),
+                      rasa_workers=args.rasa_workers,
                       conversations_url=f"sqlite:///{folder}/conversations.sqlite3",
                       environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
                                    "ANTREAN_MEDIA_DIR": f"{folder}/media", "ANTREAN_OFFICES": str(offices),
@@ -124,9 +140,10 @@ def main() -> None:
             stack.wait_until_ready()
             url = f"{stack.rasa_url}/webhooks/antrean/webhook"
             asyncio.run(run_conversations(url, 1, offset=0))  # warm-up conversation
-            pids = {"Rasa server": stack.processes[1].pid, "action server": stack.processes[0].pid,
-                    "benchmark client": os.getpid()}
-            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            # The client's own time only: the stack's processes are its children.
+            pids = {"Rasa server": (stack.processes[1].pid, True), "action server": (stack.processes[0].pid, True),
+                    "benchmark client": (os.getpid(), False)}
+            cpu_before = {name: cpu_seconds(*pid) for name, pid in pids.items()}
             all_latencies, booked, started = [], 0, time.perf_counter()
             for round_ in range(args.rounds):
                 offset = 1000 * (round_ + 1)
@@ -134,9 +151,9 @@ def main() -> None:
                 all_latencies += latencies
                 booked += done
             elapsed = time.perf_counter() - started
-            cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-            rasa_memory = rss_mb(stack.processes[1].pid)
-            actions_memory = rss_mb(stack.processes[0].pid)
+            cpu_used = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in pids.items()}
+            rasa_memory = memory_mb(stack.processes[1].pid)
+            actions_memory = memory_mb(stack.processes[0].pid)
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed
@@ -149,7 +166,8 @@ def main() -> None:
     print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
     print("CPU per turn: " + ", ".join(f"{name} {seconds / len(all_latencies) * 1000:.1f} ms"
                                        for name, seconds in cpu_used.items()))
-    print(f"memory: Rasa server {rasa_memory:.0f} MB, action server {actions_memory:.0f} MB")
+    print(f"memory: Rasa server ({args.rasa_workers} worker(s)) {rasa_memory[1]:.0f} MB PSS "
+          f"({rasa_memory[0]:.0f} MB RSS summed over its processes), action server {actions_memory[1]:.0f} MB PSS")
 
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:

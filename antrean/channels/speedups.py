@@ -1,21 +1,42 @@
 """Performance fixes for Rasa 3.6 itself, installed by importing Antrean's channels (which every
-Rasa server of ours loads from credentials.yml).
+Rasa server of ours loads from credentials.yml). Each one gives the same results as the code it
+replaces (tests/channels/test_speedups.py compares them) and was found by profiling the Rasa server
+under `make bench-assistant`.
 
-Rasa checks every action-server response with `jsonschema.validate(result, spec)`. That call
-re-checks the (large, constant) event schema against the JSON Schema meta-schema and builds a new
-validator each time: profiled under `make bench-assistant` it cost ~240 ms of the Rasa event
-loop per custom-action call, more than everything else in a turn together. Validating with one
-validator built once gives the same answers (same schema, same errors) in a few milliseconds."""
+1. The action-response check. Rasa checks every action-server response with
+`jsonschema.validate(result, spec)`. That call re-checks the (large, constant) event schema against
+the JSON Schema meta-schema and builds a new validator each time: profiled under `make
+bench-assistant` it cost ~240 ms of the Rasa event loop per custom-action call, more than everything
+else in a turn together. Validating with one validator built once gives the same answers (same
+schema, same errors) in a few milliseconds.
+
+2. Event types. Loading a conversation turns each stored event back into an object; Rasa finds the
+class by walking every subclass of `Event` (and testing each for abstractness) once per event:
+~7 % of a turn. The classes are looked up once per type name instead.
+
+3. Running the model's graph. Rasa hands each graph run (one NLU parse, each policy prediction) to
+dask's scheduler and first recomputes which nodes the targets need, walking the dependencies
+recursively with repeats: ~6 % of a turn. The nodes needed for a set of targets are fixed for a
+loaded model, so their order is computed once and the nodes are called in it, in the same thread,
+as dask's synchronous scheduler does."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from graphlib import TopologicalSorter
 from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+
+# Rasa's originals, kept for comparison in the tests.
+_rasa_resolve_by_type = Event.resolve_by_type
+_rasa_run_graph = DaskGraphRunner.run
 
 
 @lru_cache(maxsize=1)
@@ -39,5 +60,51 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+_event_classes: dict[str, type[Event]] = {}
+
+
+def _resolve_event_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    cls = _event_classes.get(type_name)
+    if cls is None:
+        # Rasa's own lookup, remembered when it finds a class; unknown names and the legacy "topic"
+        # (None) keep going through it, so they behave exactly as before.
+        cls = _rasa_resolve_by_type(type_name, default)
+        if cls is not None and cls is not default:
+            _event_classes[type_name] = cls
+    return cls
+
+
+def _run_graph(self: DaskGraphRunner, inputs: dict[str, Any] | None = None,
+               targets: list[str] | None = None) -> dict[str, Any]:
+    run_targets = tuple(targets if targets else self._graph_schema.target_names)
+    plans = self.__dict__.setdefault("_antrean_plans", {})
+    plan = plans.get(run_targets)
+    if plan is None:
+        plan = plans[run_targets] = _plan(self, run_targets)
+    # As in Rasa's runner: an input is passed to the nodes as (name, value), a node's output is
+    # (node name, value), and an input named like a node is refused.
+    results: dict[str, Any] = {}
+    for name, value in (inputs or {}).items():
+        if isinstance(value, str) and any(value == node_name for node_name, _ in plan):
+            raise GraphRunError(f"Input value '{value}' clashes with a node name. Make sure that none of the input "
+                                "names passed to the `run` method are the same as node names in the graph schema.")
+        results[name] = (name, value)
+    try:
+        for node_name, needs in plan:
+            results[node_name] = self._instantiated_nodes[node_name](*(results[need] for need in needs))
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+    return dict(results[target] for target in run_targets)
+
+
+def _plan(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """The nodes the targets depend on, each after its dependencies, with what each one needs."""
+    nodes = runner._graph_schema.minimal_graph_schema(list(targets)).nodes
+    order = TopologicalSorter({name: set(node.needs.values()) & nodes.keys() for name, node in nodes.items()})
+    return [(name, tuple(nodes[name].needs.values())) for name in order.static_order()]
+
+
 def install() -> None:
     RemoteAction._validate_action_result = _validate_action_result
+    Event.resolve_by_type = staticmethod(_resolve_event_type)
+    DaskGraphRunner.run = _run_graph

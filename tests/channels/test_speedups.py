@@ -1,8 +1,21 @@
-"""The cached action-response validator must accept and refuse exactly what Rasa's own does."""
+"""Each of Rasa's speed-ups must give exactly what Rasa's own code gives."""
+
+import asyncio
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    deserialise_events,
+)
 
 import antrean.channels  # noqa: F401  (installs the speed-ups, as Rasa's credentials loading does)
 from antrean.channels import speedups
@@ -37,3 +50,86 @@ def test_refuses_what_rasa_refuses_with_the_same_hint(result):
         jsonschema.validate(result, RemoteAction.action_response_format_spec())
     with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
         RemoteAction("action_x", None)._validate_action_result(result)
+
+
+# --- event types -------------------------------------------------------------------------------
+
+def _concrete_event_types():
+    from rasa.shared.utils.common import all_subclasses
+
+    return sorted({cls.type_name for cls in all_subclasses(Event)})
+
+
+@pytest.mark.parametrize("type_name", _concrete_event_types())
+def test_event_types_resolve_to_the_class_rasa_finds(type_name):
+    assert Event.resolve_by_type(type_name) is speedups._rasa_resolve_by_type(type_name)
+    assert Event.resolve_by_type(type_name) is Event.resolve_by_type(type_name)  # and again, remembered
+
+
+def test_unknown_event_types_behave_as_in_rasa():
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+    assert Event.resolve_by_type("no_such_event", default=UserUttered) is UserUttered
+    assert Event.resolve_by_type("topic") is None
+    assert "no_such_event" not in speedups._event_classes
+
+
+def test_stored_events_load_as_the_same_objects():
+    events = [UserUttered("halo", {"name": "greet", "confidence": 0.9}), SlotSet("nik", "2171031708900001"),
+              ActionExecuted("utter_greet"), ActiveLoop("registration_form"), SessionStarted()]
+    assert deserialise_events([event.as_dict() for event in events]) == events
+
+
+# --- the model's graph ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def agent():
+    from rasa.core.agent import load_agent
+
+    from antrean.serve import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("no trained model: `make test` trains it first (make train)")
+    return asyncio.run(load_agent(model_path=str(DEFAULT_MODEL)))
+
+
+def _with_dask(runner, **kwargs):  # Rasa's own runner
+    return speedups._rasa_run_graph(runner, **kwargs)
+
+
+@pytest.mark.parametrize("text", ["mau daftar antrian paspor", "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12",
+                                  "brp biaya paspor", "nik saya 2171031708900001", '/inform{"office":"batam"}'])
+def test_a_parse_gives_what_rasa_and_dask_give(agent, text):
+    from rasa.core.channels.channel import UserMessage
+
+    runner = agent.processor.graph_runner
+    target = agent.processor.model_metadata.nlu_target
+
+    def parse(run):
+        message = UserMessage(text, sender_id="x", message_id="m1")
+        return run(runner, inputs={"__message__": [message]}, targets=[target])[target][0].as_dict()
+
+    assert parse(DaskGraphRunner.run) == parse(_with_dask)
+
+
+def test_a_prediction_gives_what_rasa_and_dask_give(agent):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    processor = agent.processor
+    tracker = DialogueStateTracker.from_events("x", [ActionExecuted("action_listen"), UserUttered(
+        "mau daftar", {"name": "register", "confidence": 0.95})], processor.domain.slots)
+    target = processor.model_metadata.core_target
+
+    def predict(run):
+        prediction = run(processor.graph_runner, inputs={"__tracker__": tracker}, targets=[target])[target]
+        return prediction.max_confidence_index, prediction.policy_name, prediction.probabilities
+
+    assert predict(DaskGraphRunner.run) == predict(_with_dask)
+
+
+def test_an_input_named_like_a_node_is_refused_as_by_rasa(agent):
+    runner = agent.processor.graph_runner
+    target = agent.processor.model_metadata.nlu_target
+    for run in (DaskGraphRunner.run, _with_dask):
+        with pytest.raises(GraphRunError, match="clashes with a node name"):
+            run(runner, inputs={"__message__": target}, targets=[target])
