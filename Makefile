@@ -41,10 +41,9 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 
 train: $(MODEL)  ## train the assistant when its data, domain or config changed
 
-shell: $(STAMP) $(MODEL)  ## chat with the assistant in the terminal (starts the action server too)
+shell: $(STAMP) $(MODEL)  ## chat with the assistant in the terminal (actions run in the same process)
 	$(PY) -m antrean db upgrade
-	$(VENV)/bin/rasa run actions --actions actions --port 5055 & pid=$$!; trap "kill $$pid" EXIT; \
-	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
 validate: $(STAMP)  ## rasa data validate, failing on any warning it gives (see scripts/validate_data.py)
 	$(PY) scripts/validate_data.py

@@ -1,5 +1,6 @@
-"""`python -m antrean serve`: start the assistant — the Rasa action server and the Rasa server with
-Antrean's channels — on the embedded default, and stop both together.
+"""`python -m antrean serve`: start the assistant — the Rasa server with Antrean's channels and its
+custom actions (in the same process, see antrean/actions_in_process.py, or in a Rasa action server)
+— on the embedded default, and stop everything together.
 
 The endpoints file is written under var/run/ from the chosen ports and databases, so several stacks
 (e.g. an end-to-end test next to a developer's `make run`) can run side by side."""
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
 TRACKER_STORE = "antrean.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
 LOCK_STORE = "antrean.lock_store.FileLockStore"  # lets several Rasa workers share conversations
+ACTIONS_MODULE = "actions_module"  # antrean.actions_in_process.ACTIONS_MODULE, without importing Rasa here
 
 
 @dataclass
@@ -43,9 +45,16 @@ class Stack:
     # handles a conversation turn on one core; more use more cores. Killing the Rasa server
     # (restart_rasa) needs one: SIGKILL does not reach the workers a main process forked.
     rasa_workers: int = 1
+    # The custom actions inside the Rasa server (no HTTP round trip per action); False starts
+    # `rasa run actions` on actions_port instead, the classic deployment.
+    actions_in_process: bool = True
     stop_seconds: float = 20  # how long a process may take to stop before it is killed
     environment: dict[str, str] = field(default_factory=dict)
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)  # everything started, for stop()
+    rasa: subprocess.Popen | None = None
+    actions: subprocess.Popen | None = None  # None when the actions run in process
+    receiver: subprocess.Popen | None = None
+    console: subprocess.Popen | None = None
 
     @property
     def rasa_url(self) -> str:
@@ -62,7 +71,8 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / f"endpoints-{self.rasa_port}.yml"
         path.write_text(yaml.safe_dump({
-            "action_endpoint": {"url": f"http://127.0.0.1:{self.actions_port}/webhook"},
+            "action_endpoint": ({ACTIONS_MODULE: "actions"} if self.actions_in_process
+                                else {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}),
             "tracker_store": self.tracker_store(),
             "lock_store": {"type": LOCK_STORE, "directory": str(self.run_dir / "locks")},
         }))
@@ -85,25 +95,30 @@ class Stack:
             # query over unprocessed rows only).
             env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
         endpoints = self.write_endpoints()
-        self.processes.append(subprocess.Popen(
-            [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
-            cwd=REPO_ROOT, env=env))
+        if not self.actions_in_process:
+            self.actions = subprocess.Popen(
+                [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+                cwd=REPO_ROOT, env=env)
+            self.processes.append(self.actions)
         profiler = ([sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to)]
                     if self.profile_rasa_to else [])
-        self.processes.append(subprocess.Popen(
+        self.rasa = subprocess.Popen(
             [*profiler, rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
-            cwd=REPO_ROOT, env=env))
+            cwd=REPO_ROOT, env=env)
+        self.processes.append(self.rasa)
         if self.console_port:
             # The console's simulator talks to this stack's Rasa server.
             console_env = {"ANTREAN_RASA_URL": self.rasa_url, **env}
-            self.processes.append(subprocess.Popen(
+            self.console = subprocess.Popen(
                 [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT,
-                env=console_env))
+                env=console_env)
+            self.processes.append(self.console)
         if self.receiver_port:
-            self.processes.append(subprocess.Popen(
+            self.receiver = subprocess.Popen(
                 [sys.executable, "-m", "antrean", "whatsapp", "receive", "--port", str(self.receiver_port)],
-                cwd=REPO_ROOT, env=env))
+                cwd=REPO_ROOT, env=env)
+            self.processes.append(self.receiver)
         self._env = env
 
     @property
@@ -112,22 +127,25 @@ class Stack:
         return f"http://127.0.0.1:{port}/webhooks/whatsapp/webhook"
 
     def rasa_process(self) -> subprocess.Popen:
-        return self.processes[1]
+        return self.rasa
 
     def restart_rasa(self, kill: bool = True) -> None:
         """Stop the Rasa server (SIGKILL: a crash, nothing cleaned up) and start it again with the
         same arguments; the other processes keep running. Tests of crash recovery use this."""
-        old = self.processes[1]
+        old = self.rasa
         if kill:
             old.kill()
         else:
             old.terminate()
         old.wait(timeout=30)
-        self.processes[1] = subprocess.Popen(old.args, cwd=REPO_ROOT, env=self._env)
+        self.rasa = subprocess.Popen(old.args, cwd=REPO_ROOT, env=self._env)
+        self.processes[self.processes.index(old)] = self.rasa
 
     def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
-        checks = [f"http://127.0.0.1:{self.actions_port}/health", f"{self.rasa_url}/webhooks/antrean/"]
+        checks = [f"{self.rasa_url}/webhooks/antrean/"]
+        if self.actions:
+            checks.insert(0, f"http://127.0.0.1:{self.actions_port}/health")
         if self.receiver_port:
             checks.append(f"http://127.0.0.1:{self.receiver_port}/webhooks/whatsapp/")
         if self.console_port:
@@ -159,10 +177,20 @@ class Stack:
         self.processes.clear()
 
 
+def default_rasa_workers() -> int:
+    """One Rasa process per core (at most 4): a conversation turn is CPU work for one core."""
+    configured = os.environ.get("ANTREAN_RASA_WORKERS", "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise SystemExit(f"ANTREAN_RASA_WORKERS must be a whole number of at least 1, not {configured!r}")
+        return int(configured)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def serve() -> int:
     receiver = os.environ.get("ANTREAN_WA_RECEIVER_PORT", "").strip()
     stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")),
-                  receiver_port=int(receiver) if receiver else None)
+                  receiver_port=int(receiver) if receiver else None, rasa_workers=default_rasa_workers())
     stack.start()
     stopping = False
 
@@ -174,7 +202,8 @@ def serve() -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         stack.wait_until_ready()
-        print(f"Antrean is running:\n  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
+        print(f"Antrean is running ({stack.rasa_workers} Rasa worker(s), actions in process):\n"
+              f"  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
               f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
               f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
               "Ctrl-C stops everything.", flush=True)

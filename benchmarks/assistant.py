@@ -22,7 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from antrean.channels.rest import client_headers
 from antrean.db import REPO_ROOT, upgrade_database
@@ -111,6 +111,8 @@ def main() -> None:
     parser.add_argument("--parse-seconds", type=float, default=15)
     parser.add_argument("--rasa-workers", type=int, default=2,
                         help="Rasa server processes (Sanic workers); one per core is the default")
+    parser.add_argument("--action-server", action="store_true",
+                        help="run the custom actions in a Rasa action server instead of in the Rasa server")
     parser.add_argument("--train", action="store_true", help="also time a full training run")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -130,7 +132,7 @@ def main() -> None:
         offices.write_text((REPO_ROOT / "config" / "offices.yml").read_text().replace(
             "daily_quota: 250", "daily_quota: 100000"))
         stack = Stack(rasa_port=free_port(), actions_port=free_port(), run_dir=Path(folder),
-                      rasa_workers=args.rasa_workers,
+                      rasa_workers=args.rasa_workers, actions_in_process=not args.action_server,
                       conversations_url=f"sqlite:///{folder}/conversations.sqlite3",
                       environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
                                    "ANTREAN_MEDIA_DIR": f"{folder}/media", "ANTREAN_OFFICES": str(offices),
@@ -141,8 +143,9 @@ def main() -> None:
             url = f"{stack.rasa_url}/webhooks/antrean/webhook"
             asyncio.run(run_conversations(url, 1, offset=0))  # warm-up conversation
             # The client's own time only: the stack's processes are its children.
-            pids = {"Rasa server": (stack.processes[1].pid, True), "action server": (stack.processes[0].pid, True),
-                    "benchmark client": (os.getpid(), False)}
+            pids = {"Rasa server": (stack.rasa.pid, True), "benchmark client": (os.getpid(), False)}
+            if stack.actions:
+                pids["action server"] = (stack.actions.pid, True)
             cpu_before = {name: cpu_seconds(*pid) for name, pid in pids.items()}
             all_latencies, booked, started = [], 0, time.perf_counter()
             for round_ in range(args.rounds):
@@ -152,8 +155,8 @@ def main() -> None:
                 booked += done
             elapsed = time.perf_counter() - started
             cpu_used = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in pids.items()}
-            rasa_memory = memory_mb(stack.processes[1].pid)
-            actions_memory = memory_mb(stack.processes[0].pid)
+            rasa_memory = memory_mb(stack.rasa.pid)
+            actions_memory = memory_mb(stack.actions.pid) if stack.actions else None
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed
@@ -167,7 +170,8 @@ def main() -> None:
     print("CPU per turn: " + ", ".join(f"{name} {seconds / len(all_latencies) * 1000:.1f} ms"
                                        for name, seconds in cpu_used.items()))
     print(f"memory: Rasa server ({args.rasa_workers} worker(s)) {rasa_memory[1]:.0f} MB PSS "
-          f"({rasa_memory[0]:.0f} MB RSS summed over its processes), action server {actions_memory[1]:.0f} MB PSS")
+          f"({rasa_memory[0]:.0f} MB RSS summed over its processes)"
+          + (f", action server {actions_memory[1]:.0f} MB PSS" if actions_memory else ", actions in process"))
 
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
@@ -177,22 +181,25 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
     # Made once, before the clock starts: drawing it per applicant would stall this client's loop.
     photo_base64 = base64.b64encode(card_photo()).decode()
 
-    async def applicant(client: httpx.AsyncClient, index: int) -> None:
+    async def applicant(client: aiohttp.ClientSession, index: int) -> None:
         nonlocal booked
         reply: list[dict] = []
         for body in conversation(offset + index, photo_base64):
             body["metadata"] = {"office_id": "batam"}
             started = time.perf_counter()
-            response = await client.post(url, json=body, headers=client_headers(), timeout=120)
+            async with client.post(url, json=body, headers=client_headers()) as response:
+                response.raise_for_status()
+                reply = await response.json()
             latencies.append(time.perf_counter() - started)
-            response.raise_for_status()
-            reply = response.json()
         if any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply):
             booked += 1
         elif len(failures) < 3:  # show a few, so a failed run says why
             failures.append(f"{offset + index}: {[m.get('text', '')[:120] for m in reply]}")
 
-    async with httpx.AsyncClient() as client:
+    # aiohttp rather than the project's httpx: the load generator shares the two cores with the
+    # server it measures, and aiohttp needs about a third of httpx's CPU per request.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
         await asyncio.gather(*(applicant(client, i) for i in range(applicants)))
     for failure in failures:
         print(f"not booked: applicant {failure}")

@@ -380,11 +380,11 @@ def postgres_cpu() -> float:
 
 
 def cpu_snapshot(stack: Stack, postgres: bool) -> dict[str, float]:
-    receiver = ({"webhook receiver (signature, inbox)": cpu_seconds(stack.processes[2].pid)}
+    receiver = ({"webhook receiver (signature, inbox)": cpu_seconds(stack.receiver.pid)}
                 if stack.receiver_port else {})
-    return {**receiver,
-            "Rasa server (worker, NLU, dialogue, tracker store, outbound)": cpu_seconds(stack.processes[1].pid),
-            "action server (actions, booking core)": cpu_seconds(stack.processes[0].pid),
+    actions = ({"action server (actions, booking core)": cpu_seconds(stack.actions.pid)} if stack.actions else {})
+    rasa = "Rasa server (worker, NLU, dialogue, tracker store, outbound" + (")" if stack.actions else ", actions)")
+    return {**receiver, rasa: cpu_seconds(stack.rasa.pid), **actions,
             **({"PostgreSQL (all backends on the machine)": postgres_cpu()} if postgres else {}),
             "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid())}
 

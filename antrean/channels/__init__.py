@@ -1,7 +1,7 @@
 """Rasa input channels: Antrean's REST channel (tests, simulator) and WhatsApp.
 
 Importing this package (Rasa does, for the channels in credentials.yml) also installs the Rasa
-speed-ups in speedups.py."""
+speed-ups in speedups.py and the in-process action endpoint."""
 
 from antrean.channels import speedups
 

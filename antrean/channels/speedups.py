@@ -105,6 +105,11 @@ def _plan(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str, 
 
 
 def install() -> None:
+    """Installs the speed-ups and the in-process action endpoint (antrean/actions_in_process.py);
+    importing antrean.channels (credentials.yml) or antrean.tracker_store (endpoints.yml) does."""
+    from antrean import actions_in_process
+
+    actions_in_process.install()
     RemoteAction._validate_action_result = _validate_action_result
     Event.resolve_by_type = staticmethod(_resolve_event_type)
     DaskGraphRunner.run = _run_graph

@@ -1,5 +1,7 @@
-"""End to end through the running stack: Rasa server (REST channel) + action server + booking
-database. A registration must produce a booking row whose fields match what was said."""
+"""End to end through the running stack: Rasa server (REST channel) + custom actions + booking
+database. A registration must produce a booking row whose fields match what was said. Run on both
+deployments: the default (actions inside two Rasa worker processes sharing conversations through
+the file lock store) and the classic one (one Rasa process, a separate action server)."""
 
 from __future__ import annotations
 
@@ -33,15 +35,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=[{"rasa_workers": 2, "actions_in_process": True},
+                                        {"rasa_workers": 1, "actions_in_process": False}],
+                ids=["two-workers-actions-in-process", "one-worker-action-server"])
+def stack(tmp_path_factory, request):
     if not DEFAULT_MODEL.exists():
         pytest.skip("no trained model: `make test` trains it first (make train)")
     folder = tmp_path_factory.mktemp("e2e")
     database = f"sqlite:///{folder / 'bookings.sqlite3'}"
     upgrade_database(database)
     stack = Stack(
-        rasa_port=free_port(), actions_port=free_port(),
+        rasa_port=free_port(), actions_port=free_port(), **request.param,
         conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", run_dir=folder,
         environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
                      "ANTREAN_MEDIA_DIR": str(folder / "media"), "ANTREAN_SECRET_KEY": SECRET},
