@@ -60,6 +60,9 @@ def parse_only(model: Path, seconds: float) -> float:
     return asyncio.run(loop())
 
 
+STEPS = ["LAW text", "application type", "NIK", "e-KTP photo", "day", "confirmation"]
+
+
 def conversation(index: int, photo_base64: str) -> list[dict]:
     birth = date(1960, 1, 1) + timedelta(days=index * 37 % 15000)  # always a valid adult birth date
     sender = f"62813{index:08d}"
@@ -160,13 +163,17 @@ def main() -> None:
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed
-    all_latencies.sort()
+    by_step = {step: sorted(seconds for name, seconds in all_latencies if name == step) for step in STEPS}
+    all_latencies = sorted(seconds for _, seconds in all_latencies)
     print(f"end to end: {args.applicants} concurrent applicants × {args.rounds} conversations, "
           f"{len(all_latencies)} turns in {elapsed:.1f} s = {turns:.1f} turns/s; "
           f"latency p50 {statistics.median(all_latencies) * 1000:.0f} ms, "
           f"p95 {all_latencies[int(len(all_latencies) * 0.95)] * 1000:.0f} ms; "
           f"booked {booked}/{args.applicants * args.rounds}")
     print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
+    print("by step (p50 / p95 ms): " + "; ".join(
+        f"{step} {statistics.median(values) * 1000:.0f} / {values[int(len(values) * 0.95)] * 1000:.0f}"
+        for step, values in by_step.items()))
     print("CPU per turn: " + ", ".join(f"{name} {seconds / len(all_latencies) * 1000:.1f} ms"
                                        for name, seconds in cpu_used.items()))
     print(f"memory: Rasa server ({args.rasa_workers} worker(s)) {rasa_memory[1]:.0f} MB PSS "
@@ -175,7 +182,7 @@ def main() -> None:
 
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
-    latencies: list[float] = []
+    latencies: list[tuple[str, float]] = []  # (step, seconds)
     booked = 0
     failures: list[str] = []
     # Made once, before the clock starts: drawing it per applicant would stall this client's loop.
@@ -184,13 +191,13 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
     async def applicant(client: aiohttp.ClientSession, index: int) -> None:
         nonlocal booked
         reply: list[dict] = []
-        for body in conversation(offset + index, photo_base64):
+        for step, body in zip(STEPS, conversation(offset + index, photo_base64), strict=True):
             body["metadata"] = {"office_id": "batam"}
             started = time.perf_counter()
             async with client.post(url, json=body, headers=client_headers()) as response:
                 response.raise_for_status()
                 reply = await response.json()
-            latencies.append(time.perf_counter() - started)
+            latencies.append((step, time.perf_counter() - started))
         if any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply):
             booked += 1
         elif len(failures) < 3:  # show a few, so a failed run says why

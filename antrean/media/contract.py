@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from antrean.media.photos import PhotoCheck, check_id_photo
+from antrean.media.photos import PhotoCheck, inspect_id_photo
 from antrean.media.store import MediaStore, is_photo_ref
 
 SEND_PHOTO_TEXT = "/send_photo"
@@ -88,10 +88,10 @@ def media_from_metadata(metadata: dict | None) -> MediaInfo | None:
 def ingest_photo(store: MediaStore, data: bytes, owner: str) -> tuple[str | None, PhotoCheck]:
     """Check a received photo and store it only if it passed (data minimisation: a photo the
     applicant must retake anyway is never written to disk). Storage errors (a full disk) raise."""
-    check = check_id_photo(data)
+    check, decoded = inspect_id_photo(data)
     if not check.ok:
         return None, check
-    return store.save_id_photo(data, owner), check
+    return store.save_id_photo(data, owner, decoded=decoded), check
 
 
 def _text(value: object) -> str | None:

@@ -132,31 +132,42 @@ class PhotoRejected(ValueError):
 
 def check_id_photo(data: bytes) -> PhotoCheck:
     """Whether ``data`` is a usable photo of an identity document; never raises on bad input."""
+    return inspect_id_photo(data)[0]
+
+
+def inspect_id_photo(data: bytes) -> tuple[PhotoCheck, Image.Image | None]:
+    """``check_id_photo``, also giving the decoded upright photo when it passed, so that storing
+    it (``MediaStore.save_id_photo(..., decoded=)``) does not decode the file a second time."""
     try:
         image, fmt = _decode_upright(data)
     except PhotoRejected as rejected:
-        return _refused(rejected.problem, width=rejected.width, height=rejected.height, format=rejected.format)
+        return _refused(rejected.problem, width=rejected.width, height=rejected.height, format=rejected.format), None
     width, height = image.size
     try:
         gray = _measuring_copy(image)
     except Exception:  # an odd mode Pillow cannot convert: as unreadable as a broken file
-        return _refused(NOT_AN_IMAGE, width=width, height=height, format=fmt)
+        return _refused(NOT_AN_IMAGE, width=width, height=height, format=fmt), None
 
     measured = _exposure(gray)
     if measured["brightness"] < DARK_MEAN and measured["highlights"] < DARK_HIGHLIGHTS:
-        return _refused(TOO_DARK, width=width, height=height, format=fmt, **measured)
+        return _refused(TOO_DARK, width=width, height=height, format=fmt, **measured), None
     if measured["brightness"] > BRIGHT_MEAN or measured["clipped_white"] > BRIGHT_CLIPPED_SHARE:
-        return _refused(TOO_BRIGHT, width=width, height=height, format=fmt, **measured)
+        return _refused(TOO_BRIGHT, width=width, height=height, format=fmt, **measured), None
     sharpness = _sharpness(gray)
     if sharpness < SHARPNESS_MIN:
-        return _refused(BLURRY, width=width, height=height, format=fmt, sharpness=sharpness, **measured)
-    return PhotoCheck(ok=True, width=width, height=height, format=fmt, sharpness=sharpness, **measured)
+        return _refused(BLURRY, width=width, height=height, format=fmt, sharpness=sharpness, **measured), None
+    return PhotoCheck(ok=True, width=width, height=height, format=fmt, sharpness=sharpness, **measured), image
 
 
 def upright_rgb(data: bytes) -> Image.Image:
     """The photo decoded with the same guards as ``check_id_photo``, turned upright per its EXIF
     orientation and flattened to RGB (transparency over white). Raises ``PhotoRejected``."""
     image, fmt = _decode_upright(data)
+    return flattened_rgb(image, fmt)
+
+
+def flattened_rgb(image: Image.Image, fmt: str | None = None) -> Image.Image:
+    """A decoded photo as RGB (transparency over white), always a new image. Raises ``PhotoRejected``."""
     try:
         return _flatten(image)
     except Exception as error:
@@ -242,7 +253,8 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _measuring_copy(image: Image.Image) -> Image.Image:
-    gray = _flatten(image).convert("L")
+    # An RGB photo (nearly all of them) goes straight to grey: flattening it would only copy it.
+    gray = image.convert("L") if image.mode == "RGB" else _flatten(image).convert("L")
     gray.thumbnail((MEASURE_SIDE, MEASURE_SIDE), Image.Resampling.LANCZOS)
     return gray
 
@@ -274,7 +286,7 @@ def _sharpness(gray: Image.Image) -> float:
     # not at the top, so that loading this package stays as light as the test below it requires.
     import numpy as np
 
-    edges = np.asarray(Image.fromarray(_median3(np.asarray(gray))).filter(_LAPLACIAN), dtype=np.float64)
+    edges = _laplacian(_median3(np.asarray(gray))).astype(np.float64)
     grid = _SHARPNESS_GRID
     tile_h, tile_w = max(1, edges.shape[0] // grid), max(1, edges.shape[1] // grid)
     # One variance per tile of the grid, all at once (population variance, as ImageStat gives).
@@ -287,6 +299,18 @@ def _sharpness(gray: Image.Image) -> float:
 # Devillard's 19-exchange network for the median of nine values ("Fast median search", 1998).
 _MEDIAN9_EXCHANGES = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8),
                       (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def _laplacian(pixels):
+    """Pillow's ``filter(_LAPLACIAN)`` on a numpy array, pixel for pixel: the 4-neighbour Laplacian
+    plus 128, clipped to 0-255, with the border pixels left as they were (as Pillow leaves them)."""
+    import numpy as np
+
+    wide = pixels.astype(np.int16)
+    edges = pixels.copy()
+    inner = wide[:-2, 1:-1] + wide[2:, 1:-1] + wide[1:-1, :-2] + wide[1:-1, 2:] - 4 * wide[1:-1, 1:-1] + 128
+    edges[1:-1, 1:-1] = np.clip(inner, 0, 255)
+    return edges
 
 
 def _median3(pixels):

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from antrean.media.photos import upright_rgb
+from antrean.media.photos import flattened_rgb, upright_rgb
 
 # Mirrors antrean.db.VAR_DIR; importing antrean.db would pull SQLAlchemy into the media core.
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "var" / "media"
@@ -70,11 +70,12 @@ class MediaStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save_id_photo(self, data: bytes, owner: str) -> str:
+    def save_id_photo(self, data: bytes, owner: str, decoded: Image.Image | None = None) -> str:
         """Re-encode an already-checked photo without metadata, store it, return its reference.
-        Raises ``PhotoRejected`` (a ValueError) if the bytes cannot be decoded safely."""
+        ``decoded``: the upright image the check decoded from ``data``, if at hand (saves decoding
+        it again). Raises ``PhotoRejected`` (a ValueError) if the bytes cannot be decoded safely."""
         owner_hash = self._owner_hash(owner)
-        jpeg = _clean_jpeg(data)
+        jpeg = _clean_jpeg(data, decoded)
         name = secrets.token_hex(16)
         shard = self._private_dir(self.root / name[:2])
         sidecar = {"v": 1, "owner": owner_hash, "created": int(self._clock().timestamp())}
@@ -225,8 +226,8 @@ class MediaStore:
         return self._key
 
 
-def _clean_jpeg(data: bytes) -> bytes:
-    image = upright_rgb(data)
+def _clean_jpeg(data: bytes, decoded: Image.Image | None = None) -> bytes:
+    image = upright_rgb(data) if decoded is None else flattened_rgb(decoded)
     image.thumbnail((STORE_MAX_SIDE, STORE_MAX_SIDE), Image.Resampling.LANCZOS)
     # A new image has an empty .info: Pillow's JPEG writer copies a comment (and, in some
     # versions, more) from .info of the image it saves, so the decoded one is not saved directly.

@@ -299,3 +299,19 @@ def test_the_media_modules_load_without_rasa_or_sqlalchemy():
                             cwd=store_module.DEFAULT_ROOT.parents[1])
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_storing_the_image_the_check_decoded_gives_the_same_file_as_decoding_again(store, orientation):
+    from antrean.media.photos import inspect_id_photo
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    out = io.BytesIO()
+    card().save(out, "JPEG", quality=80, exif=exif.tobytes())
+    data = out.getvalue()
+    check, decoded = inspect_id_photo(data)
+    assert check.ok and decoded is not None
+
+    assert store_module._clean_jpeg(data, decoded) == store_module._clean_jpeg(data)
+    assert store.open(store.save_id_photo(data, "6281234", decoded=decoded)) == store_module._clean_jpeg(data)

@@ -252,6 +252,16 @@ def test_the_fast_median_filter_gives_exactly_pillows_pixels(size):
     assert (photos._median3(pixels) == expected).all()
 
 
+@pytest.mark.parametrize("size", [(1000, 633), (640, 400), (9, 7), (3, 3)])
+def test_the_fast_laplacian_gives_exactly_pillows_pixels(size):
+    import numpy as np
+
+    pixels = np.random.default_rng(sum(size)).integers(0, 256, size[::-1], dtype=np.uint8)
+    expected = np.asarray(Image.fromarray(pixels).filter(photos._LAPLACIAN))
+
+    assert (photos._laplacian(pixels) == expected).all()
+
+
 def _sharpness_with_pillow_only(gray: Image.Image) -> float:
     """The measurement as first written (Pillow filters, one ImageStat per tile): the reference the
     faster numpy version must agree with, so the thresholds measured with it still hold."""
