@@ -4,6 +4,8 @@ import asyncio
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasa.core.actions.action import RemoteAction
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
@@ -29,6 +31,11 @@ VALID_RESULTS = [
 ]
 INVALID_RESULTS = [
     {"events": [{"event": "slot"}]},  # a slot event without a name
+    {"events": [{"event": "slot", "name": 7, "value": "x"}]},  # a name that is not a string
+    {"events": [{"event": "no_such_kind"}]},
+    {"events": [{"name": "nik"}]},  # no kind at all
+    {"events": [{"event": "followup", "name": "action_listen"}, {"event": "slot", "value": 1}]},  # the second is bad
+    {"events": [{"event": "user", "text": "x", "parse_data": {"entities": [{"entity": "nik"}]}}]},  # no value
     {"events": "not a list"},
     {"events": [], "responses": ["not an object"]},
 ]
@@ -133,3 +140,30 @@ def test_an_input_named_like_a_node_is_refused_as_by_rasa(agent):
     for run in (DaskGraphRunner.run, _with_dask):
         with pytest.raises(GraphRunError, match="clashes with a node name"):
             run(runner, inputs={"__message__": target}, targets=[target])
+
+
+_KINDS = ["user", "bot", "slot", "action", "followup", "active_loop", "reset_slots", "session_started", "no_such_kind"]
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                    st.dictionaries(st.sampled_from(["name", "text", "entities"]), st.text(max_size=3), max_size=2))
+_EVENTS = st.one_of(
+    st.fixed_dictionaries({"event": st.sampled_from(_KINDS)},
+                          optional={key: _VALUES for key in ["name", "value", "text", "timestamp", "parse_data",
+                                                             "metadata", "buttons"]}),
+    _VALUES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.lists(_EVENTS, max_size=3))
+def test_the_per_kind_check_accepts_exactly_what_rasas_schema_accepts(events):
+    result = {"events": events, "responses": []}
+    try:
+        speedups._action_response_validator().validate(result)  # Rasa's whole schema (same answers, see above)
+        rasa_accepts = True
+    except jsonschema.ValidationError:
+        rasa_accepts = False
+    try:
+        speedups._check_action_result(result)
+        we_accept = True
+    except jsonschema.ValidationError:
+        we_accept = False
+    assert we_accept == rasa_accepts
