@@ -13,7 +13,7 @@ already (Rasa counts them with a query over the whole conversation before every 
 turn): a conversation loaded here remembers how many events it was loaded with, and the events
 after those are the new ones. That count is exact because Rasa holds the conversation's lock from
 loading to saving; a conversation that was not loaded here (a new one, a copy) is counted by
-Rasa's query as before.
+Rasa's query as before. Loading reads only the column of events it uses.
 
 endpoints.yml:  tracker_store: {type: antrean.tracker_store.AntreanTrackerStore, dialect: sqlite, db: …}"""
 
@@ -57,6 +57,12 @@ class AntreanTrackerStore(SQLTrackerStore):
 
         self.engine = engine
         self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+
+    def _event_query(self, session: sa.orm.Session, sender_id: str, fetch_events_from_all_sessions: bool):
+        # Rasa's query (same rows, same order), selecting only the JSON column it reads: building an
+        # ORM object per stored event was half the time of loading a conversation.
+        return super()._event_query(session, sender_id, fetch_events_from_all_sessions).with_entities(
+            self.SQLEvent.data)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         tracker = await super().retrieve(sender_id)
