@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
 TRACKER_STORE = "antrean.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
 LOCK_STORE = "antrean.lock_store.FileLockStore"  # lets several Rasa workers share conversations
+WORKER_HEADER = "X-Antrean-Worker"  # antrean.channels.rest.WORKER_HEADER
 ACTIONS_MODULE = "actions_module"  # antrean.actions_in_process.ACTIONS_MODULE, without importing Rasa here
 
 
@@ -150,20 +151,27 @@ class Stack:
             checks.append(f"http://127.0.0.1:{self.receiver_port}/webhooks/whatsapp/")
         if self.console_port:
             checks.append(f"http://127.0.0.1:{self.console_port}/masuk")
+        workers_seen: set[str] = set()
         while checks:
             for process in self.processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
             try:
                 with urllib.request.urlopen(checks[0], timeout=2) as reply:
-                    if reply.status == 200:
+                    # Each Rasa worker loads the model before it accepts a connection; the first
+                    # one ready answers alone until the others are, so count distinct workers.
+                    rasa_check = checks[0].startswith(self.rasa_url)
+                    if rasa_check:
+                        workers_seen.add(reply.headers.get(WORKER_HEADER, ""))
+                    if reply.status == 200 and (not rasa_check or len(workers_seen) >= self.rasa_workers):
                         checks.pop(0)
                         continue
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{checks[0]} did not answer within {timeout:.0f} s")
-            time.sleep(1)
+                raise TimeoutError(f"{checks[0]} did not answer within {timeout:.0f} s"
+                                   + (f" from {self.rasa_workers} workers" if workers_seen else ""))
+            time.sleep(0.05 if workers_seen else 1)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
 import aiohttp
 
-from antrean.channels.rest import client_headers
+from antrean.channels.rest import WORKER_HEADER, client_headers
 from antrean.db import REPO_ROOT, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
 from tests.actions.conftest import card_photo
@@ -183,6 +184,7 @@ def main() -> None:
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
     latencies: list[tuple[str, float]] = []  # (step, seconds)
+    served_by: Counter[str] = Counter()  # turns per Rasa worker
     booked = 0
     failures: list[str] = []
     # Made once, before the clock starts: drawing it per applicant would stall this client's loop.
@@ -197,6 +199,7 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
             async with client.post(url, json=body, headers=client_headers()) as response:
                 response.raise_for_status()
                 reply = await response.json()
+                served_by[response.headers.get(WORKER_HEADER, "?")] += 1
             latencies.append((step, time.perf_counter() - started))
         if any("Pendaftaran berhasil" in (m.get("text") or "") for m in reply):
             booked += 1
@@ -204,12 +207,15 @@ async def run_conversations(url: str, applicants: int, offset: int) -> tuple[lis
             failures.append(f"{offset + index}: {[m.get('text', '')[:120] for m in reply]}")
 
     # aiohttp rather than the project's httpx: the load generator shares the two cores with the
-    # server it measures, and aiohttp needs about a third of httpx's CPU per request.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+    # server it measures, and aiohttp needs about a third of httpx's CPU per request. A connection
+    # per message, as from separate applicants: kept-alive connections would stay with the Rasa
+    # worker that accepted them first, however busy it is.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
                                      timeout=aiohttp.ClientTimeout(total=120)) as client:
         await asyncio.gather(*(applicant(client, i) for i in range(applicants)))
     for failure in failures:
         print(f"not booked: applicant {failure}")
+    print(f"turns per Rasa worker: {sorted(served_by.values(), reverse=True)}")
     return latencies, booked
 
 

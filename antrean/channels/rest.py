@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -41,6 +42,14 @@ MAX_PHOTO_BASE64_CHARS = 8 * 1024 * 1024  # ~6 MB decoded: a little above the 5 
 TOKEN_ENV = "ANTREAN_REST_TOKEN"
 # Routes anyone may call even with a token set (fail closed: a route added later is protected).
 PUBLIC_ROUTES = frozenset({"health", "ticket"})
+# Which Rasa worker process answered (a hash, not its pid): lets `Stack.wait_until_ready` wait until
+# every worker has loaded the model, and shows how requests spread over the workers.
+WORKER_HEADER = "X-Antrean-Worker"
+_WORKER_SALT = os.urandom(8)
+
+
+def worker_token() -> str:
+    return hashlib.sha256(_WORKER_SALT + str(os.getpid()).encode()).hexdigest()[:12]
 
 
 def rest_token(environ: dict[str, str] | None = None) -> str | None:
@@ -140,6 +149,10 @@ class AntreanRestInput(RestInput):
         blueprint.middleware("request")(self._authorise)
         blueprint.middleware("request")(self._ingest_in_background)
         blueprint.listener("after_server_start")(self._warn_if_open)
+
+        @blueprint.middleware("response")
+        async def name_the_worker(_request: Request, reply) -> None:
+            reply.headers[WORKER_HEADER] = worker_token()
 
         @blueprint.route("/tiket/<filename>", methods=["GET"])
         async def ticket(request: Request, filename: str):
