@@ -14,6 +14,8 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 @pytest.fixture
 def create_component(tmp_path):
     """Creates a GraphComponent the way the Rasa graph does (`create` with merged config)."""
+    # The storage directory must exist for trainable components to persist into it.
+    (tmp_path / "model").mkdir()
     storage = LocalModelStorage(tmp_path / "model")
     context = ExecutionContext(GraphSchema({}), "test")
 

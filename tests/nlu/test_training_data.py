@@ -100,3 +100,70 @@ def test_example_niks_are_fictional_and_match_the_birth_date_beside_them(trainin
             assert day_and_month(str(entities["birth_date"]["value"])) == (int(nik[6:8]) % 40, int(nik[8:10]))
             checked += 1
     assert checked >= 3
+
+
+# --- out-of-scope lookup tables and chat regexes (features for the intent classifier)
+
+IN_SCOPE_WORDS_KEPT_OUT = {"ktp", "kk", "akta", "ijazah", "buku nikah", "polsek", "polisi", "kbri", "konsulat",
+                           "disnaker", "kemenag", "bandara", "pelabuhan", "bus", "grab", "gojek", "angkot", "taksi",
+                           "tiket", "hujan", "banjir", "visa", "paspor", "imigrasi", "antrean"}
+# In-scope examples a lookup entry legitimately occurs in; anything else is a lexicon mistake.
+KNOWN_IN_SCOPE_MATCHES = {"paspor ketinggalan di hotel, hilang"}
+
+
+@pytest.fixture(scope="module")
+def lookup_patterns(training_data):
+    from rasa.nlu.utils.pattern_utils import extract_patterns
+
+    return {p["name"]: re.compile(p["pattern"], re.IGNORECASE) for p in extract_patterns(training_data)}
+
+
+def test_out_of_scope_lookups_leave_the_passport_vocabulary_alone(training_data, lookup_patterns):
+    tables = {t["name"]: t["elements"] for t in training_data.lookup_tables}
+    entries = {e.lower() for elements in tables.values() for e in elements}
+
+    assert set(tables) == {"other_agency", "travel_booking", "commerce", "small_talk"}
+    assert IN_SCOPE_WORDS_KEPT_OUT.isdisjoint(entries)
+    matched_in_scope = {
+        example.get("text")
+        for example in training_data.intent_examples
+        if example.get("intent") != "out_of_scope"
+        and any(lookup_patterns[name].search(example.get("text")) for name in tables)
+    }
+    assert matched_in_scope <= KNOWN_IN_SCOPE_MATCHES
+
+
+def test_out_of_scope_lookups_recognise_other_agencies_and_topics(lookup_patterns):
+    assert lookup_patterns["other_agency"].search("Samsat buka jam berapa")
+    assert lookup_patterns["other_agency"].search("syarat bikin skck apa aja")
+    assert lookup_patterns["other_agency"].search("cara urus visa kerja malaysia")
+    assert not lookup_patterns["other_agency"].search("halaman visa di paspor saya sobek")
+    assert not lookup_patterns["other_agency"].search("ktp harus asli?")
+    assert lookup_patterns["travel_booking"].search("jadwal ferry ke bintan")
+    assert not lookup_patterns["travel_booking"].search("naik bus ke kantor imigrasi")
+    assert lookup_patterns["commerce"].search("beli pulsa 50rb")
+    assert lookup_patterns["small_talk"].search("cuaca besok gimana")
+
+
+@pytest.mark.parametrize(
+    ("text", "interjection", "ping"),
+    [
+        ("wkwkwk", True, False),
+        ("hahaha", True, False),
+        ("hehe", True, False),
+        ("Hmm...", True, False),
+        ("xixixi", True, False),
+        ("he'em", False, False),  # affirm
+        ("hooh", False, False),
+        ("hmm iya", False, False),
+        ("P", False, True),
+        ("pp", False, True),
+        ("tes tes", False, True),
+        ("test 123", False, True),
+        ("paspor", False, False),
+        ("tes kesehatan perlu?", False, False),
+    ],
+)
+def test_chat_interjections_and_pings(lookup_patterns, text, interjection, ping):
+    assert bool(lookup_patterns["chat_interjection"].search(text)) is interjection
+    assert bool(lookup_patterns["chat_ping"].search(text)) is ping
