@@ -28,6 +28,7 @@ import hmac
 import ipaddress
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rasa.core.channels.rest import RestInput
@@ -46,6 +47,20 @@ PUBLIC_ROUTES = frozenset({"health", "ticket"})
 # every worker has loaded the model, and shows how requests spread over the workers.
 WORKER_HEADER = "X-Antrean-Worker"
 _WORKER_SALT = os.urandom(8)
+
+
+_photo_checkers: dict[int, ThreadPoolExecutor] = {}
+
+
+def photo_checker() -> ThreadPoolExecutor:
+    """This process's photo thread. Photos are checked one at a time, first come first served:
+    checked side by side on the same core, a burst of them would all finish late; one after
+    another, each applicant gets an answer as soon as their own photo is done. (Per process: a
+    forked Rasa worker must not reuse its parent's threads.)"""
+    checker = _photo_checkers.get(os.getpid())
+    if checker is None:
+        checker = _photo_checkers[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photos")
+    return checker
 
 
 def worker_token() -> str:
@@ -130,7 +145,7 @@ class AntreanRestInput(RestInput):
         if isinstance(photo, str) and photo:
             loop = asyncio.get_running_loop()
             request.ctx.photo_metadata = await loop.run_in_executor(
-                None, self._ingest, photo, str(body.get("sender") or ""))
+                photo_checker(), self._ingest, photo, str(body.get("sender") or ""))
 
     def _ingest(self, photo: str, sender: str) -> dict[str, Any]:
         data = b""  # unreadable or oversized uploads are checked as empty: "not an image" for the applicant
