@@ -28,6 +28,7 @@ import aiohttp
 from antrean.channels.rest import WORKER_HEADER, client_headers
 from antrean.db import REPO_ROOT, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
+from benchmarks.processes import cpu_seconds, memory_mb
 from tests.actions.conftest import card_photo
 from tests.builders import make_nik
 
@@ -75,37 +76,6 @@ def conversation(index: int, photo_base64: str) -> list[dict]:
         {"sender": sender, "message": '/inform{"visit_date":"2026-12-02"}'},
         {"sender": sender, "message": "/affirm"},
     ]
-
-
-def cpu_seconds(pid: int, with_descendants: bool = True) -> float:
-    """User + system CPU time used so far by a process and (unless told otherwise) its live
-    descendants, such as Rasa's Sanic workers, from Linux /proc."""
-    total = 0.0
-    for member in process_tree(pid) if with_descendants else [pid]:
-        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def process_tree(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (task / "children").read_text().split()]
-    return [pid] + [descendant for child in children for descendant in process_tree(child)]
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """RSS and PSS of a process and its descendants, in MB. Forked Sanic workers share pages with
-    their parent; RSS counts a shared page in each process, PSS divides it among them, so the PSS
-    sum is the server's real footprint."""
-    rss = pss = 0.0
-    for member in process_tree(pid):
-        for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss += int(line.split()[1]) / 1024
-            elif line.startswith("Pss:"):
-                pss += int(line.split()[1]) / 1024
-    return rss, pss
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from antrean.booking.offices import load_offices
 from antrean.booking.schema import bookings, session_seats, whatsapp_inbox, whatsapp_outbox
 from antrean.db import make_engine, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
+from benchmarks.processes import cpu_seconds
 from tests.builders import make_nik
 from tests.media.images import card, encode
 from tests.whatsapp import meta
@@ -359,21 +360,13 @@ def capacities_for(offices_path: Path | None) -> tuple[int, dict]:
 
 # --- where the CPU goes --------------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def postgres_cpu() -> float:
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
-                    total += cpu_seconds(int(entry.name))
+                    total += cpu_seconds(int(entry.name), with_descendants=False)
             except OSError:
                 continue
     return total
@@ -386,7 +379,7 @@ def cpu_snapshot(stack: Stack, postgres: bool) -> dict[str, float]:
     rasa = "Rasa server (worker, NLU, dialogue, tracker store, outbound" + (")" if stack.actions else ", actions)")
     return {**receiver, rasa: cpu_seconds(stack.rasa.pid), **actions,
             **({"PostgreSQL (all backends on the machine)": postgres_cpu()} if postgres else {}),
-            "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid())}
+            "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid(), with_descendants=False)}
 
 
 # --- one run -------------------------------------------------------------------------------------

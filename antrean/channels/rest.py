@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -63,8 +64,14 @@ def photo_checker() -> ThreadPoolExecutor:
     return checker
 
 
+@functools.cache
+def _worker_token(pid: int) -> str:
+    return hashlib.sha256(_WORKER_SALT + str(pid).encode()).hexdigest()[:12]
+
+
 def worker_token() -> str:
-    return hashlib.sha256(_WORKER_SALT + str(os.getpid()).encode()).hexdigest()[:12]
+    # By pid, not once at import: the workers are forked after this module is loaded.
+    return _worker_token(os.getpid())
 
 
 def rest_token(environ: dict[str, str] | None = None) -> str | None:

@@ -20,7 +20,6 @@ features raised intent macro-F1 by about 0.01 (each of them contributes).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,6 +35,8 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from antrean.nlu.storage import read_table, write_table
 
 FEATURE_NAMES = ("unseen", "title", "length", "question")
 _MAX_LENGTH = 10
@@ -120,13 +121,7 @@ class MessageShapeFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> MessageShapeFeaturizer:
-        frequencies: dict[str, int] = {}
-        try:
-            with model_storage.read_from(resource) as directory:
-                frequencies = json.loads((directory / _VOCABULARY_FILE).read_text(encoding="utf-8"))
-        except ValueError:
-            # Not trained (no training examples): every word is unseen, as it should be.
-            pass
+        frequencies = read_table(model_storage, resource, _VOCABULARY_FILE)  # never trained: every word unseen
         return cls(
             {**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource, frequencies
         )
@@ -136,10 +131,7 @@ class MessageShapeFeaturizer(DenseFeaturizer, GraphComponent):
         for example in training_data.training_examples:
             counts.update(self._own_words(example))
         self._frequencies = dict(counts)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / _VOCABULARY_FILE).write_text(
-                json.dumps(self._frequencies, ensure_ascii=False, sort_keys=True), encoding="utf-8"
-            )
+        write_table(self._model_storage, self._resource, _VOCABULARY_FILE, self._frequencies)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

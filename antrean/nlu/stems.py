@@ -15,7 +15,6 @@ prediction and the unstemmed words remain features too. Measured with 3-fold cro
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,8 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from antrean.nlu.storage import read_table, write_table
 
 _MIN_STEM = 4
 _PARTICLES = ("lah", "kah", "pun")
@@ -116,12 +117,7 @@ class StemFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> StemFeaturizer:
-        vocabulary: dict[str, int] = {}
-        try:
-            with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / _VOCABULARY_FILE).read_text(encoding="utf-8"))
-        except ValueError:
-            pass  # never trained: no features, which the classifier copes with
+        vocabulary = read_table(model_storage, resource, _VOCABULARY_FILE)  # never trained: no stem features
         return cls(
             {**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource, vocabulary
         )
@@ -132,9 +128,7 @@ class StemFeaturizer(SparseFeaturizer, GraphComponent):
              for s in token_stems(t)}
         )
         self._vocabulary = {s: i for i, s in enumerate(stems)}
-        with self._model_storage.write_to(self._resource) as directory:
-            vocabulary = json.dumps(self._vocabulary, ensure_ascii=False)
-            (directory / _VOCABULARY_FILE).write_text(vocabulary, encoding="utf-8")
+        write_table(self._model_storage, self._resource, _VOCABULARY_FILE, self._vocabulary)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
