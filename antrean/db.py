@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.pool import QueuePool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VAR_DIR = REPO_ROOT / "var"
@@ -29,25 +30,33 @@ def make_engine(url: str | None = None, **options) -> Engine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
-    return create_engine(url, future=True, **options)
+    engine = create_engine(url, future=True, **options)
+    forget_connections_across_fork(engine)
+    return engine
 
 
 def _sqlite_engine(url: str, path: str | None, **options) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # SQLAlchemy 1.4 opens a file database anew for every checkout (NullPool). Each open ran the
+        # PRAGMAs below and each close of a process's last connection checkpointed and removed the
+        # WAL file: a fifth of the action thread's time under `make bench-assistant`. A pool keeps
+        # connections open; SQLite connections may move between threads as long as only one uses
+        # each at a time, which the pool guarantees.
+        options.setdefault("poolclass", QueuePool)
+        options.setdefault("pool_size", 5)
+        options.setdefault("max_overflow", 10)
     # Many processes (Rasa action server, WhatsApp worker, console, CLI) share one file: wait for
     # the write lock instead of failing, and let readers work alongside the writer (WAL).
-    engine = create_engine(url, future=True, connect_args={"timeout": 60}, **options)
+    engine = create_engine(url, future=True, connect_args={"timeout": 60, "check_same_thread": False}, **options)
+    tune_sqlite(engine)
+    forget_connections_across_fork(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Take transaction control from pysqlite so BEGIN IMMEDIATE below is the only BEGIN.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
@@ -56,6 +65,35 @@ def _sqlite_engine(url: str, path: str | None, **options) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """Write-ahead logging (readers, such as the console, never wait for the writer) and
+    ``synchronous=NORMAL`` (a commit survives a crash of the process; only a power cut can lose the
+    last ones) on every connection ``engine`` opens. Shared by the bookings and tracker databases."""
+
+    @event.listens_for(engine, "connect")
+    def _tune(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def forget_connections_across_fork(engine: Engine) -> None:
+    """A pooled connection opened before a fork (Sanic starts its workers that way) must not be used
+    by the child: two processes would talk over one socket, or hold one SQLite file handle whose locks
+    the child does not own. The child discards such connections and opens its own (SQLAlchemy's
+    recipe for pools and multiprocessing)."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_process(_dbapi_connection, record) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _refuse_inherited(_dbapi_connection, record, proxy) -> None:
+        if record.info.get("pid") != os.getpid():
+            # Dropped without closing: closing would end the parent's session or release its locks.
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened by the parent process; opening a new one")
 
 
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:

@@ -29,6 +29,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
 from antrean.channels import speedups
+from antrean.db import forget_connections_across_fork, tune_sqlite
 
 # `rasa shell` loads no channel of ours but always this module (endpoints.yml names it): Rasa gets
 # its speed-ups and the in-process action endpoint from here too.
@@ -47,14 +48,8 @@ class AntreanTrackerStore(SQLTrackerStore):
         # One Rasa process uses this from its event loop; the pool only saves reconnecting.
         engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4,
                                   connect_args={"check_same_thread": False, "timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _tune(dbapi_connection, _record) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+        tune_sqlite(engine)
+        forget_connections_across_fork(engine)
         self.engine = engine
         self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
 

@@ -43,3 +43,48 @@ def test_migrations_build_exactly_the_schema_the_code_uses(database_url):
         differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_a_sqlite_database_keeps_its_connections_open_between_uses(sqlite_url):
+    from sqlalchemy import event, text
+
+    engine = make_engine(sqlite_url)
+    opened = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    for _ in range(5):
+        with engine.begin() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+    assert len(opened) == 1  # SQLAlchemy 1.4's default for files (NullPool) opened one per use
+
+
+@pytest.mark.integration
+def test_a_forked_child_opens_its_own_connections(database_url):
+    """Sanic forks its workers: a child must never talk over a connection its parent opened."""
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    query = text("SELECT count(*) FROM bookings")
+    with engine.connect() as connection:  # the parent's connection, back in the pool afterwards
+        assert connection.execute(query).scalar() == 0
+        parent_connection = connection.connection.dbapi_connection
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got a connection of its own, then leave at once
+        try:
+            with engine.connect() as connection:
+                fresh = connection.connection.dbapi_connection is not parent_connection
+                ok = fresh and connection.execute(query).scalar() == 0
+        except BaseException:
+            ok = False
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
+    with engine.connect() as connection:  # the parent's connection still works (the child left it alone)
+        assert connection.connection.dbapi_connection is parent_connection
+        assert connection.execute(query).scalar() == 0
+    engine.dispose()
