@@ -3,6 +3,7 @@ conversations round-trip through it, on SQLite (tuned) and PostgreSQL, and it st
 events Rasa's own store does."""
 
 import asyncio
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -83,18 +84,26 @@ def _conversation_turn_by_turn(store, saves_per_turn: int = 1) -> list:
                 await store.save(tracker)
         return (await store.retrieve_full_tracker(sender)).events
 
-    return [{**event.as_dict(), "timestamp": None} for event in asyncio.run(run())]
+    events = [{**event.as_dict(), "timestamp": None} for event in asyncio.run(run())]
+    # Every column of the stored rows too (the console's read model reads them), in order.
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(store.SQLEvent.__table__).order_by(sa.text("id"))).mappings().all()
+    assert len(rows) == len(events)
+    columns = [{**row, "id": None, "timestamp": None, "data": {**json.loads(row["data"]), "timestamp": None}}
+               for row in rows]
+    return events, columns
 
 
 def test_saving_stores_each_new_event_once_exactly_as_rasas_store_does(tmp_path):
     ours = AntreanTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.sqlite3"))
     rasas = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.sqlite3"))
 
-    stored = _conversation_turn_by_turn(ours)
+    stored, rows = _conversation_turn_by_turn(ours)
 
     assert [event["event"] for event in stored] == [
         "action", "session_started", "user", "action", "user", "slot", "action", "session_started", "action", "user"]
-    assert stored == _conversation_turn_by_turn(rasas)
+    assert (stored, rows) == _conversation_turn_by_turn(rasas)
+    assert rows[2]["intent_name"] == "greet" and rows[3]["action_name"] == "utter_greet"
 
 
 def test_saving_twice_adds_nothing(tmp_path):
