@@ -229,12 +229,11 @@ class MediaStore:
 def _clean_jpeg(data: bytes, decoded: Image.Image | None = None) -> bytes:
     image = upright_rgb(data) if decoded is None else flattened_rgb(decoded)
     image.thumbnail((STORE_MAX_SIDE, STORE_MAX_SIDE), Image.Resampling.LANCZOS)
-    # A new image has an empty .info: Pillow's JPEG writer copies a comment (and, in some
-    # versions, more) from .info of the image it saves, so the decoded one is not saved directly.
-    clean = Image.new("RGB", image.size)
-    clean.paste(image)
+    # Pillow's JPEG writer copies a comment, the DPI and an ICC profile (and, in some versions,
+    # more) from .info of the image it saves; the copy above inherited the upload's .info.
+    image.info = {}
     out = io.BytesIO()
-    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
 
 
