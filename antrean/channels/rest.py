@@ -36,6 +36,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from antrean.channels import worker_cpus
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ class AntreanRestInput(RestInput):
                            "reach it can talk as any sender and read staff replies. Set %s.", host, TOKEN_ENV,
                            TOKEN_ENV)
 
+    async def _pin_worker(self, _app, _loop) -> None:
+        worker_cpus.pin_this_worker()
+
     async def _ingest_in_background(self, request: Request) -> None:
         """Check and store an uploaded photo on a worker thread before Rasa's (synchronous)
         `get_metadata` runs: Pillow's decoding and blur check take tens of milliseconds, which on
@@ -171,6 +175,7 @@ class AntreanRestInput(RestInput):
         blueprint.middleware("request")(self._authorise)
         blueprint.middleware("request")(self._ingest_in_background)
         blueprint.listener("after_server_start")(self._warn_if_open)
+        blueprint.listener("before_server_start")(self._pin_worker)
 
         @blueprint.middleware("response")
         async def name_the_worker(_request: Request, reply) -> None:

@@ -20,6 +20,7 @@ from antrean.channels.rest import client_headers
 from antrean.clock import fixed_clock
 from antrean.db import make_engine, upgrade_database
 from antrean.serve import DEFAULT_MODEL, Stack
+from benchmarks.processes import process_tree
 from tests.actions.conftest import card_photo
 from tests.conftest import wib
 
@@ -107,3 +108,16 @@ def test_a_law_registration_with_a_photo_books_a_real_seat(stack):
     ticket = httpx.get(image_url, timeout=30)
     assert ticket.status_code == 200 and ticket.content.startswith(b"\x89PNG")
     assert httpx.get(f"{running.rasa_url}/webhooks/antrean/tiket/AAAA-BBBB-CCCC.png", timeout=30).status_code == 404
+
+
+def test_several_workers_each_run_on_a_cpu_of_their_own(stack):
+    stack, _ = stack
+    workers = process_tree(stack.rasa.pid)[1:]  # Sanic's workers: the server process's children
+    assert len(workers) == (stack.rasa_workers if stack.rasa_workers > 1 else 0)
+    usable = os.sched_getaffinity(0)
+    allowed = [os.sched_getaffinity(pid) for pid in workers or [stack.rasa.pid]]
+    if stack.rasa_workers > 1 and len(usable) > 1:
+        assert all(len(cpus) == 1 for cpus in allowed)
+        assert len(set().union(*allowed)) == min(len(workers), len(usable))  # spread, not stacked
+    else:  # one process answers everything: it may use every CPU
+        assert allowed == [usable]
