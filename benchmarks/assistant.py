@@ -4,7 +4,9 @@
 2. end to end: full registration conversations through the REST channel of a running stack
    (Rasa server + action server + booking database), 32 applicants at once: turns per second and
    reply latency p50/p95; every conversation must end with a booking;
-3. the ratio end-to-end turns/s ÷ parse-only parses/s, and the Rasa server's memory."""
+3. the ratio end-to-end turns/s ÷ parse-only parses/s, and the Rasa server's memory;
+4. Rasa's floor: turns/s of the cheapest possible turn (a greeting and its fixed response) on the
+   same server, which bounds any end-to-end ratio from above."""
 
 from __future__ import annotations
 
@@ -131,6 +133,7 @@ def main() -> None:
             cpu_used = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in pids.items()}
             rasa_memory = memory_mb(stack.rasa.pid)
             actions_memory = memory_mb(stack.actions.pid) if stack.actions else None
+            floor = asyncio.run(greeting_turns(url, args.applicants, turns_each=12))
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed
@@ -142,6 +145,8 @@ def main() -> None:
           f"p95 {all_latencies[int(len(all_latencies) * 0.95)] * 1000:.0f} ms; "
           f"booked {booked}/{args.applicants * args.rounds}")
     print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
+    print(f"Rasa's floor: the simplest turn (greeting -> one response, no custom action, no form), "
+          f"{args.applicants} senders at once: {floor:.1f} turns/s = {floor / parses:.2f} of parse-only")
     print("by step (p50 / p95 ms): " + "; ".join(
         f"{step} {statistics.median(values) * 1000:.0f} / {values[int(len(values) * 0.95)] * 1000:.0f}"
         for step, values in by_step.items()))
@@ -150,6 +155,27 @@ def main() -> None:
     print(f"memory: Rasa server ({args.rasa_workers} worker(s)) {rasa_memory[1]:.0f} MB PSS "
           f"({rasa_memory[0]:.0f} MB RSS summed over its processes)"
           + (f", action server {actions_memory[1]:.0f} MB PSS" if actions_memory else ", actions in process"))
+
+
+async def greeting_turns(url: str, senders: int, turns_each: int) -> float:
+    """Turns per second of the cheapest turn there is (a greeting answered by a fixed response):
+    what the server costs per message before any of the registration's work. No end-to-end
+    ratio can exceed this one."""
+
+    async def sender(client: aiohttp.ClientSession, index: int) -> None:
+        for _ in range(turns_each):
+            body = {"sender": f"62899{index:08d}", "message": "halo", "metadata": {"office_id": "batam"}}
+            async with client.post(url, json=body, headers=client_headers()) as response:
+                response.raise_for_status()
+                reply = await response.json()
+            assert reply and "Halo" in reply[0].get("text", ""), reply  # answered, not an error
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
+        await sender(client, -1)  # warm-up
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(client, i) for i in range(senders)))
+        return senders * turns_each / (time.perf_counter() - started)
 
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
