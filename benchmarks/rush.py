@@ -530,7 +530,7 @@ def report(f: dict) -> str:
 
 
 PROFILE_GROUPS = [  # (label, function-name patterns in the Rasa server), first match wins
-    ("NLU (DIET, featurizers, LAW reader)", ("rasa/nlu/", "antrean/nlu/")),
+    ("NLU (featurizers, intent classifier, CRF, LAW reader)", ("rasa/nlu/", "antrean/nlu/")),
     ("dialogue policies (TED, rules, memoization)", ("rasa/core/policies/",)),
     ("tracker store (SQL load/save)", ("tracker_store.py",)),
     ("action server calls (HTTP)", ("rasa/core/actions/action.py:", "rasa/utils/endpoints.py")),
