@@ -51,7 +51,7 @@ from antrean.booking.model import BookingStatus
 from antrean.booking.offices import load_offices
 from antrean.booking.schema import bookings, session_seats, whatsapp_inbox, whatsapp_outbox
 from antrean.db import make_engine, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.serve import DEFAULT_MODEL, Stack, default_rasa_workers
 from benchmarks.processes import cpu_seconds
 from tests.builders import make_nik
 from tests.media.images import card, encode
@@ -419,7 +419,8 @@ class Databases:
 
 def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 3600,
          seed: int = 2017, concurrent_senders: int | None = None, postgres: str = DEFAULT_POSTGRES,
-         model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, log=print) -> dict:
+         model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, rasa_workers: int = 1,
+         log=print) -> dict:
     """One rush against a fresh stack and fresh databases; returns the figures (the smoke test
     calls this with a few applicants)."""
     photo = encode(card())
@@ -444,7 +445,7 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
             stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
                           conversations_url=conversations, environment=environment,
                           receiver_port=free_port() if receiver else None, profile_rasa_to=profile,
-                          stop_seconds=180 if profile else 20)
+                          rasa_workers=1 if profile else rasa_workers, stop_seconds=180 if profile else 20)
             loaded = time.monotonic()
             stack.start()
             try:
@@ -594,6 +595,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="POST to the Rasa server's own webhook route instead of the receiver process")
     parser.add_argument("--profile", type=Path, help="run the Rasa server under cProfile; print where its time "
                         "goes and keep the stats in this file (slows the server down: not for the figures)")
+    parser.add_argument("--rasa-workers", type=int, default=default_rasa_workers(),
+                        help="Rasa server processes (default as `make run`: one per core, at most four; "
+                             "one under --profile)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the stack's processes are stopped too.
@@ -608,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = rush(kind, args.applicants, window=args.window, think=args.think,
                        concurrent_senders=args.concurrent_senders, receiver=not args.webhook_in_rasa,
                        postgres=os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
-                       profile=args.profile, log=lambda m: print(m, flush=True))
+                       profile=args.profile, rasa_workers=args.rasa_workers, log=lambda m: print(m, flush=True))
         print(report(figures), flush=True)
         if args.profile:
             baseline = args.profile.with_suffix(".baseline" + args.profile.suffix)
