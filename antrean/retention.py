@@ -15,6 +15,8 @@ What goes, and when (days are settings, see `RetentionSettings.from_environ`):
   conversation-review read model's conversations that ended before that (their messages, facets,
   tags; NLU-inbox decisions on those messages are handled as an erasure handles them: accepted
   examples stay, anonymised; pending and discarded ones go).
+- **Handoff requests** and the staff replies to them, with the conversations (`conversation_days`):
+  a request whose asking, answer and every reply are older than that goes, replies first.
 - **Bookings**: `booking_days` (365) after the appointment day, a finished booking (served,
   no-show, cancelled) keeps its row — office, day, session, queue number, status, type: the
   statistics — but name, NIK, birth date, address, WhatsApp number, photo and request key are
@@ -37,13 +39,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from antrean.booking import store
 from antrean.booking.model import ACTIVE_STATUSES
-from antrean.booking.schema import booking_events, bookings, sender_quotas
+from antrean.booking.schema import booking_events, bookings, handoff_replies, handoff_requests, sender_quotas
 from antrean.privacy import (
     ERASED_ADDRESS,
     ERASED_BIRTH_DATE,
@@ -71,7 +73,7 @@ CHECK_SECONDS = 3600
 
 COUNTS = ("photos_of_bookings", "photos_other", "whatsapp_messages", "whatsapp_replies", "whatsapp_statuses",
           "tracker_events", "review_conversations", "review_user_messages", "nlu_reviews_anonymised",
-          "nlu_reviews_deleted", "bookings_anonymised", "sender_quotas")
+          "nlu_reviews_deleted", "handoff_requests", "handoff_replies", "bookings_anonymised", "sender_quotas")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
             connection, store.to_db_time(now - timedelta(days=settings.conversation_days)))
         counts.update(review_conversations=conversations, review_user_messages=messages,
                       nlu_reviews_anonymised=anonymised, nlu_reviews_deleted=deleted)
+        counts["handoff_requests"], counts["handoff_replies"] = _handoffs(
+            connection, store.to_db_time(now - timedelta(days=settings.conversation_days)))
         if not apply:
             transaction.rollback()
 
@@ -178,6 +182,22 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
     counts["tracker_events"] = _tracker(tracker_engine, (now - timedelta(days=settings.conversation_days))
                                         .timestamp(), apply)
     return report
+
+
+def _handoffs(connection: Connection, before) -> tuple[int, int]:
+    """Requests asked, answered and replied to before ``before``; their replies go first (not left
+    to ON DELETE CASCADE, which SQLite applies only with foreign keys switched on)."""
+    recent_reply = select(handoff_replies.c.id).where(handoff_replies.c.request_id == handoff_requests.c.id,
+                                                      handoff_replies.c.sent_at >= before).exists()
+    old = select(handoff_requests.c.id).where(
+        handoff_requests.c.requested_at < before,
+        or_(handoff_requests.c.answered_at.is_(None), handoff_requests.c.answered_at < before), ~recent_reply)
+    ids = connection.execute(old.with_for_update()).scalars().all()
+    if not ids:
+        return 0, 0
+    replies = connection.execute(delete(handoff_replies).where(handoff_replies.c.request_id.in_(ids))).rowcount
+    requests = connection.execute(delete(handoff_requests).where(handoff_requests.c.id.in_(ids))).rowcount
+    return requests or 0, replies or 0
 
 
 def _delete_photo(media, ref: str, apply: bool) -> int:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text, update
 
+from antrean import handoff
 from antrean.booking.schema import bookings, nlu_reviews
 from antrean.media.store import MediaStore
 from antrean.privacy import ERASED_NAME
@@ -93,6 +94,10 @@ def _fill(service, tracker_url, tracker_engine, root):
                                       {"text": {"body": "Halo"}}, "pending")
         inbox.reply_sent(outbox_id, f"wamid.out.{number}")
         inbox.finish(message.id, "answered", now=moment)
+    for number, moment in ((OLD, THEN), (NEW, RECENT)):  # each asked for a person and got an answer
+        request = handoff.request_handoff(engine, number, "batam", f"mau bicara petugas, {number}", moment)
+        handoff.record_reply(engine, request, number, "whatsapp", f"Baik, {number}", "sent", None, "staf", moment)
+        handoff.mark_answered(engine, request, "staf", moment)
     return old, new, early, {"old": old_photo, "orphan": orphan_old, "new": new_photo, "early": early_photo}
 
 
@@ -116,7 +121,8 @@ def test_only_data_past_its_retention_period_goes_and_dry_run_changes_nothing(st
     assert report.counts == {
         "photos_of_bookings": 1, "photos_other": 1, "whatsapp_messages": 1, "whatsapp_replies": 1,
         "whatsapp_statuses": 0, "tracker_events": 7, "review_conversations": 1, "review_user_messages": 1,
-        "nlu_reviews_anonymised": 0, "nlu_reviews_deleted": 1, "bookings_anonymised": 1, "sender_quotas": 1,
+        "nlu_reviews_anonymised": 0, "nlu_reviews_deleted": 1, "handoff_requests": 1, "handoff_replies": 1,
+        "bookings_anonymised": 1, "sender_quotas": 1,
     }
     after = _texts(engine, tracker_engine)
     assert OLD not in after and "Siti" not in after
