@@ -80,7 +80,7 @@ def test_serving_twice_is_refused_clearly(console, book):
     assert "A-001 tidak bisa diubah: statusnya sudah berubah." in client.get(response.headers["location"]).text
 
 
-def test_two_counters_calling_at_once_never_call_the_same_applicant(console_on_both, book):
+def test_two_counters_calling_at_once_never_call_the_same_applicant(console_on_both):
     console = console_on_both
     bookings = [console.service.book(make_request(serial)) for serial in range(1, 9)]
     on_wednesday(console, 7, 45)
