@@ -67,6 +67,8 @@ def _conversation_turn_by_turn(store, saves_per_turn: int = 1) -> list:
     new conversation, a turn on a copy, and a new session. Timestamps left out (they differ)."""
     sender = "6281234567890"
 
+    loaded = []  # what each turn loaded: the latest session's events only
+
     async def run():
         tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_session_start"), SessionStarted()])
         await store.save(tracker)  # a new conversation: never loaded
@@ -77,6 +79,7 @@ def _conversation_turn_by_turn(store, saves_per_turn: int = 1) -> list:
             [UserUttered("halo lagi", {"name": "greet", "confidence": 0.8})],
         ]):
             tracker = await store.retrieve(sender)
+            loaded.append([{**event.as_dict(), "timestamp": None} for event in tracker.events])
             if turn == 1:
                 tracker = tracker.copy()  # not the object that was loaded
             tracker.update_with_events(events, None)
@@ -91,18 +94,19 @@ def _conversation_turn_by_turn(store, saves_per_turn: int = 1) -> list:
     assert len(rows) == len(events)
     columns = [{**row, "id": None, "timestamp": None, "data": {**json.loads(row["data"]), "timestamp": None}}
                for row in rows]
-    return events, columns
+    return events, columns, loaded
 
 
 def test_saving_stores_each_new_event_once_exactly_as_rasas_store_does(tmp_path):
     ours = AntreanTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.sqlite3"))
     rasas = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.sqlite3"))
 
-    stored, rows = _conversation_turn_by_turn(ours)
+    stored, rows, loaded = _conversation_turn_by_turn(ours)
 
     assert [event["event"] for event in stored] == [
         "action", "session_started", "user", "action", "user", "slot", "action", "session_started", "action", "user"]
-    assert (stored, rows) == _conversation_turn_by_turn(rasas)
+    assert (stored, rows, loaded) == _conversation_turn_by_turn(rasas)
+    assert [len(events) for events in loaded] == [1, 3, 5, 2]  # from the latest SessionStarted on
     assert rows[2]["intent_name"] == "greet" and rows[3]["action_name"] == "utter_greet"
 
 
