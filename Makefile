@@ -56,7 +56,7 @@ test-reviewed-stories: $(STAMP) $(MODEL)  ## conversations exported from the con
 	  $(RASA) test core --model $(MODEL) --stories tests/reviewed_stories --out results/reviewed-stories; \
 	else echo "no exported stories in tests/reviewed_stories/"; fi
 
-evaluate: $(STAMP)  ## NLU cross-validation over five seeded fold splits into results/nlu-cv (~4 min)
+evaluate: $(STAMP)  ## NLU cross-validation over five seeded fold splits into results/nlu-cv (~5 min)
 	$(PY) scripts/cross_validate.py --seeds 1 2 3 4 5 --folds 3 --out results/nlu-cv
 
 lint: $(STAMP)  ## ruff
