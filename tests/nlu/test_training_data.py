@@ -167,3 +167,32 @@ def test_out_of_scope_lookups_recognise_other_agencies_and_topics(lookup_pattern
 def test_chat_interjections_and_pings(lookup_patterns, text, interjection, ping):
     assert bool(lookup_patterns["chat_interjection"].search(text)) is interjection
     assert bool(lookup_patterns["chat_ping"].search(text)) is ping
+
+
+def test_each_regex_name_has_one_pattern(training_data):
+    # Rasa 3.6's RegexFeaturizer resets a token's flag for a name at each of that name's patterns,
+    # so only the last pattern of a name reaches the CRF's `pattern` feature: write alternatives
+    # as one alternation (this once hid every 16-digit NIK and dd-mm-yyyy date from the CRF).
+    names = [regex["name"] for regex in training_data.regex_features]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "matches"),
+    [
+        ("3171012807829004", "nik", True),
+        ("2171 0601 0101 9011", "nik", True),
+        ("31-12-1968", "numeric_date", True),
+        ("05011992", "numeric_date", True),
+        ("selamat jalan kak", "farewell", True),
+        ("mari pak, saya duluan", "farewell", True),
+        ("selamat pagi", "farewell", False),
+        ("mari saya bantu", "farewell", False),
+        ("kamu suka kucing?", "personal_question_to_bot", True),
+        ("km udah makan blm", "personal_question_to_bot", True),
+        ("kamu bot?", "personal_question_to_bot", False),
+        ("saya suka paspor yang baru", "personal_question_to_bot", False),
+    ],
+)
+def test_regex_features(lookup_patterns, text, name, matches):
+    assert bool(lookup_patterns[name].search(text)) is matches
