@@ -133,7 +133,9 @@ def main() -> None:
             cpu_used = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in pids.items()}
             rasa_memory = memory_mb(stack.rasa.pid)
             actions_memory = memory_mb(stack.actions.pid) if stack.actions else None
-            floor = asyncio.run(greeting_turns(url, args.applicants, turns_each=12))
+            floor_cpu = cpu_seconds(*pids["Rasa server"])
+            floor, floor_turns = asyncio.run(greeting_turns(url, args.applicants, turns_each=12))
+            floor_cpu = (cpu_seconds(*pids["Rasa server"]) - floor_cpu) / floor_turns
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed
@@ -146,7 +148,8 @@ def main() -> None:
           f"booked {booked}/{args.applicants * args.rounds}")
     print(f"ratio end-to-end ÷ parse-only: {turns / parses:.2f}")
     print(f"Rasa's floor: the simplest turn (greeting -> one response, no custom action, no form), "
-          f"{args.applicants} senders at once: {floor:.1f} turns/s = {floor / parses:.2f} of parse-only")
+          f"{args.applicants} senders at once: {floor:.1f} turns/s = {floor / parses:.2f} of parse-only, "
+          f"{floor_cpu * 1000:.1f} ms of Rasa CPU per turn (a parse: {1000 / parses:.1f} ms)")
     print("by step (p50 / p95 ms): " + "; ".join(
         f"{step} {statistics.median(values) * 1000:.0f} / {values[int(len(values) * 0.95)] * 1000:.0f}"
         for step, values in by_step.items()))
@@ -157,7 +160,7 @@ def main() -> None:
           + (f", action server {actions_memory[1]:.0f} MB PSS" if actions_memory else ", actions in process"))
 
 
-async def greeting_turns(url: str, senders: int, turns_each: int) -> float:
+async def greeting_turns(url: str, senders: int, turns_each: int) -> tuple[float, int]:
     """Turns per second of the cheapest turn there is (a greeting answered by a fixed response):
     what the server costs per message before any of the registration's work. No end-to-end
     ratio can exceed this one."""
@@ -172,10 +175,9 @@ async def greeting_turns(url: str, senders: int, turns_each: int) -> float:
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
                                      timeout=aiohttp.ClientTimeout(total=120)) as client:
-        await sender(client, -1)  # warm-up
         started = time.perf_counter()
         await asyncio.gather(*(sender(client, i) for i in range(senders)))
-        return senders * turns_each / (time.perf_counter() - started)
+        return senders * turns_each / (time.perf_counter() - started), senders * turns_each
 
 
 async def run_conversations(url: str, applicants: int, offset: int) -> tuple[list[float], int]:
