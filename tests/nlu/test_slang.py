@@ -39,6 +39,8 @@ def token_texts(message: Message) -> list[str]:
         ("kantor imigrasi dmn yg di batam", ["kantor", "imigrasi", "di mana", "yang", "di", "batam"]),
         ("tlg bantu utk perpanjang", ["tolong", "bantu", "untuk", "perpanjang"]),
         ("knp nggak bisa, kpn buka", ["kenapa", "tidak", "bisa", "kapan", "buka"]),
+        ("punten kak", ["permisi", "kak"]),
+        ("horas min", ["salam", "admin"]),
         ("saya mau paspor baru", ["saya", "mau", "paspor", "baru"]),
     ],
 )

@@ -192,6 +192,17 @@ def test_each_regex_name_has_one_pattern(training_data):
         ("km udah makan blm", "personal_question_to_bot", True),
         ("kamu bot?", "personal_question_to_bot", False),
         ("saya suka paspor yang baru", "personal_question_to_bot", False),
+        ("mau bicara sama petugas", "wants_a_person", True),
+        ("i need a real person", "wants_a_person", True),
+        ("saya perlu dibantu orang, bukan bot", "wants_a_person", True),
+        ("daftar 3 orang sekeluarga bisa min?", "wants_a_person", False),
+        ("call center imigrasi berapa", "contact_request", True),
+        ("minta nomor whatsapp kantor imigrasinya", "contact_request", True),
+        ("nomor antrean saya berapa?", "contact_request", False),
+        ("apakah saya berbicara dengan manusia", "asks_if_bot", True),
+        ("ini admin asli?", "asks_if_bot", True),
+        ("saya perlu dibantu orang, bukan bot", "asks_if_bot", False),
+        ("apa saja dokumen yang wajib asli", "asks_if_bot", False),
     ],
 )
 def test_regex_features(lookup_patterns, text, name, matches):
