@@ -38,19 +38,16 @@ def make_engine(url: str | None = None, **options) -> Engine:
 def _sqlite_engine(url: str, path: str | None, **options) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # SQLAlchemy 1.4 opens a file database anew for every checkout (NullPool). Each open ran the
-        # PRAGMAs below and each close of a process's last connection checkpointed and removed the
+        # SQLAlchemy 1.4 opens a file database anew for every checkout (NullPool). Each open ran its
+        # PRAGMAs and each close of a process's last connection checkpointed and removed the
         # WAL file: a fifth of the action thread's time under `make bench-assistant`. A pool keeps
-        # connections open; SQLite connections may move between threads as long as only one uses
-        # each at a time, which the pool guarantees.
+        # connections open.
         options.setdefault("poolclass", QueuePool)
         options.setdefault("pool_size", 5)
         options.setdefault("max_overflow", 10)
     # Many processes (Rasa action server, WhatsApp worker, console, CLI) share one file: wait for
     # the write lock instead of failing, and let readers work alongside the writer (WAL).
-    engine = create_engine(url, future=True, connect_args={"timeout": 60, "check_same_thread": False}, **options)
-    tune_sqlite(engine)
-    forget_connections_across_fork(engine)
+    engine = sqlite_engine(url, timeout=60, future=True, **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -67,15 +64,21 @@ def _sqlite_engine(url: str, path: str | None, **options) -> Engine:
     return engine
 
 
-def tune_sqlite(engine: Engine) -> None:
-    """Write-ahead logging (readers, such as the console, never wait for the writer) and
-    ``synchronous=NORMAL`` (a commit survives a crash of the process; only a power cut can lose the
-    last ones) on every connection ``engine`` opens. Shared by the bookings and tracker databases."""
+def sqlite_engine(url: str, *, timeout: float, **options) -> Engine:
+    """A SQLite engine as Antrean opens one, for the bookings and the tracker databases: waits up to
+    ``timeout`` seconds for the write lock; write-ahead logging (readers, such as the console,
+    never wait for the writer) and ``synchronous=NORMAL`` (a commit survives a crash of the
+    process; only a power cut can lose the last ones) on every connection; connections may move
+    between threads (a pool hands each to one user at a time) but never across a fork."""
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False}, **options)
 
     @event.listens_for(engine, "connect")
     def _tune(dbapi_connection, _record) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    forget_connections_across_fork(engine)
+    return engine
 
 
 def forget_connections_across_fork(engine: Engine) -> None:

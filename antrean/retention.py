@@ -167,12 +167,11 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
         counts["sender_quotas"] = connection.execute(delete(sender_quotas).where(
             sender_quotas.c.active == 0,
             sender_quotas.c.whatsapp_number.not_in(select(bookings.c.whatsapp_number)))).rowcount or 0
-        conversations, messages, anonymised, deleted = _read_model(
-            connection, store.to_db_time(now - timedelta(days=settings.conversation_days)))
+        conversations_before = store.to_db_time(now - timedelta(days=settings.conversation_days))
+        conversations, messages, anonymised, deleted = _read_model(connection, conversations_before)
         counts.update(review_conversations=conversations, review_user_messages=messages,
                       nlu_reviews_anonymised=anonymised, nlu_reviews_deleted=deleted)
-        counts["handoff_requests"], counts["handoff_replies"] = _handoffs(
-            connection, store.to_db_time(now - timedelta(days=settings.conversation_days)))
+        counts["handoff_requests"], counts["handoff_replies"] = _handoffs(connection, conversations_before)
         if not apply:
             transaction.rollback()
 

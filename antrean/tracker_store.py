@@ -32,7 +32,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
 from antrean.channels import speedups
-from antrean.db import forget_connections_across_fork, tune_sqlite
+from antrean.db import sqlite_engine
 
 # `rasa shell` loads no channel of ours but always this module (endpoints.yml names it): Rasa gets
 # its speed-ups and the in-process action endpoint from here too.
@@ -49,18 +49,8 @@ class AntreanTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         # One Rasa process uses this from its event loop; the pool only saves reconnecting.
-        engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4,
-                                  connect_args={"check_same_thread": False, "timeout": 30})
-        tune_sqlite(engine)
-        forget_connections_across_fork(engine)
-        self.engine = engine
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
-
-    def _event_query(self, session: sa.orm.Session, sender_id: str, fetch_events_from_all_sessions: bool):
-        # Rasa's query (same rows, same order), selecting only the JSON column it reads: building an
-        # ORM object per stored event was half the time of loading a conversation.
-        return super()._event_query(session, sender_id, fetch_events_from_all_sessions).with_entities(
-            self.SQLEvent.data)
+        self.engine = sqlite_engine(url, timeout=30, poolclass=QueuePool, pool_size=4)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
         # Rasa's load (same rows, same tracker), with its query built once as a Core statement: the

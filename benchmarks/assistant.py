@@ -133,9 +133,9 @@ def main() -> None:
             cpu_used = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in pids.items()}
             rasa_memory = memory_mb(stack.rasa.pid)
             actions_memory = memory_mb(stack.actions.pid) if stack.actions else None
-            floor_cpu = cpu_seconds(*pids["Rasa server"])
+            cpu_before_floor = cpu_seconds(*pids["Rasa server"])
             floor, floor_turns = asyncio.run(greeting_turns(url, args.applicants, turns_each=12))
-            floor_cpu = (cpu_seconds(*pids["Rasa server"]) - floor_cpu) / floor_turns
+            floor_cpu = (cpu_seconds(*pids["Rasa server"]) - cpu_before_floor) / floor_turns
         finally:
             stack.stop()
     turns = len(all_latencies) / elapsed

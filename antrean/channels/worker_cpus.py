@@ -4,8 +4,9 @@ Why: a Rasa worker is one Python process whose threads (the event loop, the in-p
 thread, the photo thread) share one GIL. Left to the scheduler, the workers and the load they answer
 migrate between CPUs, and a thread holding the GIL is often preempted on a CPU it shares with another
 worker or a client it just woke, which stalls its whole process. Measured with `make
-bench-assistant` on 2 cores: pinned, 116-121 turns/s and p95 670-676 ms; unpinned, 92 turns/s and
-p95 981-1,017 ms (two alternating pairs of runs; README, Speed). The web servers in front of such
+bench-assistant` on 2 cores (`ANTREAN_PIN_WORKERS=1` and `0` alternating, two pairs of runs):
+pinned, 110-117 turns/s and p95 677-794 ms; unpinned, ~94 turns/s and p95 883-1,029 ms (README,
+Speed). The web servers in front of such
 services do the same (nginx's worker_cpu_affinity).
 
 Each worker takes the next free slot of a counter shared with its siblings (created by the parent
