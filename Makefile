@@ -15,7 +15,7 @@ export RASA_TELEMETRY_ENABLED := false
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard antrean/nlu/*.py antrean/nlu/*.tsv)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard antrean/assistant/nlu/*.py antrean/assistant/nlu/*.tsv)
 RASA := PYTHONPATH=$(CURDIR) $(VENV)/bin/rasa
 
 help:  ## list the targets

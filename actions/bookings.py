@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wiring
 from actions.registration import sender_number, ticket_url, today_at
-from antrean import replies
+from antrean.booking import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import Booking, BookingRefused

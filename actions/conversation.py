@@ -8,8 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wiring
 from actions.registration import office_from_metadata
-from antrean import replies
-from antrean.handoff import request_handoff
+from antrean.booking import replies
+from antrean.handoff.service import request_handoff
 
 ANSWERS = {
     "ask_requirements": replies.requirements_text,

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import wiring
 from actions.forms import CountingFormValidationAction
-from antrean import replies
+from antrean.booking import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import ApplicationType, BookingRefused, RefusalReason

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from antrean.booking.offices import Office
 from antrean.booking.service import BookingService
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
 
 _booking: BookingService | None = None
 _media: MediaStore | None = None
@@ -14,7 +14,7 @@ _media: MediaStore | None = None
 def booking() -> BookingService:
     global _booking
     if _booking is None:
-        from antrean.bootstrap import booking_service
+        from antrean.runtime.bootstrap import booking_service
 
         _booking = booking_service()
     return _booking
@@ -23,7 +23,7 @@ def booking() -> BookingService:
 def media() -> MediaStore:
     global _media
     if _media is None:
-        from antrean.bootstrap import media_store
+        from antrean.runtime.bootstrap import media_store
 
         _media = media_store()
     return _media

@@ -21,9 +21,9 @@ from antrean.booking.capacity import daily_capacity, sessions_for
 from antrean.booking.model import Booking, BookingRefused
 from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
-from antrean.db import database_url, upgrade_database
 from antrean.identity import IdentityError, mask_msisdn, mask_nik
-from antrean.settings import SettingsError
+from antrean.runtime.db import database_url, upgrade_database
+from antrean.runtime.settings import SettingsError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _service() -> BookingService:
-    from antrean.bootstrap import booking_service
+    from antrean.runtime.bootstrap import booking_service
 
     return booking_service()
 
@@ -275,9 +275,9 @@ def cmd_nlu_export(args) -> str:
 def _privacy_context(args):
     import getpass
 
-    from antrean.bootstrap import media_store
-    from antrean.privacy import Subject
+    from antrean.protection.erasure import Subject
     from antrean.review.tracker import make_tracker_engine, tracker_store_url
+    from antrean.runtime.bootstrap import media_store
 
     service = _service()
     return (service, Subject.from_input(args.number, args.nik, args.code), make_tracker_engine(tracker_store_url()),
@@ -285,7 +285,7 @@ def _privacy_context(args):
 
 
 def cmd_privacy_erase(args) -> str:
-    from antrean.privacy import ErasureRefused, erase
+    from antrean.protection.erasure import ErasureRefused, erase
 
     try:
         service, subject, tracker_engine, media, actor = _privacy_context(args)
@@ -305,7 +305,7 @@ def cmd_privacy_export(args) -> str:
     import os
 
     from antrean.console.audit import AuditLog
-    from antrean.privacy import ErasureRefused, export
+    from antrean.protection.erasure import ErasureRefused, export
 
     try:
         service, subject, tracker_engine, media, actor = _privacy_context(args)
@@ -352,9 +352,9 @@ def cmd_reminders_send(_args) -> str:
 
 
 def cmd_retention_run(args) -> str:
-    from antrean.bootstrap import media_store
-    from antrean.retention import RetentionSettings, run
+    from antrean.protection.retention import RetentionSettings, run
     from antrean.review.tracker import make_tracker_engine, tracker_store_url
+    from antrean.runtime.bootstrap import media_store
 
     settings = RetentionSettings.from_environ()
     service = _service()
@@ -368,7 +368,7 @@ def cmd_retention_run(args) -> str:
 
 
 def cmd_whatsapp_purge(args) -> str:
-    from antrean.db import make_engine
+    from antrean.runtime.db import make_engine
     from antrean.whatsapp.inbox import Inbox
     from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
 
@@ -402,8 +402,8 @@ def cmd_run(args) -> str:
 
 
 def cmd_serve(_args) -> str:
-    from antrean.db import upgrade_database
-    from antrean.serve import serve
+    from antrean.runtime.db import upgrade_database
+    from antrean.runtime.serve import serve
 
     # Every process of the stack needs the current schema; migrating is a no-op when it is current.
     upgrade_database()

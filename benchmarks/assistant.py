@@ -27,9 +27,9 @@ from pathlib import Path
 
 import aiohttp
 
-from antrean.channels.rest import WORKER_HEADER, client_headers
-from antrean.db import REPO_ROOT, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.assistant.rest_channel import WORKER_HEADER, client_headers
+from antrean.runtime.db import REPO_ROOT, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
 from benchmarks.processes import cpu_seconds, memory_mb
 from tests.actions.conftest import card_photo
 from tests.builders import make_nik

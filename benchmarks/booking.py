@@ -24,8 +24,8 @@ from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.schema import bookings
 from antrean.booking.service import BookingRequest, BookingService
-from antrean.clock import fixed_clock
-from antrean.db import make_engine, upgrade_database
+from antrean.runtime.clock import fixed_clock
+from antrean.runtime.db import make_engine, upgrade_database
 from tests.conftest import wib
 
 MOMENT = wib(2026, 12, 1, 7, 45)

@@ -28,12 +28,12 @@ from sqlalchemy.engine import make_url
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
-from antrean.clock import fixed_clock
-from antrean.db import make_engine, upgrade_database
 from antrean.review.schema import review_conversations, review_tags
 from antrean.review.sync import sync
 from antrean.review.tracker import events as events_table
 from antrean.review.tracker import make_tracker_engine
+from antrean.runtime.clock import fixed_clock
+from antrean.runtime.db import make_engine, upgrade_database
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -49,9 +49,10 @@ from sqlalchemy.engine import make_url
 
 from antrean.booking.model import BookingStatus
 from antrean.booking.offices import load_offices
-from antrean.booking.schema import bookings, session_seats, whatsapp_inbox, whatsapp_outbox
-from antrean.db import make_engine, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack, default_rasa_workers
+from antrean.booking.schema import bookings, session_seats
+from antrean.runtime.db import make_engine, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack, default_rasa_workers
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from benchmarks.processes import cpu_seconds
 from tests.builders import make_nik
 from tests.media.images import card, encode
@@ -531,7 +532,7 @@ def report(f: dict) -> str:
 
 
 PROFILE_GROUPS = [  # (label, function-name patterns in the Rasa server), first match wins
-    ("NLU (featurizers, intent classifier, CRF, LAW reader)", ("rasa/nlu/", "antrean/nlu/")),
+    ("NLU (featurizers, intent classifier, CRF, LAW reader)", ("rasa/nlu/", "antrean/assistant/nlu/")),
     ("dialogue policies (TED, rules, memoization)", ("rasa/core/policies/",)),
     ("tracker store (SQL load/save)", ("tracker_store.py",)),
     ("action server calls (HTTP)", ("rasa/core/actions/action.py:", "rasa/utils/endpoints.py")),

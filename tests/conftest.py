@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
-from antrean.db import make_engine, upgrade_database
+from antrean.runtime.db import make_engine, upgrade_database
 
 WIB = ZoneInfo("Asia/Jakarta")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -122,7 +122,7 @@ def empty_every_table(url: str) -> None:
     gets a new file per test)."""
     if not url.startswith("postgresql"):
         return
-    from antrean.booking.schema import metadata
+    from antrean.runtime.tables import metadata
 
     engine = create_engine(url, future=True)
     with engine.begin() as connection:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from antrean.bootstrap import booking_service
 from antrean.cli import main
+from antrean.runtime.bootstrap import booking_service
 from tests.builders import make_request
 
 pytestmark = pytest.mark.integration
@@ -119,10 +119,10 @@ def test_python_dash_m_antrean_runs(env):
 def test_serve_migrates_a_new_database_before_starting_the_stack(env, monkeypatch):
     from sqlalchemy import create_engine, inspect
 
-    import antrean.serve
+    import antrean.runtime.serve
 
     started = []
-    monkeypatch.setattr(antrean.serve, "serve", lambda: started.append(True))
+    monkeypatch.setattr(antrean.runtime.serve, "serve", lambda: started.append(True))
     assert main(["serve"]) == 0
     engine = create_engine(f"sqlite:///{env / 'cli.sqlite3'}")
     assert started and {"bookings", "staff_users", "whatsapp_inbox"} <= set(inspect(engine).get_table_names())

@@ -12,7 +12,7 @@ from rasa.core.lock_store import LockError, LockStore
 from rasa.core.utils import number_of_sanic_workers
 from rasa.utils.endpoints import EndpointConfig
 
-from antrean.lock_store import FileLockStore
+from antrean.assistant.lock_store import FileLockStore
 
 
 @pytest.fixture
@@ -21,8 +21,8 @@ def store(tmp_path):
 
 
 def test_rasa_creates_it_from_endpoints_and_allows_several_workers_with_it(tmp_path, monkeypatch):
-    config = EndpointConfig.from_dict({"type": "antrean.lock_store.FileLockStore", "directory": str(tmp_path / "l"),
-                                       "files": 8})
+    config = EndpointConfig.from_dict({"type": "antrean.assistant.lock_store.FileLockStore",
+                                       "directory": str(tmp_path / "l"), "files": 8})
     store = LockStore.create(config)
 
     assert isinstance(store, FileLockStore)

@@ -12,31 +12,27 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from antrean import handoff
-from antrean.booking.schema import (
-    audit_log,
-    bookings,
-    metadata,
-    nlu_reviews,
-    queue_days,
-    session_seats,
-    whatsapp_reminders,
-)
+from antrean.booking.schema import bookings, queue_days, session_seats
 from antrean.booking.store import to_db_time
 from antrean.cli import main
 from antrean.console.audit import AuditLog
+from antrean.console.schema import audit_log
+from antrean.handoff import service as handoff
 from antrean.identity import mask_msisdn
-from antrean.media.store import MediaStore
-from antrean.privacy import ERASED_NAME, ErasureRefused, Subject, erase, export
+from antrean.media.photo_store import MediaStore
+from antrean.protection.erasure import ERASED_NAME, ErasureRefused, Subject, erase, export
 from antrean.review.schema import review_conversations, review_user_messages
 from antrean.review.sync import sync
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import make_tracker_engine
-from antrean.training import inbox as nlu_inbox
+from antrean.runtime.tables import metadata
+from antrean.training import nlu_inbox
 from antrean.training.data import load_domain
+from antrean.training.schema import nlu_reviews
 from antrean.whatsapp.inbox import Inbox, utcnow
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import SimulatorMedia
+from antrean.whatsapp.schema import whatsapp_reminders
 from tests.builders import make_nik, make_request
 from tests.conftest import empty_every_table, wib
 from tests.media.images import card, encode
@@ -237,7 +233,7 @@ def test_erasure_removes_the_applicant_from_every_store_and_keeps_the_counts(sto
 
 
 def test_every_table_has_a_decision():
-    from antrean.privacy import TABLES_ERASED, TABLES_WITHOUT_APPLICANT_DATA
+    from antrean.protection.erasure import TABLES_ERASED, TABLES_WITHOUT_APPLICANT_DATA
 
     assert TABLES_ERASED.isdisjoint(TABLES_WITHOUT_APPLICANT_DATA)
     assert {t.name for t in metadata.sorted_tables} == TABLES_ERASED | set(TABLES_WITHOUT_APPLICANT_DATA)
@@ -260,7 +256,7 @@ def test_erasing_twice_finds_nothing_the_second_time(stores):
 def test_a_failure_after_the_tracker_step_leaves_a_retryable_state(stores, monkeypatch):
     service, tracker_url, tracker_engine, media = stores
     _fill(service, tracker_url, tracker_engine, media)
-    import antrean.privacy as privacy
+    import antrean.protection.erasure as privacy
 
     real = privacy._scrub_audit
     calls = {"n": 0}
@@ -354,7 +350,7 @@ def test_cli_shows_what_would_be_erased_and_erases_only_with_yes(tmp_path, monke
     monkeypatch.setenv("ANTREAN_CLOCK", "2026-12-01T08:00:00+07:00")
     monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
     assert main(["db", "upgrade"]) == 0
-    from antrean.bootstrap import booking_service, media_store
+    from antrean.runtime.bootstrap import booking_service, media_store
 
     service = booking_service()
     ref = media_store().save_id_photo(encode(card()), ALICE)

@@ -10,17 +10,18 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text, update
 
-from antrean import handoff
-from antrean.booking.schema import bookings, nlu_reviews
-from antrean.media.store import MediaStore
-from antrean.privacy import ERASED_NAME
-from antrean.retention import DailyRetention, RetentionSettings, run
+from antrean.booking.schema import bookings
+from antrean.handoff import service as handoff
+from antrean.media.photo_store import MediaStore
+from antrean.protection.erasure import ERASED_NAME
+from antrean.protection.retention import DailyRetention, RetentionSettings, run
 from antrean.review.schema import review_conversations, review_user_messages
 from antrean.review.sync import sync
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import make_tracker_engine
-from antrean.training import inbox as nlu_inbox
+from antrean.training import nlu_inbox
 from antrean.training.data import load_domain
+from antrean.training.schema import nlu_reviews
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from tests.builders import make_request
@@ -149,7 +150,7 @@ def test_only_data_past_its_retention_period_goes_and_dry_run_changes_nothing(st
 def test_settings_from_the_environment():
     assert RetentionSettings.from_environ({}) == RetentionSettings(30, 30, 180, 365)
     assert RetentionSettings.from_environ({"ANTREAN_RETENTION_CONVERSATION_DAYS": "90"}).conversation_days == 90
-    from antrean.settings import SettingsError
+    from antrean.runtime.settings import SettingsError
     for bad in ({"ANTREAN_RETENTION_PHOTO_DAYS": "0"}, {"ANTREAN_RETENTION_BOOKING_DAYS": "x"},
                 {"ANTREAN_WA_RETENTION_DAYS": "3"}):
         with pytest.raises(SettingsError):
@@ -157,7 +158,7 @@ def test_settings_from_the_environment():
 
 
 def test_daily_run_happens_once_a_day_whatever_the_number_of_processes(sqlite_url):
-    from antrean.db import make_engine
+    from antrean.runtime.db import make_engine
 
     engine = make_engine(sqlite_url)
     calls = []
@@ -192,7 +193,7 @@ def test_two_runs_at_once_are_harmless(stores):
     exactly once, nothing fails, and the counts add up to one run's."""
     import threading
 
-    from antrean.db import make_engine
+    from antrean.runtime.db import make_engine
 
     service, tracker_url, tracker_engine, root = stores
     _fill(service, tracker_url, tracker_engine, root)
@@ -224,7 +225,7 @@ def test_two_runs_at_once_are_harmless(stores):
 
 def test_the_command_line_dry_run_and_run(sqlite_url, tmp_path, monkeypatch, capsys):
     from antrean.cli import main
-    from antrean.db import make_engine
+    from antrean.runtime.db import make_engine
 
     monkeypatch.setenv("ANTREAN_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("ANTREAN_TRACKER_URL", f"sqlite:///{tmp_path / 'conversations.sqlite3'}")

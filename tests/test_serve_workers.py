@@ -2,7 +2,7 @@
 
 import pytest
 
-from antrean import serve
+from antrean.runtime import serve
 
 
 def test_one_worker_per_core_at_most_four(monkeypatch):

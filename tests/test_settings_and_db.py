@@ -5,9 +5,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from antrean.booking.schema import metadata
-from antrean.db import database_url, make_engine
-from antrean.settings import SettingsError, secret_key
+from antrean.runtime.db import database_url, make_engine
+from antrean.runtime.settings import SettingsError, secret_key
+from antrean.runtime.tables import metadata
 
 
 def test_the_default_database_is_a_sqlite_file_under_var():

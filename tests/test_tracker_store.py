@@ -16,9 +16,9 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from antrean.db import REPO_ROOT
-from antrean.serve import Stack
-from antrean.tracker_store import AntreanTrackerStore
+from antrean.assistant.tracker_store import AntreanTrackerStore
+from antrean.runtime.db import REPO_ROOT
+from antrean.runtime.serve import Stack
 
 DOMAIN = Domain.from_dict({"intents": ["greet"], "slots": {"nik": {"type": "text", "mappings": [{"type": "custom"}]}}})
 
@@ -59,7 +59,7 @@ def test_postgresql_conversations_round_trip(postgres_tracker_database):
 def test_stacks_write_endpoints_that_name_it(tmp_path):
     stack = Stack(run_dir=tmp_path, conversations_url=f"sqlite:///{tmp_path / 'c.sqlite3'}")
     assert yaml.safe_load(stack.write_endpoints().read_text())["tracker_store"]["type"] == \
-        "antrean.tracker_store.AntreanTrackerStore"
+        "antrean.assistant.tracker_store.AntreanTrackerStore"
 
 
 def _conversation_turn_by_turn(store, saves_per_turn: int = 1) -> list:

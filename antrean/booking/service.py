@@ -30,7 +30,6 @@ from antrean.booking.model import (
     ensure_transition,
 )
 from antrean.booking.offices import Office
-from antrean.clock import Clock
 from antrean.identity import (
     IdentityError,
     check_nik_against,
@@ -41,6 +40,7 @@ from antrean.identity import (
     parse_birth_date,
     parse_nik,
 )
+from antrean.runtime.clock import Clock
 
 logger = logging.getLogger(__name__)
 

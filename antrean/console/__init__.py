@@ -79,7 +79,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
 
 
 def _daily_retention(app: Sanic):
-    from antrean.retention import DailyRetention, RetentionSettings, run
+    from antrean.protection.retention import DailyRetention, RetentionSettings, run
 
     config, service = app.ctx.config, app.ctx.service
     settings = RetentionSettings.from_environ(config.environ)  # a bad setting stops the start, loudly

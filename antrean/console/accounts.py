@@ -19,10 +19,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from antrean.booking.schema import staff_sessions, staff_users
 from antrean.booking.store import from_db_time, to_db_time
-from antrean.clock import Clock
 from antrean.console.permissions import ROLES, Permission, permissions_of
+from antrean.console.schema import staff_sessions, staff_users
+from antrean.runtime.clock import Clock
 
 MIN_PASSWORD_LENGTH = 12
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")

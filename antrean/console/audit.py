@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from antrean.booking.schema import audit_log
 from antrean.booking.store import from_db_time, to_db_time
-from antrean.clock import Clock
+from antrean.console.schema import audit_log
+from antrean.runtime.clock import Clock
 
 
 @dataclass(frozen=True)

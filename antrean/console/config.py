@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 
 from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
-from antrean.db import REPO_ROOT
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
 from antrean.review.sync import SETTLE_SECONDS
 from antrean.review.tracker import make_tracker_engine, tracker_store_url
+from antrean.runtime.db import REPO_ROOT
 
 _test_app_numbers = itertools.count(1)
 
@@ -35,7 +35,7 @@ class ConsoleConfig:
     # FORWARDED_SECRET or this to True); a phone on the office LAN over plain HTTP still logs in.
     secure_cookies: bool | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    # Injected by tests; otherwise built from `environ` by antrean.bootstrap.
+    # Injected by tests; otherwise built from `environ` by antrean.runtime.bootstrap.
     service: BookingService | None = None
     media_store: MediaStore | None = None
     password_hasher_factory: Callable[[], PasswordHasher] = PasswordHasher
@@ -46,7 +46,7 @@ class ConsoleConfig:
     review_settle_seconds: float = SETTLE_SECONDS
     review_sync_seconds: float = 10.0
     stories_dir: Path = REPO_ROOT / "tests" / "reviewed_stories"
-    # The daily retention job (antrean.retention) runs in the console: the one long-running process
+    # The daily retention job (antrean.protection.retention) runs in the console: the one long-running process
     # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
     # `python -m antrean retention run` instead).
     retention_daily: bool = True
@@ -66,7 +66,7 @@ class ConsoleConfig:
 
     def build_service(self) -> BookingService:
         if self.service is None:
-            from antrean.bootstrap import booking_service
+            from antrean.runtime.bootstrap import booking_service
 
             self.service = booking_service(self.environ)
         return self.service
@@ -84,7 +84,7 @@ class ConsoleConfig:
 
     def build_media_store(self) -> MediaStore:
         if self.media_store is None:
-            from antrean.bootstrap import media_store
+            from antrean.runtime.bootstrap import media_store
 
             self.media_store = media_store(self.environ)
         return self.media_store
@@ -102,4 +102,4 @@ class TestingConfig(ConsoleConfig):
     password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher
     review_settle_seconds: float = 0.0  # tests write events and look at them at once
     review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync
-    retention_daily: bool = False  # tests call antrean.retention themselves
+    retention_daily: bool = False  # tests call antrean.protection.retention themselves

@@ -7,10 +7,10 @@ from datetime import date, datetime, time
 
 from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
+from antrean.booking.replies import clock_time, day_name
 from antrean.booking.store import from_db_time
 from antrean.identity import mask_msisdn, mask_nik
-from antrean.replies import clock_time, day_name
-from antrean.review.privacy import mask_sender  # one rule for console lists and the read model
+from antrean.protection.masking import mask_sender  # one rule for console lists and the read model
 
 STATUS_LABELS = {
     BookingStatus.BOOKED: "Terdaftar",

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from antrean.booking import store
 from antrean.booking.model import Booking, BookingStatus
-from antrean.booking.schema import bookings, counter_calls
-from antrean.clock import Clock
+from antrean.booking.schema import bookings
+from antrean.console.schema import counter_calls
+from antrean.runtime.clock import Clock
 
 _ATTEMPTS = 5
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from antrean.media.photo_store import MediaStore, is_photo_ref
 from antrean.media.photos import PhotoCheck, inspect_id_photo
-from antrean.media.store import MediaStore, is_photo_ref
 
 SEND_PHOTO_TEXT = "/send_photo"
 METADATA_KEY = "antrean_media"

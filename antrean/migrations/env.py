@@ -1,11 +1,17 @@
-"""Alembic environment: the URL comes from the caller (antrean.db.upgrade_database) or
+"""Alembic environment: the URL comes from the caller (antrean.runtime.db.upgrade_database) or
 ANTREAN_DATABASE_URL, never from a file, so no credentials live in the repository."""
 
 from alembic import context
 
-from antrean.booking.schema import metadata
-from antrean.db import database_url, make_engine
-from antrean.review import schema as _review_schema  # noqa: F401  (its tables join the metadata)
+# Every area's tables join the one MetaData when its schema module is imported.
+from antrean.booking import schema as _booking  # noqa: F401
+from antrean.console import schema as _console  # noqa: F401
+from antrean.handoff import schema as _handoff  # noqa: F401
+from antrean.review import schema as _review  # noqa: F401
+from antrean.runtime.db import database_url, make_engine
+from antrean.runtime.tables import metadata
+from antrean.training import schema as _training  # noqa: F401
+from antrean.whatsapp import schema as _whatsapp  # noqa: F401
 
 url = context.config.attributes.get("url") or database_url()
 

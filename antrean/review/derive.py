@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from antrean.booking.offices import Office, office_for_phone_number_id
-from antrean.review.privacy import mask_sender, mask_text
+from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.tracker import TrackerEvent
 
 SESSION_START_ACTION = "action_session_start"

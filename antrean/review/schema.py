@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 
-from antrean.booking.schema import metadata
+from antrean.runtime.tables import metadata
 
 OUTCOMES = ("booked", "refused", "abandoned", "handoff", "information")
 

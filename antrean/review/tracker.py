@@ -1,6 +1,6 @@
 """Reading Rasa's SQL tracker store (table `events`, written by rasa.core.tracker_store.SQLTrackerStore).
 
-Read-only, and never through antrean.db.make_engine: that engine begins every transaction with
+Read-only, and never through antrean.runtime.db.make_engine: that engine begins every transaction with
 BEGIN IMMEDIATE, which on SQLite would take Rasa's write lock while the console reads."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, cr
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from antrean.db import REPO_ROOT
+from antrean.runtime.db import REPO_ROOT
 
 _metadata = MetaData()
 

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 
 from antrean.identity import mask_nik
 from antrean.media.contract import media_from_metadata
+from antrean.protection.masking import mask_text
 from antrean.review import tracker
 from antrean.review.derive import PERSONAL_SLOTS, user_message, utc
-from antrean.review.privacy import mask_text
 from antrean.review.work import ConversationInfo
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})  # "sesi dimulai" says it

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from antrean.db import REPO_ROOT
+from antrean.runtime.db import REPO_ROOT
 
 DOMAIN_FILE = REPO_ROOT / "domain.yml"
 NLU_DIR = REPO_ROOT / "data" / "nlu"

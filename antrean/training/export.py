@@ -1,5 +1,5 @@
 """`python -m antrean nlu export`: the accepted examples of the NLU inbox as data/nlu/reviewed.yml,
-in Rasa 3.x training-data format, with personal data replaced by placeholders (antrean.training.privacy).
+in Rasa 3.x training-data format, with personal data replaced by placeholders (antrean.protection.scrubbing).
 
 The file is rewritten whole from the database each time (the database is the record; the file is
 derived), examples already in the other data files are left out, so `rasa data validate` sees no
@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from antrean.protection.scrubbing import Placeholders, Span, scrub
 from antrean.training.data import NLU_DIR, REVIEWED_FILE, Domain, load_domain, normalise, training_examples
-from antrean.training.inbox import accepted_examples
-from antrean.training.privacy import Placeholders, Span, scrub
+from antrean.training.nlu_inbox import accepted_examples
 
 HEADER = """\
 # Examples confirmed by reviewers in the staff console's NLU inbox, written by

@@ -26,8 +26,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
 from antrean.whatsapp.payloads import Webhook
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
 
 # Outcomes of an inbox message, recorded with processed_at.
 ANSWERED = "answered"  # handed to Rasa

@@ -16,7 +16,7 @@ import os
 
 from sanic import Blueprint, Sanic
 
-from antrean.db import database_url, make_engine
+from antrean.runtime.db import database_url, make_engine
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.settings import WhatsAppSettings
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: WhatsAppSettings | None = None, environ: dict[str, str] | None = None) -> Sanic:
-    from antrean.channels.whatsapp import add_webhook_routes
+    from antrean.assistant.whatsapp_channel import add_webhook_routes
 
     environ = dict(environ) if environ is not None else dict(os.environ)
     settings = settings or WhatsAppSettings.from_environ(environ)

@@ -28,14 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from antrean import replies
+from antrean.booking import replies
 from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_reminders
 from antrean.booking.service import BookingService
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
 from antrean.whatsapp.outbound import text_messages
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_reminders
 from antrean.whatsapp.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class Reminders:
 
 async def send_reminders(environ: dict[str, str] | None = None) -> ReminderRun:
     """The CLI's entry: everything built from the environment, like the Rasa server's channel."""
-    from antrean.bootstrap import booking_service
+    from antrean.runtime.bootstrap import booking_service
 
     environ = environ if environ is not None else dict(os.environ)
     settings = WhatsAppSettings.from_environ(environ, webhook=False)

@@ -8,7 +8,7 @@ import os
 
 from rasa.shared.core.events import UserUttered
 
-from antrean.db import database_url, make_engine
+from antrean.runtime.db import database_url, make_engine
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import Deliverer
@@ -55,18 +55,18 @@ class Runtime:
 
     def media_store(self):
         if self._media_store is None:
-            from antrean.bootstrap import media_store
+            from antrean.runtime.bootstrap import media_store
 
             self._media_store = media_store(self.environ)
         return self._media_store
 
     def render_ticket(self, code: str) -> bytes | None:
         """The same QR ticket the REST channel serves at /webhooks/antrean/tiket/<code>.png."""
-        from antrean import replies
+        from antrean.booking import replies
         from antrean.media.qr import booking_qr_png
 
         if self._booking_service is None:
-            from antrean.bootstrap import booking_service
+            from antrean.runtime.bootstrap import booking_service
 
             self._booking_service = booking_service(self.environ)
         booking = self._booking_service.get_by_code(code)

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from antrean.booking.schema import simulator_media, whatsapp_inbox, whatsapp_outbox
+from antrean.console.schema import simulator_media
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
 from antrean.whatsapp.outbound import text_messages, ticket_code
 from antrean.whatsapp.payloads import parse_webhook
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.settings import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION, WhatsAppSettings
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
 

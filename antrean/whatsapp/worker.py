@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable
 from rasa.core.channels.channel import UserMessage
 
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
-from antrean.media.store import MediaStore
 from antrean.whatsapp import inbox as outcomes
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import Inbox, StoredMessage

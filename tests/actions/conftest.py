@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wiring
 from antrean.booking.service import BookingService
-from antrean.db import make_engine
 from antrean.media.contract import ingest_photo, photo_metadata
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
+from antrean.runtime.db import make_engine
 
 DOMAIN_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
                 "guardian_photo", "visit_date", "confirmed"]

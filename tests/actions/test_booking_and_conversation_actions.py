@@ -1,7 +1,7 @@
 from actions.bookings import ActionCheckBooking, ActionContinueChange, ActionStartCancel, ActionStartReschedule
 from actions.conversation import ActionAnswerQuestion, ActionFallback, ActionHandoff
 from antrean.booking.model import BookingStatus
-from antrean.handoff import open_requests
+from antrean.handoff.service import open_requests
 from tests.actions.conftest import make_tracker
 from tests.builders import make_request
 

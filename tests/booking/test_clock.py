@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from antrean.clock import clock_from_env, system_clock
+from antrean.runtime.clock import clock_from_env, system_clock
 
 
 def test_without_antrean_clock_the_system_clock_is_used():

@@ -12,8 +12,8 @@ from antrean.booking.capacity import sessions_for
 from antrean.booking.model import BookingRefused, RefusalReason
 from antrean.booking.schema import bookings, session_seats
 from antrean.booking.service import BookingService
-from antrean.clock import fixed_clock
-from antrean.db import make_engine
+from antrean.runtime.clock import fixed_clock
+from antrean.runtime.db import make_engine
 from tests.builders import make_request
 from tests.conftest import wib
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from antrean.channels.rest import photo_checker
+from antrean.assistant.rest_channel import photo_checker
 
 
 def test_photos_are_checked_one_at_a_time_in_arrival_order():

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from antrean import handoff
-from antrean.channels.rest import AntreanRestInput, client_headers, is_loopback
-from antrean.media.store import MediaStore
+from antrean.assistant.rest_channel import AntreanRestInput, client_headers, is_loopback
+from antrean.handoff import service as handoff
+from antrean.media.photo_store import MediaStore
 from tests.builders import make_request
 from tests.media.images import card, encode
 from tests.whatsapp.server import served
@@ -81,7 +81,7 @@ def test_without_a_token_the_channel_is_open_as_before(channel, caplog):
     async def on_new_message(message):
         received.append(message.text)
 
-    with caplog.at_level(logging.WARNING, logger="antrean.channels.rest"), \
+    with caplog.at_level(logging.WARNING, logger="antrean.assistant.rest_channel"), \
             served(channel.build(None), on_new_message) as base:
         assert httpx.post(f"{base}/webhook", json={"sender": "app-9", "message": "halo"},
                           timeout=30).status_code == 200
@@ -92,7 +92,7 @@ def test_without_a_token_the_channel_is_open_as_before(channel, caplog):
 
 def test_an_open_channel_on_a_public_interface_is_warned_about_once_at_start(caplog):
     open_channel, protected = AntreanRestInput(token=None), AntreanRestInput(token=TOKEN)
-    with caplog.at_level(logging.WARNING, logger="antrean.channels.rest"):
+    with caplog.at_level(logging.WARNING, logger="antrean.assistant.rest_channel"):
         for host in ("0.0.0.0", "127.0.0.1", "::1", "localhost"):
             app = SimpleNamespace(state=SimpleNamespace(host=host))
             asyncio.run(open_channel._warn_if_open(app, None))

@@ -19,8 +19,8 @@ from rasa.shared.core.events import (
     deserialise_events,
 )
 
-import antrean.channels  # noqa: F401  (installs the speed-ups, as Rasa's credentials loading does)
-from antrean.channels import speedups
+import antrean.assistant  # noqa: F401  (installs the speed-ups, as Rasa's credentials loading does)
+from antrean.assistant import speedups
 
 VALID_RESULTS = [
     {"events": [], "responses": []},
@@ -93,7 +93,7 @@ def test_stored_events_load_as_the_same_objects():
 def agent():
     from rasa.core.agent import load_agent
 
-    from antrean.serve import DEFAULT_MODEL
+    from antrean.runtime.serve import DEFAULT_MODEL
 
     if not DEFAULT_MODEL.exists():
         pytest.skip("no trained model: `make test` trains it first (make train)")

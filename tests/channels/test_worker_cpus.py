@@ -1,11 +1,11 @@
-"""Each Rasa worker on a CPU of its own (antrean/channels/worker_cpus.py)."""
+"""Each Rasa worker on a CPU of its own (antrean/assistant/worker_cpus.py)."""
 
 import os
 import threading
 
 import pytest
 
-from antrean.channels import worker_cpus
+from antrean.assistant import worker_cpus
 
 CPUS = sorted(os.sched_getaffinity(0))
 needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason=f"pinning needs 2 CPUs; this machine lets us use {CPUS}")

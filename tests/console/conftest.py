@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from antrean.console import create_app
 from antrean.console.config import TestingConfig
 from antrean.console.devserver import serving
-from antrean.db import upgrade_database
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
+from antrean.runtime.db import upgrade_database
 from tests.builders import make_request
 from tests.conftest import wib
 

@@ -13,21 +13,21 @@ from zoneinfo import ZoneInfo
 from sanic import Sanic
 from sqlalchemy import update
 
-from antrean import handoff
+from antrean.assistant.whatsapp_channel import WhatsAppInput
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
-from antrean.booking.schema import whatsapp_outbox
 from antrean.booking.service import BookingService
 from antrean.booking.store import to_db_time
-from antrean.channels.whatsapp import WhatsAppInput
 from antrean.console import create_app
 from antrean.console.config import ConsoleConfig
 from antrean.console.devserver import serving
-from antrean.db import REPO_ROOT, make_engine, upgrade_database
-from antrean.media.store import MediaStore
+from antrean.handoff import service as handoff
+from antrean.media.photo_store import MediaStore
+from antrean.runtime.db import REPO_ROOT, make_engine, upgrade_database
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import simulated_message, simulator_number
+from antrean.whatsapp.schema import whatsapp_outbox
 from antrean.whatsapp.settings import WhatsAppSettings
 from tests.builders import make_request
 from tests.console.browser import CHROMIUM, chromium, chromium_available

@@ -7,12 +7,12 @@ import io
 import pytest
 from sqlalchemy import select
 
-from antrean.booking.schema import staff_users
 from antrean.cli import main
 from antrean.console.accounts import AccountError, LoginRefused, StaffAccounts
 from antrean.console.config import cheap_password_hasher
 from antrean.console.permissions import Permission
-from antrean.db import make_engine
+from antrean.console.schema import staff_users
+from antrean.runtime.db import make_engine
 
 # A real server and real database files: not part of `make unit`.
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from antrean.identity import mask_msisdn
-from antrean.privacy import ERASED_NAME
+from antrean.protection.erasure import ERASED_NAME
 from tests.builders import make_request
 from tests.console.browser import CHROMIUM, chromium, chromium_available
 from tests.console.test_browser import log_in

@@ -9,8 +9,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from antrean.booking.schema import nlu_reviews
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.training.schema import nlu_reviews
 from tests.console.browser import CHROMIUM, chromium, chromium_available
 from tests.console.reviewdata import add_conversation
 from tests.console.test_browser import log_in

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from antrean import handoff
 from antrean.console.queue import CounterQueue
+from antrean.handoff import service as handoff
 from tests.builders import make_request
 from tests.console.conftest import WEDNESDAY, on_wednesday
 

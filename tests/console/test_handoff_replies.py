@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from antrean import handoff
-from antrean.booking.schema import whatsapp_outbox
 from antrean.booking.store import to_db_time
+from antrean.handoff import service as handoff
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
+from antrean.whatsapp.schema import whatsapp_outbox
 from tests.whatsapp import meta
 from tests.whatsapp.standin import GraphStandIn
 
@@ -158,7 +158,7 @@ def test_staff_of_another_office_cannot_open_or_answer_the_conversation(console)
 
 
 def test_the_rest_channel_hands_the_recorded_replies_to_its_client(console, monkeypatch):
-    from antrean.channels.rest import AntreanRestInput
+    from antrean.assistant.rest_channel import AntreanRestInput
 
     handoff.request_handoff(console.service.engine, "app-9", "batam", "halo", console.clock())
     [request] = handoff.open_requests(console.service.engine)

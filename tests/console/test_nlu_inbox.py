@@ -10,11 +10,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from antrean.booking.schema import nlu_reviews
 from antrean.cli import main
-from antrean.training import inbox
+from antrean.training import nlu_inbox as inbox
 from antrean.training.data import load_domain, normalise, training_examples
 from antrean.training.export import export
+from antrean.training.schema import nlu_reviews
 from tests.console.reviewdata import add_conversation
 
 pytestmark = pytest.mark.integration
@@ -205,7 +205,7 @@ def test_rasa_data_validate_accepts_the_exported_file_next_to_the_real_training_
     import sys
     from pathlib import Path
 
-    from antrean.db import REPO_ROOT
+    from antrean.runtime.db import REPO_ROOT
 
     accept_examples(console)
     for name in ("domain.yml", "config.yml"):

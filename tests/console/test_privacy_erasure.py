@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from antrean.identity import mask_msisdn
-from antrean.privacy import ERASED_NAME
+from antrean.protection.erasure import ERASED_NAME
 from tests.console.conftest import ROLES
 
 pytestmark = pytest.mark.integration

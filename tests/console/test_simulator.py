@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.channels.whatsapp import WhatsAppInput
+from antrean.assistant.whatsapp_channel import WhatsAppInput
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.simulated import is_simulator_number
 from tests.actions.conftest import card_photo

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 
 from antrean.identity import parse_nik
+from antrean.protection.scrubbing import Placeholders, Span, mask_for_screen, scrub
 from antrean.training.data import normalise
 from antrean.training.export import annotate, render
-from antrean.training.privacy import Placeholders, Span, mask_for_screen, scrub
 
 NIK = "2171031708900001"
 

@@ -13,13 +13,13 @@ from datetime import date
 import httpx
 import pytest
 
+from antrean.assistant.rest_channel import client_headers
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
-from antrean.channels.rest import client_headers
-from antrean.clock import fixed_clock
-from antrean.db import make_engine, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.clock import fixed_clock
+from antrean.runtime.db import make_engine, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
 from benchmarks.processes import process_tree
 from tests.actions.conftest import card_photo
 from tests.conftest import wib

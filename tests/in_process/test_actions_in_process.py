@@ -1,4 +1,4 @@
-"""Custom actions run inside the Rasa server (antrean/actions_in_process.py) behave as they do
+"""Custom actions run inside the Rasa server (antrean/assistant/actions_in_process.py) behave as they do
 behind an action server: same events and messages, same errors, and Rasa's event loop never waits
 for an action that blocks."""
 
@@ -17,8 +17,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
-import antrean.channels  # noqa: F401  (installs the in-process endpoint, as Rasa's channel loading does)
-from antrean.db import REPO_ROOT
+import antrean.assistant  # noqa: F401  (installs the in-process endpoint, as Rasa's channel loading does)
+from antrean.runtime.db import REPO_ROOT
 
 DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 SAMPLES = "tests.in_process.sample_actions"

@@ -14,8 +14,8 @@ from antrean.media.contract import (
     photo_message_text,
     photo_metadata,
 )
+from antrean.media.photo_store import MediaStore
 from antrean.media.photos import TIPS, PhotoCheck, check_id_photo
-from antrean.media.store import MediaStore
 from tests.media.images import card, encode, scaled
 
 OWNER = "6281234567890"

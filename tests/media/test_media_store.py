@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from antrean.media import store as store_module
+from antrean.media import photo_store as store_module
+from antrean.media.photo_store import DEFAULT_ROOT, MediaStore, is_photo_ref
 from antrean.media.photos import PhotoRejected
-from antrean.media.store import DEFAULT_ROOT, MediaStore, is_photo_ref
 from tests.media.images import card, encode
 
 OWNER = "6281234567890"
@@ -284,7 +284,7 @@ def test_purging_refuses_a_negative_period_or_a_time_without_zone(store, days, n
 
 
 def test_the_default_root_is_var_media_of_the_repository():
-    from antrean.db import VAR_DIR
+    from antrean.runtime.db import VAR_DIR
 
     assert DEFAULT_ROOT == VAR_DIR / "media"
     assert MediaStore().root == DEFAULT_ROOT
@@ -292,7 +292,7 @@ def test_the_default_root_is_var_media_of_the_repository():
 
 def test_the_media_modules_load_without_rasa_or_sqlalchemy():
     code = (
-        "import sys, antrean.media.contract, antrean.media.photos, antrean.media.store; "
+        "import sys, antrean.media.contract, antrean.media.photos, antrean.media.photo_store; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'rasa', 'sqlalchemy', 'numpy'}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -8,7 +8,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.nlu.law_format import LawFormatClassifier, is_cancel_command, parse_law_message
+from antrean.assistant.nlu.law_format import LawFormatClassifier, is_cancel_command, parse_law_message
 
 # text -> the fields expected, as {entity type: value}; each value must sit at its span.
 RECOGNISED = [

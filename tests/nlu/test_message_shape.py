@@ -8,8 +8,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUEN
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.nlu.message_shape import FEATURE_NAMES, MessageShapeFeaturizer
-from antrean.nlu.slang import SlangNormalizer
+from antrean.assistant.nlu.message_shape import FEATURE_NAMES, MessageShapeFeaturizer
+from antrean.assistant.nlu.slang import SlangNormalizer
 
 
 def shape_of(message: Message) -> dict[str, float]:

@@ -8,8 +8,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.nlu.law_format import LawFormatClassifier
-from antrean.nlu.slang import DEFAULT_LEXICON_PATH, SlangNormalizer, load_lexicon, normalise_word
+from antrean.assistant.nlu.law_format import LawFormatClassifier
+from antrean.assistant.nlu.slang import DEFAULT_LEXICON_PATH, SlangNormalizer, load_lexicon, normalise_word
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUEN
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.nlu.slang import SlangNormalizer
-from antrean.nlu.stems import StemFeaturizer, stem
+from antrean.assistant.nlu.slang import SlangNormalizer
+from antrean.assistant.nlu.stems import StemFeaturizer, stem
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
-from antrean.nlu.message_shape import MessageShapeFeaturizer
-from antrean.nlu.tfidf_classifier import TfidfIntentClassifier, smoothed_idf, tfidf_row
+from antrean.assistant.nlu.message_shape import MessageShapeFeaturizer
+from antrean.assistant.nlu.tfidf_classifier import TfidfIntentClassifier, smoothed_idf, tfidf_row
 
 EXAMPLES = {
     "register": ["mau daftar antrean paspor", "daftar paspor baru", "saya mau daftar antrian", "ambil nomor antrean",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import yaml
 
 from antrean.booking.offices import load_offices
+from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.derive import split_sessions, summarise, words_of
-from antrean.review.privacy import mask_sender, mask_text
 from antrean.review.stories import story_steps, story_yaml
 from antrean.review.tracker import TrackerEvent
 

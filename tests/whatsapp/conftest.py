@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from antrean.db import make_engine
+from antrean.runtime.db import make_engine
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.settings import WhatsAppSettings
 from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN

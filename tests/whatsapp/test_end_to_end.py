@@ -11,9 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from antrean.booking.schema import bookings, whatsapp_inbox
-from antrean.db import make_engine, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.booking.schema import bookings
+from antrean.runtime.db import make_engine, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.whatsapp.schema import whatsapp_inbox
 from tests.actions.conftest import card_photo
 from tests.whatsapp import meta
 from tests.whatsapp.server import free_port

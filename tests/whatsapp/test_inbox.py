@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from antrean.db import make_engine
+from antrean.runtime.db import make_engine
 from antrean.whatsapp.inbox import ANSWERED, SANDBOX, Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from tests.whatsapp import meta

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.db import make_engine
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
+from antrean.runtime.db import make_engine
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox, utcnow
 from antrean.whatsapp.outbound import Deliverer
 from antrean.whatsapp.payloads import parse_webhook
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.worker import MediaFetcher, Worker
 from tests.whatsapp import meta

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from antrean.db import REPO_ROOT, make_engine
+from antrean.runtime.db import REPO_ROOT, make_engine
 from antrean.whatsapp.inbox import Inbox
 from tests.whatsapp import meta
 from tests.whatsapp.server import free_port

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from antrean import cli
-from antrean.db import make_engine
+from antrean.runtime.db import make_engine
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook

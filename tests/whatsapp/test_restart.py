@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from antrean.booking.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.db import make_engine, upgrade_database
-from antrean.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.db import make_engine, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
 from antrean.whatsapp.inbox import ALREADY_HANDLED, ANSWERED
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from tests.whatsapp import meta
 from tests.whatsapp.server import free_port
 from tests.whatsapp.standin import GraphStandIn

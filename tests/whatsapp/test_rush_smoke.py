@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from antrean.serve import DEFAULT_MODEL
+from antrean.runtime.serve import DEFAULT_MODEL
 from benchmarks.rush import report, rush
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from antrean.booking.schema import whatsapp_inbox
-from antrean.channels.whatsapp import WhatsAppInput
+from antrean.assistant.whatsapp_channel import WhatsAppInput
 from antrean.whatsapp.payloads import sign
+from antrean.whatsapp.schema import whatsapp_inbox
 from tests.actions.conftest import card_photo
 from tests.whatsapp import meta
 from tests.whatsapp.server import served

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from antrean.media.store import MediaStore
+from antrean.media.photo_store import MediaStore
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import ALREADY_HANDLED, FLOODED
 from antrean.whatsapp.outbound import Deliverer

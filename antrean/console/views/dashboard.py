@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 
 from sanic import Blueprint, Request
 
+from antrean.booking.replies import day_name
 from antrean.console import dashboard
 from antrean.console.charts import OK, Bar, bar_chart, funnel_chart
 from antrean.console.permissions import Permission
 from antrean.console.views.common import chosen_office, office_today
 from antrean.console.web import blocking, permission_required, render
-from antrean.replies import day_name
 
 bp = Blueprint("dashboard", url_prefix="/dasbor")
 

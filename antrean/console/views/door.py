@@ -8,11 +8,11 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 
 from antrean.booking.model import Booking, BookingRefused, BookingStatus, RefusalReason
+from antrean.booking.replies import clock_time, day_name
 from antrean.console.permissions import Permission
 from antrean.console.present import PUNCTUALITY, masked_nik
 from antrean.console.views.common import chosen_office, office_today
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, remote_addr, render
-from antrean.replies import clock_time, day_name
 
 bp = Blueprint("door", url_prefix="/pintu")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.exceptions import NotFound
 
-from antrean import handoff
 from antrean.console.permissions import Permission
 from antrean.console.web import (
     blocking,
@@ -17,6 +16,7 @@ from antrean.console.web import (
     remote_addr,
     render,
 )
+from antrean.handoff import service as handoff
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import TEXT_LIMIT
 from antrean.whatsapp.sandbox import (

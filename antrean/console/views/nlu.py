@@ -10,9 +10,9 @@ from sanic import Blueprint, Request
 
 from antrean.console.permissions import Permission
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, remote_addr, render
-from antrean.training import inbox
+from antrean.protection.scrubbing import mask_for_screen
+from antrean.training import nlu_inbox as inbox
 from antrean.training.data import load_domain
-from antrean.training.privacy import mask_for_screen
 
 bp = Blueprint("nlu", url_prefix="/nlu")
 

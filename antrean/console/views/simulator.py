@@ -15,8 +15,7 @@ from sanic.exceptions import NotFound
 from sanic.response import raw
 from sqlalchemy import func, select
 
-from antrean import replies
-from antrean.booking.schema import whatsapp_inbox
+from antrean.booking import replies
 from antrean.console.permissions import Permission
 from antrean.console.views.common import chosen_office
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, render
@@ -29,6 +28,7 @@ from antrean.whatsapp.sandbox import (
     simulator_number,
     store_simulated,
 )
+from antrean.whatsapp.schema import whatsapp_inbox
 from antrean.whatsapp.simulated import SIMULATOR_PREFIX, is_simulator_number
 
 bp = Blueprint("simulator", url_prefix="/simulator")

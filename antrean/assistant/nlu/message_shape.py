@@ -36,7 +36,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.nlu.storage import read_table, write_table
+from antrean.assistant.nlu.storage import read_table, write_table
 
 FEATURE_NAMES = ("unseen", "title", "length", "question")
 _MAX_LENGTH = 10

@@ -1,5 +1,5 @@
 """Erasing an applicant's personal data (admins only): a form, a dry run that shows what would be
-erased, and the erasure itself after an explicit confirmation. The work is antrean.privacy.erase;
+erased, and the erasure itself after an explicit confirmation. The work is antrean.protection.erasure.erase;
 it writes the audit entry in the same transaction as the erasure."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from sanic import Blueprint, Request
 
 from antrean.console.permissions import Permission
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, remote_addr, render
-from antrean.privacy import ErasureRefused, Subject, erase
+from antrean.protection.erasure import ErasureRefused, Subject, erase
 
 bp = Blueprint("privacy", url_prefix="/privasi")
 

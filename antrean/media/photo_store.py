@@ -40,7 +40,7 @@ from PIL import Image
 
 from antrean.media.photos import flattened_rgb, upright_rgb
 
-# Mirrors antrean.db.VAR_DIR; importing antrean.db would pull SQLAlchemy into the media core.
+# Mirrors antrean.runtime.db.VAR_DIR; importing antrean.runtime.db would pull SQLAlchemy into the media core.
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "var" / "media"
 
 REF_PREFIX = "photo:"

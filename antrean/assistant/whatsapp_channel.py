@@ -1,4 +1,4 @@
-"""WhatsApp Business Platform (Cloud API) channel for Rasa: `antrean.channels.whatsapp.WhatsAppInput`.
+"""WhatsApp Business Platform (Cloud API) channel for Rasa: `antrean.assistant.whatsapp_channel.WhatsAppInput`.
 
     GET  /webhooks/whatsapp/          health
     GET  /webhooks/whatsapp/webhook   Meta's verification handshake (hub.mode, hub.verify_token, hub.challenge)

@@ -9,10 +9,10 @@ from pathlib import Path
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
-from antrean.clock import clock_from_env
-from antrean.db import VAR_DIR, database_url, make_engine
-from antrean.media.store import MediaStore
-from antrean.settings import secret_key
+from antrean.media.photo_store import MediaStore
+from antrean.runtime.clock import clock_from_env
+from antrean.runtime.db import VAR_DIR, database_url, make_engine
+from antrean.runtime.settings import secret_key
 
 
 def booking_service(environ: dict[str, str] | None = None) -> BookingService:

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from antrean.db import VAR_DIR
+from antrean.runtime.db import VAR_DIR
 
 
 class SettingsError(RuntimeError):

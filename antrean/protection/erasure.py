@@ -47,26 +47,22 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from antrean.booking import store
 from antrean.booking.model import BookingStatus
-from antrean.booking.schema import (
-    audit_log,
-    booking_events,
-    bookings,
-    handoff_replies,
-    handoff_requests,
-    nlu_reviews,
-    sender_quotas,
-    simulator_media,
+from antrean.booking.schema import booking_events, bookings, sender_quotas
+from antrean.console.schema import audit_log, simulator_media
+from antrean.handoff.schema import handoff_replies, handoff_requests
+from antrean.identity import IdentityError, mask_nik, normalise_msisdn
+from antrean.protection.masking import mask_sender
+from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
+from antrean.review.tracker import events as tracker_events
+from antrean.training.schema import nlu_reviews
+from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.schema import (
     whatsapp_inbox,
     whatsapp_outbox,
     whatsapp_reminders,
     whatsapp_sender_leases,
     whatsapp_statuses,
 )
-from antrean.identity import IdentityError, mask_nik, normalise_msisdn
-from antrean.review.privacy import mask_sender
-from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
-from antrean.review.tracker import events as tracker_events
-from antrean.whatsapp.inbox import Inbox
 
 ERASED_NAME = "[dihapus]"
 ERASED_ADDRESS = "[dihapus]"
@@ -339,9 +335,9 @@ def _media_ids(payload: str) -> list[str]:
 def _nlu_reviews(connection: Connection, message_ids: list[int], names: set[str], niks: set[str]) -> tuple[int, int]:
     if not message_ids:
         return 0, 0
+    from antrean.protection.scrubbing import Placeholders, Span, scrub
     from antrean.training.data import fingerprint
-    from antrean.training.inbox import ACCEPTED
-    from antrean.training.privacy import Placeholders, Span, scrub
+    from antrean.training.nlu_inbox import ACCEPTED
 
     rows = connection.execute(select(nlu_reviews).where(nlu_reviews.c.message_id.in_(message_ids))).all()
     anonymised = deleted = 0

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from antrean.booking.schema import handoff_replies, handoff_requests, whatsapp_inbox, whatsapp_outbox
 from antrean.booking.store import from_db_time, to_db_time
+from antrean.handoff.schema import handoff_replies, handoff_requests
+from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 
 
 def request_handoff(engine: Engine, sender_id: str, office_id: str | None, last_message: str, now: datetime) -> int:

@@ -3,6 +3,6 @@
 Importing this package (Rasa does, for the channels in credentials.yml) also installs the Rasa
 speed-ups in speedups.py and the in-process action endpoint."""
 
-from antrean.channels import speedups
+from antrean.assistant import speedups
 
 speedups.install()

@@ -141,9 +141,9 @@ def _plan(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str, 
 
 
 def install() -> None:
-    """Installs the speed-ups and the in-process action endpoint (antrean/actions_in_process.py);
-    importing antrean.channels (credentials.yml) or antrean.tracker_store (endpoints.yml) does."""
-    from antrean import actions_in_process
+    """Installs the speed-ups and the in-process action endpoint (antrean/assistant/actions_in_process.py);
+    importing antrean.assistant (credentials.yml) or antrean.assistant.tracker_store (endpoints.yml) does."""
+    from antrean.assistant import actions_in_process
 
     actions_in_process.install()
     RemoteAction._validate_action_result = _validate_action_result

@@ -15,7 +15,7 @@ conversation arriving at the same instant may be handled in either order (they w
 once they travel over separate connections). WhatsApp messages are ordered by the inbox worker
 before they reach Rasa.
 
-endpoints.yml:  lock_store: {type: antrean.lock_store.FileLockStore, directory: var/locks}
+endpoints.yml:  lock_store: {type: antrean.assistant.lock_store.FileLockStore, directory: var/locks}
 Several machines: use Rasa's RedisLockStore (endpoints.production.yml)."""
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from antrean.channels import worker_cpus
+from antrean.assistant import worker_cpus
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class AntreanRestInput(RestInput):
     def services(self):
         # Built on first use so that loading credentials.yml connects to nothing.
         if self._services is None:
-            from antrean.bootstrap import booking_service, media_store
+            from antrean.runtime.bootstrap import booking_service, media_store
 
             self._services = (booking_service(), media_store())
         return self._services
@@ -183,7 +183,7 @@ class AntreanRestInput(RestInput):
 
         @blueprint.route("/tiket/<filename>", methods=["GET"])
         async def ticket(request: Request, filename: str):
-            from antrean import replies
+            from antrean.booking import replies
             from antrean.media.qr import booking_qr_png
 
             booking_service, _ = self.services
@@ -202,7 +202,7 @@ class AntreanRestInput(RestInput):
         async def staff_replies(request: Request, sender: str):
             import asyncio
 
-            from antrean import handoff
+            from antrean.handoff import service as handoff
 
             booking_service, _ = self.services
             after = request.args.get("setelah", "0")

@@ -12,7 +12,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.pool import QueuePool
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VAR_DIR = REPO_ROOT / "var"
 
 

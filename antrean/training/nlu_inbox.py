@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from antrean.booking.schema import nlu_reviews
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.review.schema import review_user_messages
 from antrean.training.data import NLU_DIR, Domain, fingerprint, normalise, training_examples
+from antrean.training.schema import nlu_reviews
 
 ACCEPTED, DISCARDED = "accepted", "discarded"
 DISCARD_REASONS = ("junk", "personal")

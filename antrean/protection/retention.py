@@ -45,8 +45,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from antrean.booking import store
 from antrean.booking.model import ACTIVE_STATUSES
-from antrean.booking.schema import booking_events, bookings, handoff_replies, handoff_requests, sender_quotas
-from antrean.privacy import (
+from antrean.booking.schema import booking_events, bookings, sender_quotas
+from antrean.handoff.schema import handoff_replies, handoff_requests
+from antrean.protection.erasure import (
     ERASED_ADDRESS,
     ERASED_BIRTH_DATE,
     ERASED_NAME,
@@ -55,10 +56,10 @@ from antrean.privacy import (
     _missing_table,
     _nlu_reviews,
 )
-from antrean.review.privacy import mask_sender
+from antrean.protection.masking import mask_sender
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
-from antrean.settings import SettingsError
+from antrean.runtime.settings import SettingsError
 from antrean.whatsapp.inbox import MIN_RETENTION_DAYS, Inbox
 
 logger = logging.getLogger(__name__)

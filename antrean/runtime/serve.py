@@ -1,5 +1,5 @@
 """`python -m antrean serve`: start the assistant — the Rasa server with Antrean's channels and its
-custom actions (in the same process, see antrean/actions_in_process.py, or in a Rasa action server)
+custom actions (in the same process, see antrean/assistant/actions_in_process.py, or in a Rasa action server)
 — on the embedded default, and stop everything together.
 
 The endpoints file is written under var/run/ from the chosen ports and databases, so several stacks
@@ -20,16 +20,16 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
-from antrean.db import REPO_ROOT, VAR_DIR
+from antrean.runtime.db import REPO_ROOT, VAR_DIR
 from antrean.whatsapp.settings import local_development_secrets
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "antrean.tar.gz"
-TRACKER_STORE = "antrean.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
-LOCK_STORE = "antrean.lock_store.FileLockStore"  # lets several Rasa workers share conversations
-WORKER_HEADER = "X-Antrean-Worker"  # antrean.channels.rest.WORKER_HEADER
-ACTIONS_MODULE = "actions_module"  # antrean.actions_in_process.ACTIONS_MODULE, without importing Rasa here
+TRACKER_STORE = "antrean.assistant.tracker_store.AntreanTrackerStore"  # Rasa's SQL store, tuned for SQLite
+LOCK_STORE = "antrean.assistant.lock_store.FileLockStore"  # lets several Rasa workers share conversations
+WORKER_HEADER = "X-Antrean-Worker"  # antrean.assistant.rest_channel.WORKER_HEADER
+ACTIONS_MODULE = "actions_module"  # antrean.assistant.actions_in_process.ACTIONS_MODULE, without importing Rasa here
 
 
 @dataclass

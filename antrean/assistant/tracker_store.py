@@ -15,7 +15,7 @@ after those are the new ones. That count is exact because Rasa holds the convers
 loading to saving; a conversation that was not loaded here (a new one, a copy) is counted by
 Rasa's query as before. Loading reads only the column of events it uses.
 
-endpoints.yml:  tracker_store: {type: antrean.tracker_store.AntreanTrackerStore, dialect: sqlite, db: …}"""
+endpoints.yml:  tracker_store: {type: antrean.assistant.tracker_store.AntreanTrackerStore, dialect: sqlite, db: …}"""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
-from antrean.channels import speedups
-from antrean.db import sqlite_engine
+from antrean.assistant import speedups
+from antrean.runtime.db import sqlite_engine
 
 # `rasa shell` loads no channel of ours but always this module (endpoints.yml names it): Rasa gets
 # its speed-ups and the in-process action endpoint from here too.
