@@ -32,7 +32,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         door,
         handoff,
         nlu,
-        privacy,
+        personal_data,
         simulator,
     )
 
@@ -60,7 +60,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
     for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, conversations.bp, nlu.bp, simulator.bp,
-                      dashboard.bp, audit.bp, privacy.bp):
+                      dashboard.bp, audit.bp, personal_data.bp):
         app.blueprint(blueprint)
     if config.review_sync_seconds > 0:
         app.register_listener(app.ctx.review.start_timer, "after_server_start")
