@@ -4,4 +4,4 @@
 conversation amounts to: outcome, confidence, facets), `sync.py` (incremental, idempotent copy into
 the read model), `query.py` (list filters, sorting, paging), `transcript.py` (one conversation's
 events for display), `work.py` (review status, notes, tags, flags, saved filters), `stories.py`
-(export as a Rasa test story), `privacy.py` (masking inside texts). No Sanic imports here."""
+(export as a Rasa test story). Masking inside texts is antrean.protection.masking. No Sanic imports here."""
