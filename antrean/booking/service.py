@@ -150,90 +150,15 @@ class BookingService:
     # --- booking ---------------------------------------------------------------------------------
 
     def book(self, request: BookingRequest, actor: str = "applicant") -> Booking:
-        office = self.office(request.office_id)
-        now = self.clock()
-        calendar = self._calendars[office.id]
-        self._ensure_registration_open(calendar, now)
-        self._ensure_bookable(calendar, request.day, now)
-        candidates = self._candidate_sessions(office, request.day, request.session_start)
-        applicant = self._validated_applicant(request, calendar.today(now))
-        whatsapp_number = self._validated_number(request.whatsapp_number)
-
-        def new_booking(session: Session) -> Booking:
-            return Booking(
-                office_id=office.id,
-                day=request.day,
-                session_start=session.start,
-                queue_number=0,
-                code=self.codes.new(),
-                applicant=applicant,
-                whatsapp_number=whatsapp_number,
-                photo_ref=request.photo_ref,
-                request_key=request.request_key,
-                created_at=now,
-                updated_at=now,
-            )
-
-        def refuse_number_limit() -> None:
-            raise BookingRefused(
-                RefusalReason.NUMBER_LIMIT,
-                f"{office.max_active_bookings_per_number} active bookings for this number",
-                {"limit": office.max_active_bookings_per_number},
-            )
-
-        def refuse_quota_full() -> None:
-            raise BookingRefused(
-                RefusalReason.QUOTA_FULL,
-                f"no seat left on {request.day} at {office.id}",
-                {"day": request.day, "session_start": request.session_start},
-            )
-
-        def attempt_at_once(connection: Connection, session: Session) -> Booking:
-            booking = new_booking(session)
-            outcome = store.book_at_once(connection, booking, office.max_active_bookings_per_number,
-                                         session.capacity, actor)
-            if not outcome.sender_ok:
-                refuse_number_limit()
-            if not outcome.seat_ok:
-                refuse_quota_full()
-            booking.id, booking.queue_number = outcome.id, outcome.queue_number
-            return booking
-
-        def attempt(connection: Connection, careful: bool) -> Booking:
-            # The fast path relies on the unique indexes (request key, active NIK) to catch repeats;
-            # only after one fired do we look first, to answer with the existing booking or a refusal.
-            if careful:
-                if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
-                    return earlier
-                self._ensure_nik_free(connection, applicant.nik, whatsapp_number, office.id, request.day)
-            if not store.claim_sender_slot(connection, whatsapp_number, office.max_active_bookings_per_number):
-                refuse_number_limit()
-            session = next(
-                (s for s in candidates if store.take_seat(connection, office.id, request.day, s.start, s.capacity)),
-                None,
-            )
-            if session is None:
-                refuse_quota_full()
-            booking = new_booking(session)
-            booking.queue_number = store.next_queue_number(connection, office.id, request.day)
-            booking.id = store.insert_booking(connection, booking)
-            store.record_event(connection, booking.id, now, "booked", actor, queue_number=booking.queue_number)
-            return booking
-
-        def first_attempt(connection: Connection) -> Booking:
-            if connection.dialect.name != "postgresql":
-                return attempt(connection, careful=False)
-            taken = store.seats_taken(connection, office.id, [request.day])
-            session = next((s for s in candidates if taken.get((request.day, s.start), 0) < s.capacity), None)
-            if session is None:
-                refuse_quota_full()
-            return attempt_at_once(connection, session)
-
+        """Book a seat. The first attempt writes without looking for an earlier booking (the unique
+        indexes and `… WHERE booked < capacity` are the referee); only when it was refused or an index
+        fired does a second one look first, to answer a repeat with the booking it already made."""
+        draft = self._draft(request, actor)
         try:
-            return self._transaction(first_attempt)
+            return self._transaction(lambda connection: self._write_first(connection, draft))
         except IntegrityError:
             # A unique index fired: a repeat of this request, this NIK booked already, or (vanishingly
-            # rarely) a code collision. Look first this time; that answers all three.
+            # rarely) a code collision. Looking first this time answers all three.
             pass
         except BookingRefused as refused:
             # A full day or number limit may hide a repeat of a request that already succeeded.
@@ -241,13 +166,108 @@ class BookingService:
                 raise
         for _ in range(_ATTEMPTS):
             try:
-                return self._transaction(lambda connection: attempt(connection, careful=True))
-            except _Repeat as repeat:
-                return repeat.booking
+                return self._transaction(lambda connection: self._write_looking_first(connection, draft))
             except IntegrityError:
                 # The twin was still in flight when we looked; once it has committed, we see it.
                 continue
         raise BookingRefused(RefusalReason.INVALID_DATA, "conflicting concurrent requests", {"code": "conflict"})
+
+    def _draft(self, request: BookingRequest, actor: str) -> _Draft:
+        """Everything about the request that needs no transaction, checked before any is opened."""
+        office = self.office(request.office_id)
+        now = self.clock()
+        calendar = self._calendars[office.id]
+        self._ensure_registration_open(calendar, now)
+        self._ensure_bookable(calendar, request.day, now)
+        return _Draft(
+            request=request,
+            office=office,
+            now=now,
+            actor=actor,
+            candidates=self._candidate_sessions(office, request.day, request.session_start),
+            applicant=self._validated_applicant(request, calendar.today(now)),
+            whatsapp_number=self._validated_number(request.whatsapp_number),
+        )
+
+    def _write_first(self, connection: Connection, draft: _Draft) -> Booking:
+        # PostgreSQL: one statement, so the hot counter rows stay locked for no client round trip
+        # (store._BOOK_AT_ONCE). SQLite runs one writer at a time and has no writing CTEs.
+        if connection.dialect.name == "postgresql":
+            return self._write_in_one_statement(connection, draft)
+        return self._write_step_by_step(connection, draft)
+
+    def _write_in_one_statement(self, connection: Connection, draft: _Draft) -> Booking:
+        """PostgreSQL: the seat, the number's slot, the queue number, the row and its event in one
+        statement, on the first session that had a seat left when looked at just before."""
+        request, office = draft.request, draft.office
+        taken = store.seats_taken(connection, office.id, [request.day])
+        session = next((s for s in draft.candidates if taken.get((request.day, s.start), 0) < s.capacity), None)
+        if session is None:
+            raise _quota_full(draft)
+        booking = self._new_booking(draft, session)
+        outcome = store.book_at_once(connection, booking, office.max_active_bookings_per_number, session.capacity,
+                                     draft.actor)
+        if not outcome.sender_ok:
+            raise _number_limit(office)
+        if not outcome.seat_ok:
+            raise _quota_full(draft)
+        booking.id, booking.queue_number = outcome.id, outcome.queue_number
+        return booking
+
+    def _write_step_by_step(self, connection: Connection, draft: _Draft) -> Booking:
+        """The number's slot, then a seat in the first candidate session that has one, then the queue
+        number, the row and its event: one statement each, in one transaction."""
+        request, office = draft.request, draft.office
+        if not store.claim_sender_slot(connection, draft.whatsapp_number, office.max_active_bookings_per_number):
+            raise _number_limit(office)
+        session = next(
+            (s for s in draft.candidates if store.take_seat(connection, office.id, request.day, s.start, s.capacity)),
+            None,
+        )
+        if session is None:
+            raise _quota_full(draft)
+        booking = self._new_booking(draft, session)
+        booking.queue_number = store.next_queue_number(connection, office.id, request.day)
+        booking.id = store.insert_booking(connection, booking)
+        store.record_event(connection, booking.id, draft.now, "booked", draft.actor,
+                           queue_number=booking.queue_number)
+        return booking
+
+    def _write_looking_first(self, connection: Connection, draft: _Draft) -> Booking:
+        """After a conflict: a repeat of this request (same key, or the same NIK from the same number
+        for the same office and day) gets the booking it made; another active booking of the NIK is
+        a refusal; anything else is booked step by step."""
+        request = draft.request
+        if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
+            return earlier
+        existing = store.active_by_nik(connection, draft.applicant.nik)
+        if existing is not None:
+            if (existing.whatsapp_number, existing.office_id, existing.day) == (
+                    draft.whatsapp_number, draft.office.id, request.day):
+                return existing
+            raise BookingRefused(
+                RefusalReason.NIK_ALREADY_BOOKED,
+                "this NIK already has an active booking",
+                {"office_id": existing.office_id, "day": existing.day,
+                 "same_sender": existing.whatsapp_number == draft.whatsapp_number},
+            )
+        return self._write_step_by_step(connection, draft)
+
+    def _new_booking(self, draft: _Draft, session: Session) -> Booking:
+        request = draft.request
+        return Booking(
+            office_id=draft.office.id,
+            day=request.day,
+            session_start=session.start,
+            queue_number=0,
+            code=self.codes.new(),
+            applicant=draft.applicant,
+            whatsapp_number=draft.whatsapp_number,
+            photo_ref=request.photo_ref,
+            request_key=request.request_key,
+            created_at=draft.now,
+            updated_at=draft.now,
+        )
 
     # --- changing a booking ----------------------------------------------------------------------
 
@@ -427,18 +447,6 @@ class BookingService:
             raise BookingRefused(RefusalReason.INVALID_DATA, error.code,
                                  {"code": error.code, "message_id": error.message_id}) from None
 
-    def _ensure_nik_free(self, connection: Connection, nik: str, number: str, office_id: str, day: date) -> None:
-        existing = store.active_by_nik(connection, nik)
-        if existing is None:
-            return
-        if (existing.whatsapp_number, existing.office_id, existing.day) == (number, office_id, day):
-            raise _Repeat(existing)
-        raise BookingRefused(
-            RefusalReason.NIK_ALREADY_BOOKED,
-            "this NIK already has an active booking",
-            {"office_id": existing.office_id, "day": existing.day, "same_sender": existing.whatsapp_number == number},
-        )
-
     def _locked(self, connection: Connection, code: str, whatsapp_number: str | None = None) -> Booking:
         normalised = self.codes.normalise(code)
         booking = None
@@ -467,8 +475,25 @@ class BookingService:
         return self._transaction(attempt)
 
 
-class _Repeat(Exception):
-    """Internal: the request repeats an existing booking; `book` returns that booking."""
+@dataclass(frozen=True)
+class _Draft:
+    """A booking request checked against the calendar and the identity rules, ready to be written."""
 
-    def __init__(self, booking: Booking):
-        self.booking = booking
+    request: BookingRequest
+    office: Office
+    now: datetime
+    actor: str
+    candidates: list[Session]  # in order of preference
+    applicant: Applicant
+    whatsapp_number: str
+
+
+def _number_limit(office: Office) -> BookingRefused:
+    limit = office.max_active_bookings_per_number
+    return BookingRefused(RefusalReason.NUMBER_LIMIT, f"{limit} active bookings for this number", {"limit": limit})
+
+
+def _quota_full(draft: _Draft) -> BookingRefused:
+    request = draft.request
+    return BookingRefused(RefusalReason.QUOTA_FULL, f"no seat left on {request.day} at {draft.office.id}",
+                          {"day": request.day, "session_start": request.session_start})
