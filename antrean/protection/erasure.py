@@ -52,9 +52,17 @@ from antrean.console.schema import audit_log, simulator_media
 from antrean.handoff.schema import handoff_replies, handoff_requests
 from antrean.identity import IdentityError, mask_nik, normalise_msisdn
 from antrean.protection.masking import mask_sender
+from antrean.protection.removal import (
+    ERASED_NAME,
+    ERASED_NIK,
+    anonymise_bookings,
+    anonymise_nlu_reviews,
+    delete_photo,
+    delete_rows,
+)
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
-from antrean.training.schema import nlu_reviews
+from antrean.review.tracker import table_missing
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.schema import (
     whatsapp_inbox,
@@ -63,12 +71,6 @@ from antrean.whatsapp.schema import (
     whatsapp_sender_leases,
     whatsapp_statuses,
 )
-
-ERASED_NAME = "[dihapus]"
-ERASED_ADDRESS = "[dihapus]"
-ERASED_NIK = ""
-ERASED_NUMBER = ""
-ERASED_BIRTH_DATE = date(1900, 1, 1)
 
 # While erasing, the erasure holds the sender's WhatsApp worker lease (whatsapp_sender_leases), so
 # no Rasa worker answers (and writes new data for) this sender half-way through.
@@ -202,62 +204,123 @@ def _in_rollback(engine: Engine, work):
             transaction.rollback()
 
 
+@dataclass
+class _Erasing:
+    """One pass over the booking database. The bookings come first: they add the names, NIKs and
+    numbers the applicant used, which the stores after them look for."""
+
+    connection: Connection
+    subject: Subject
+    report: ErasureReport
+    actor: str
+    now: datetime
+    offices: dict | None
+    booking_ids: list[int] = field(default_factory=list)
+    photo_refs: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    niks: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)
+
+    @property
+    def sender(self) -> str:
+        return self.subject.sender_id
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.report.counts
+
+
 def _booking_database(connection: Connection, subject: Subject, report: ErasureReport, actor: str, now: datetime,
                       offices: dict | None, remote_addr: str | None, outside: dict | None = None) -> set[str]:
-    counts = report.counts
-    sender = subject.sender_id
-    naive_now = store.to_db_time(now)
+    """Every store of the booking database, in one transaction; returns the bookings' photos."""
+    erasing = _Erasing(connection, subject, report, actor, now, offices)
+    _erase_bookings(erasing)
+    _mask_booking_event_actors(erasing)
+    _erase_sender_quota(erasing)
+    _erase_handoffs(erasing)
+    _erase_whatsapp(erasing)
+    _erase_conversation_review(erasing)
+    report.counts["audit_log_scrubbed"] = _scrub_audit(connection, erasing.names, erasing.niks, erasing.numbers)
+    if outside is not None:
+        _record_erasure(erasing, remote_addr, outside)
+    return erasing.photo_refs
 
-    # Bookings: the sender's, the NIK's, the named codes'; already erased ones are left alone.
-    matches = [bookings.c.whatsapp_number == sender]
+
+def _bookings_of(subject: Subject):
+    """The sender's bookings, the NIK's, the named codes'; already erased ones are left alone."""
+    matches = [bookings.c.whatsapp_number == subject.sender_id]
     if subject.nik:
         matches.append(bookings.c.nik == subject.nik)
     if subject.codes:
         matches.append(bookings.c.code.in_(subject.codes))
-    rows = connection.execute(select(bookings).where(or_(*matches), bookings.c.nik != ERASED_NIK)
-                              .order_by(bookings.c.id).with_for_update()).all()
+    return select(bookings).where(or_(*matches), bookings.c.nik != ERASED_NIK).order_by(bookings.c.id)
+
+
+def _erase_bookings(erasing: _Erasing) -> None:
+    """bookings: closed if still active, then anonymised; each gets an `erased` event."""
+    connection, now = erasing.connection, erasing.now
+    rows = connection.execute(_bookings_of(erasing.subject).with_for_update()).all()
     if any(row.status == BookingStatus.CHECKED_IN.value for row in rows):
         raise ErasureRefused("Pemohon sedang berada di kantor (sudah check-in). Selesaikan kunjungannya "
                              "(dilayani / tidak hadir) dulu, lalu hapus datanya.")
-    photo_refs = {row.photo_ref for row in rows if row.photo_ref}
-    names = {row.full_name for row in rows}
-    niks = {row.nik for row in rows} | ({subject.nik} if subject.nik else set())
-    numbers = {row.whatsapp_number for row in rows} | {sender}
+    erasing.booking_ids = [row.id for row in rows]
+    erasing.photo_refs = {row.photo_ref for row in rows if row.photo_ref}
+    erasing.names = {row.full_name for row in rows}
+    erasing.niks = {row.nik for row in rows} | ({erasing.subject.nik} if erasing.subject.nik else set())
+    erasing.numbers = {row.whatsapp_number for row in rows} | {erasing.sender}
     for row in rows:
         if row.status == BookingStatus.BOOKED.value:
-            passed = row.day < _today(row.office_id, now, offices)
-            outcome = BookingStatus.NO_SHOW if passed else BookingStatus.CANCELLED
-            store.update_booking(connection, row.id, BookingStatus.BOOKED, status=outcome.value, finished_at=now,
-                                 updated_at=now)
-            if outcome is BookingStatus.CANCELLED:
-                store.release_seat(connection, row.office_id, row.day, row.session_start)
-            store.release_sender_slot(connection, row.whatsapp_number)
-            store.record_event(connection, row.id, now, outcome.value, actor, reason="personal data erased")
-            report.closed.append((row.code, outcome.value))
-            counts["bookings_closed"] += 1
-    booking_ids = [row.id for row in rows]
-    if booking_ids:
-        connection.execute(update(bookings).where(bookings.c.id.in_(booking_ids)).values(
-            full_name=ERASED_NAME, birth_date=ERASED_BIRTH_DATE, address=ERASED_ADDRESS, nik=ERASED_NIK,
-            whatsapp_number=ERASED_NUMBER, photo_ref=None, request_key=None, updated_at=naive_now))
-        for booking_id in booking_ids:
-            store.record_event(connection, booking_id, now, "erased", actor)
-        counts["bookings"] = len(booking_ids)
-        counts["whatsapp_reminders"] += _delete(connection, whatsapp_reminders,
-                                                whatsapp_reminders.c.booking_id.in_(booking_ids))
-    wa_actors = [f"wa:{n}" for n in numbers if n]
-    counts["booking_events"] = _count_update(connection, booking_events, booking_events.c.actor.in_(wa_actors),
-                                             actor="wa:" + subject.masked)
-    counts["sender_quotas"] = _delete(connection, sender_quotas, sender_quotas.c.whatsapp_number == sender)
+            _close_booking(erasing, row)
+    if erasing.booking_ids:
+        anonymise_bookings(connection, erasing.booking_ids, now)
+        for booking_id in erasing.booking_ids:
+            store.record_event(connection, booking_id, now, "erased", erasing.actor)
+        erasing.counts["bookings"] = len(erasing.booking_ids)
 
-    # Handoff.
+
+def _close_booking(erasing: _Erasing, row) -> None:
+    """As staff would: cancelled (seat freed) if its day is still to come, a no-show otherwise."""
+    connection, now = erasing.connection, erasing.now
+    passed = row.day < _today(row.office_id, now, erasing.offices)
+    outcome = BookingStatus.NO_SHOW if passed else BookingStatus.CANCELLED
+    store.update_booking(connection, row.id, BookingStatus.BOOKED, status=outcome.value, finished_at=now,
+                         updated_at=now)
+    if outcome is BookingStatus.CANCELLED:
+        store.release_seat(connection, row.office_id, row.day, row.session_start)
+    store.release_sender_slot(connection, row.whatsapp_number)
+    store.record_event(connection, row.id, now, outcome.value, erasing.actor, reason="personal data erased")
+    erasing.report.closed.append((row.code, outcome.value))
+    erasing.counts["bookings_closed"] += 1
+
+
+def _mask_booking_event_actors(erasing: _Erasing) -> None:
+    """booking_events: kept (what happened when), but `wa:<number>` no longer names the number."""
+    wa_actors = [f"wa:{n}" for n in erasing.numbers if n]
+    erasing.counts["booking_events"] = erasing.connection.execute(
+        update(booking_events).where(booking_events.c.actor.in_(wa_actors))
+        .values(actor="wa:" + erasing.subject.masked)).rowcount or 0
+
+
+def _erase_sender_quota(erasing: _Erasing) -> None:
+    erasing.counts["sender_quotas"] = delete_rows(erasing.connection, sender_quotas,
+                                                  sender_quotas.c.whatsapp_number == erasing.sender)
+
+
+def _erase_handoffs(erasing: _Erasing) -> None:
+    """handoff_requests and the staff's replies: to them, or to the requests being deleted."""
+    connection, sender = erasing.connection, erasing.sender
     request_ids = connection.execute(select(handoff_requests.c.id)
                                      .where(handoff_requests.c.sender_id == sender)).scalars().all()
-    counts["handoff_replies"] = _delete(connection, handoff_replies, or_(
+    erasing.counts["handoff_replies"] = delete_rows(connection, handoff_replies, or_(
         handoff_replies.c.sender_id == sender, handoff_replies.c.request_id.in_(request_ids)))
-    counts["handoff_requests"] = _delete(connection, handoff_requests, handoff_requests.c.id.in_(request_ids))
+    erasing.counts["handoff_requests"] = delete_rows(connection, handoff_requests,
+                                                     handoff_requests.c.id.in_(request_ids))
 
-    # WhatsApp.
+
+def _erase_whatsapp(erasing: _Erasing) -> None:
+    """whatsapp_inbox/outbox/statuses/reminders, the simulator's copies of the media the applicant
+    sent, and the sender's worker lease."""
+    connection, sender, counts = erasing.connection, erasing.sender, erasing.counts
     inbox_rows = connection.execute(select(whatsapp_inbox.c.id, whatsapp_inbox.c.payload)
                                     .where(whatsapp_inbox.c.wa_id == sender)).all()
     inbox_ids = [row.id for row in inbox_rows]
@@ -266,57 +329,54 @@ def _booking_database(connection: Connection, subject: Subject, report: ErasureR
     outbox_rows = connection.execute(select(whatsapp_outbox.c.id, whatsapp_outbox.c.wa_outgoing_id)
                                      .where(outbox_match)).all()
     outgoing = [row.wa_outgoing_id for row in outbox_rows if row.wa_outgoing_id]
-    counts["whatsapp_statuses"] = _delete(connection, whatsapp_statuses,
-                                          whatsapp_statuses.c.wa_outgoing_id.in_(outgoing))
-    counts["whatsapp_reminders"] += _delete(connection, whatsapp_reminders, whatsapp_reminders.c.outbox_id.in_(
-        [row.id for row in outbox_rows]))
-    counts["whatsapp_outbox"] = _delete(connection, whatsapp_outbox, outbox_match)
-    counts["whatsapp_inbox"] = _delete(connection, whatsapp_inbox, whatsapp_inbox.c.id.in_(inbox_ids))
+    counts["whatsapp_statuses"] = delete_rows(connection, whatsapp_statuses,
+                                              whatsapp_statuses.c.wa_outgoing_id.in_(outgoing))
+    counts["whatsapp_reminders"] = delete_rows(connection, whatsapp_reminders, or_(
+        whatsapp_reminders.c.booking_id.in_(erasing.booking_ids),
+        whatsapp_reminders.c.outbox_id.in_([row.id for row in outbox_rows])))
+    counts["whatsapp_outbox"] = delete_rows(connection, whatsapp_outbox, outbox_match)
+    counts["whatsapp_inbox"] = delete_rows(connection, whatsapp_inbox, whatsapp_inbox.c.id.in_(inbox_ids))
     # The real run holds the lease itself (taken over from a worker whose lease ran out): the dry
     # pass's count says whether there was one.
-    counts["whatsapp_sender_leases"] = _delete(connection, whatsapp_sender_leases, and_(
+    counts["whatsapp_sender_leases"] = delete_rows(connection, whatsapp_sender_leases, and_(
         whatsapp_sender_leases.c.wa_id == sender, whatsapp_sender_leases.c.claimed_by != LEASE_HOLDER))
-    _delete(connection, whatsapp_sender_leases, whatsapp_sender_leases.c.wa_id == sender)
-    counts["simulator_media"] = _delete(connection, simulator_media, simulator_media.c.media_id.in_(media_ids))
+    delete_rows(connection, whatsapp_sender_leases, whatsapp_sender_leases.c.wa_id == sender)
+    counts["simulator_media"] = delete_rows(connection, simulator_media, simulator_media.c.media_id.in_(media_ids))
 
-    # The conversation-review read model and the NLU decisions on its messages.
+
+def _erase_conversation_review(erasing: _Erasing) -> None:
+    """The conversation-review read model (conversations, messages, facets, tags) and the NLU
+    decisions on its messages."""
+    connection, sender, counts = erasing.connection, erasing.sender, erasing.counts
     conversation_ids = connection.execute(select(review_conversations.c.id)
                                           .where(review_conversations.c.sender_id == sender)).scalars().all()
     message_ids = connection.execute(select(review_user_messages.c.id).where(or_(
         review_user_messages.c.sender_id == sender, review_user_messages.c.conversation_id.in_(conversation_ids))
     )).scalars().all()
-    anonymised, deleted = _nlu_reviews(connection, message_ids, names, niks)
-    counts["nlu_reviews_anonymised"], counts["nlu_reviews_deleted"] = anonymised, deleted
-    _delete(connection, review_facets, review_facets.c.conversation_id.in_(conversation_ids))
-    _delete(connection, review_tags, review_tags.c.conversation_id.in_(conversation_ids))
-    counts["review_user_messages"] = _delete(connection, review_user_messages,
-                                             review_user_messages.c.id.in_(message_ids))
-    counts["review_conversations"] = _delete(connection, review_conversations,
-                                             review_conversations.c.id.in_(conversation_ids))
+    counts["nlu_reviews_anonymised"], counts["nlu_reviews_deleted"] = anonymise_nlu_reviews(
+        connection, message_ids, erasing.names, erasing.niks)
+    delete_rows(connection, review_facets, review_facets.c.conversation_id.in_(conversation_ids))
+    delete_rows(connection, review_tags, review_tags.c.conversation_id.in_(conversation_ids))
+    counts["review_user_messages"] = delete_rows(connection, review_user_messages,
+                                                 review_user_messages.c.id.in_(message_ids))
+    counts["review_conversations"] = delete_rows(connection, review_conversations,
+                                                 review_conversations.c.id.in_(conversation_ids))
 
-    # The audit log keeps its entries, masked; then records this erasure.
-    counts["audit_log_scrubbed"] = _scrub_audit(connection, names, niks, numbers)
-    if outside is not None:
-        detail = {**report.as_dict()}
-        detail["counts"] = {**detail["counts"], **{k: v for k, v in outside.items() if v}}
-        connection.execute(insert(audit_log).values(
-            at=naive_now, actor=actor[:40], action="privacy.erased", target=subject.masked[:100], office_id=None,
-            detail=json.dumps(detail, ensure_ascii=False), remote_addr=remote_addr))
-    return photo_refs
+
+def _record_erasure(erasing: _Erasing, remote_addr: str | None, outside: dict) -> None:
+    """audit_log: the erasure itself, with the counts of the stores outside this database too."""
+    detail = {**erasing.report.as_dict()}
+    detail["counts"] = {**detail["counts"], **{k: v for k, v in outside.items() if v}}
+    erasing.connection.execute(insert(audit_log).values(
+        at=store.to_db_time(erasing.now), actor=erasing.actor[:40], action="privacy.erased",
+        target=erasing.subject.masked[:100], office_id=None, detail=json.dumps(detail, ensure_ascii=False),
+        remote_addr=remote_addr))
 
 
 def _today(office_id: str, now: datetime, offices: dict | None) -> date:
     office = (offices or {}).get(office_id)
     zone = getattr(office, "zone", None) or timezone.utc
     return now.astimezone(zone).date()
-
-
-def _delete(connection: Connection, table, condition) -> int:
-    return connection.execute(delete(table).where(condition)).rowcount or 0
-
-
-def _count_update(connection: Connection, table, condition, **values) -> int:
-    return connection.execute(update(table).where(condition).values(**values)).rowcount or 0
 
 
 def _media_ids(payload: str) -> list[str]:
@@ -332,44 +392,8 @@ def _media_ids(payload: str) -> list[str]:
     return found
 
 
-def _nlu_reviews(connection: Connection, message_ids: list[int], names: set[str], niks: set[str]) -> tuple[int, int]:
-    if not message_ids:
-        return 0, 0
-    from antrean.protection.scrubbing import Placeholders, Span, scrub
-    from antrean.training.data import fingerprint
-    from antrean.training.nlu_inbox import ACCEPTED
-
-    rows = connection.execute(select(nlu_reviews).where(nlu_reviews.c.message_id.in_(message_ids))).all()
-    anonymised = deleted = 0
-    for row in rows:
-        if row.status != ACCEPTED or not row.text:
-            deleted += _delete(connection, nlu_reviews, nlu_reviews.c.id == row.id)
-            continue
-        try:
-            entities = json.loads(row.entities or "[]")
-        except ValueError:
-            entities = []
-        placeholders = Placeholders()
-        # The applicant's own name and NIK, wherever they are, count as personal entities too.
-        own = [Span(m.start(), m.end(), "person_name") for name in names if name and name != ERASED_NAME
-               for m in re.finditer(re.escape(name), row.text, re.IGNORECASE)]
-        own += [Span(m.start(), m.end(), "nik") for nik in niks if nik for m in re.finditer(re.escape(nik), row.text)]
-        entities = [e for e in entities if isinstance(e, dict) and {"start", "end", "entity"} <= e.keys()]
-        spans = [Span(int(e["start"]), int(e["end"]), str(e["entity"])) for e in entities]
-        spans_all = spans + [s for s in own if not any(s.start < o.end and o.start < s.end for o in spans)]
-        clean, moved = scrub(row.text, spans_all, placeholders)
-        kept = moved[:len(spans)]
-        new_entities = [{**e, "start": s.start, "end": s.end, "value": clean[s.start:s.end]}
-                        for e, s in zip(entities, kept, strict=True)]
-        connection.execute(update(nlu_reviews).where(nlu_reviews.c.id == row.id).values(
-            # Detached from the deleted message: a negative id can never be a read-model row.
-            message_id=-row.id, text=clean, normalised=fingerprint(clean),
-            entities=json.dumps(new_entities, ensure_ascii=False)))
-        anonymised += 1
-    return anonymised, deleted
-
-
 def _scrub_audit(connection: Connection, names: set[str], niks: set[str], numbers: set[str]) -> int:
+    """audit_log: entries stay (accountability), with any raw number, NIK or name masked."""
     replacements = [(n, mask_nik(n)) for n in niks if n]
     replacements += [(n, mask_sender(n)) for n in numbers if n]
     replacements += [(n, ERASED_NAME) for n in names if n and n != ERASED_NAME]
@@ -392,12 +416,8 @@ def _scrub_audit(connection: Connection, names: set[str], niks: set[str], number
     return scrubbed
 
 
-def _missing_table(error: Exception) -> bool:
-    text = str(error).lower()
-    return "no such table" in text or "does not exist" in text
-
-
 def _tracker(tracker_engine: Engine | None, sender_id: str, apply: bool) -> int:
+    """Rasa's tracker store (another database): the sender's events."""
     if tracker_engine is None:
         return 0
     try:
@@ -408,7 +428,7 @@ def _tracker(tracker_engine: Engine | None, sender_id: str, apply: bool) -> int:
             return connection.execute(select(func.count()).select_from(tracker_events).where(
                 tracker_events.c.sender_id == sender_id)).scalar_one()
     except (OperationalError, ProgrammingError) as error:
-        if _missing_table(error):  # Rasa has not written anything yet
+        if table_missing(error):  # Rasa has not written anything yet
             return 0
         raise
 
@@ -418,58 +438,58 @@ def _owned_refs(media, sender_id: str) -> list[str]:
 
 
 def _delete_photos(media, refs: set[str], sender_id: str) -> int:
+    """The media store: the bookings' photos and every photo the sender sent."""
     if media is None:
         return 0
-    removed = 0
-    for ref in sorted(refs):
-        try:
-            removed += media.delete(ref)
-        except ValueError:  # not a well-formed reference: nothing on disk to remove
-            continue
-    return removed + media.delete_owned_by(sender_id)
+    return sum(delete_photo(media, ref) for ref in sorted(refs)) + media.delete_owned_by(sender_id)
 
 
 # --- right of access -----------------------------------------------------------------------------
+
+# What an export lists besides the bookings, their history, photos and conversation events: the
+# rows of these tables whose column holds the sender's id.
+EXPORTED_BY_SENDER = (
+    ("handoff_requests", handoff_requests.c.sender_id),
+    ("handoff_replies", handoff_replies.c.sender_id),
+    ("whatsapp_messages_received", whatsapp_inbox.c.wa_id),
+    ("whatsapp_messages_sent", whatsapp_outbox.c.wa_id),
+    ("conversation_messages", review_user_messages.c.sender_id),
+)
+
 
 def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = None, media=None) -> dict:
     """Everything stored about the applicant, as JSON-ready data (photos listed by reference, not
     embedded). The caller records the export in the audit log."""
     sender = subject.sender_id
-    matches = [bookings.c.whatsapp_number == sender]
-    if subject.nik:
-        matches.append(bookings.c.nik == subject.nik)
-    if subject.codes:
-        matches.append(bookings.c.code.in_(subject.codes))
     with engine.connect() as connection:
-        booking_rows = connection.execute(select(bookings).where(or_(*matches), bookings.c.nik != ERASED_NIK)
-                                          .order_by(bookings.c.id)).all()
-        ids = [row.id for row in booking_rows]
+        booking_rows = connection.execute(_bookings_of(subject)).all()
         found = {
             "sender_id": sender,
             "bookings": [_plain(row) for row in booking_rows],
-            "booking_events": _rows(connection, booking_events, booking_events.c.booking_id.in_(ids)),
-            "handoff_requests": _rows(connection, handoff_requests, handoff_requests.c.sender_id == sender),
-            "handoff_replies": _rows(connection, handoff_replies, handoff_replies.c.sender_id == sender),
-            "whatsapp_messages_received": _rows(connection, whatsapp_inbox, whatsapp_inbox.c.wa_id == sender),
-            "whatsapp_messages_sent": _rows(connection, whatsapp_outbox, whatsapp_outbox.c.wa_id == sender),
-            "conversation_messages": _rows(connection, review_user_messages,
-                                           review_user_messages.c.sender_id == sender),
+            "booking_events": _rows(connection, booking_events,
+                                    booking_events.c.booking_id.in_([row.id for row in booking_rows])),
         }
+        for name, column in EXPORTED_BY_SENDER:
+            found[name] = _rows(connection, column.table, column == sender)
     found["photos"] = sorted({row.photo_ref for row in booking_rows if row.photo_ref}
                              | set(_owned_refs(media, sender)))
-    found["conversation_events"] = []
-    if tracker_engine is not None:
-        try:
-            with tracker_engine.connect() as connection:
-                found["conversation_events"] = [
-                    {"id": row.id, "type": row.type_name, "timestamp": row.timestamp,
+    found["conversation_events"] = _exported_tracker_events(tracker_engine, sender)
+    return found
+
+
+def _exported_tracker_events(tracker_engine: Engine | None, sender_id: str) -> list[dict]:
+    if tracker_engine is None:
+        return []
+    try:
+        with tracker_engine.connect() as connection:
+            return [{"id": row.id, "type": row.type_name, "timestamp": row.timestamp,
                      "data": json.loads(row.data) if row.data else None}
                     for row in connection.execute(select(tracker_events).where(
-                        tracker_events.c.sender_id == sender).order_by(tracker_events.c.id))]
-        except (OperationalError, ProgrammingError) as error:
-            if not _missing_table(error):
-                raise
-    return found
+                        tracker_events.c.sender_id == sender_id).order_by(tracker_events.c.id))]
+    except (OperationalError, ProgrammingError) as error:
+        if not table_missing(error):
+            raise
+        return []
 
 
 def _rows(connection: Connection, table, condition) -> list[dict]:

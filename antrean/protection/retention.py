@@ -47,18 +47,11 @@ from antrean.booking import store
 from antrean.booking.model import ACTIVE_STATUSES
 from antrean.booking.schema import booking_events, bookings, sender_quotas
 from antrean.handoff.schema import handoff_replies, handoff_requests
-from antrean.protection.erasure import (
-    ERASED_ADDRESS,
-    ERASED_BIRTH_DATE,
-    ERASED_NAME,
-    ERASED_NIK,
-    ERASED_NUMBER,
-    _missing_table,
-    _nlu_reviews,
-)
 from antrean.protection.masking import mask_sender
+from antrean.protection.removal import ERASED_NIK, anonymise_bookings, anonymise_nlu_reviews, delete_photo
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
+from antrean.review.tracker import table_missing
 from antrean.runtime.settings import SettingsError
 from antrean.whatsapp.inbox import MIN_RETENTION_DAYS, Inbox
 
@@ -153,7 +146,7 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
         recent = set(connection.execute(select(bookings.c.photo_ref).where(
             bookings.c.photo_ref.is_not(None), bookings.c.day >= photo_day)).scalars())
     if media is not None:
-        counts["photos_of_bookings"] = sum(_delete_photo(media, row.photo_ref, apply) for row in old)
+        counts["photos_of_bookings"] = sum(delete_photo(media, row.photo_ref, apply=apply) for row in old)
         # The bookings' old photos were counted just above (a dry run has not removed them).
         counts["photos_other"] = media.purge_older_than(settings.photo_days, now, apply=apply,
                                                         keep=recent | {row.photo_ref for row in old})
@@ -200,15 +193,6 @@ def _handoffs(connection: Connection, before) -> tuple[int, int]:
     return requests or 0, replies or 0
 
 
-def _delete_photo(media, ref: str, apply: bool) -> int:
-    try:
-        if not apply:
-            return int(media.path(ref).exists())
-        return int(media.delete(ref))
-    except ValueError:  # not a well-formed reference: nothing on disk
-        return 0
-
-
 def _anonymise_bookings(connection: Connection, now: datetime, before) -> int:
     active = [status.value for status in ACTIVE_STATUSES]
     rows = connection.execute(select(bookings.c.id, bookings.c.whatsapp_number).where(
@@ -217,9 +201,7 @@ def _anonymise_bookings(connection: Connection, now: datetime, before) -> int:
     if not rows:
         return 0
     ids = [row.id for row in rows]
-    connection.execute(update(bookings).where(bookings.c.id.in_(ids)).values(
-        full_name=ERASED_NAME, birth_date=ERASED_BIRTH_DATE, address=ERASED_ADDRESS, nik=ERASED_NIK,
-        whatsapp_number=ERASED_NUMBER, photo_ref=None, request_key=None, updated_at=store.to_db_time(now)))
+    anonymise_bookings(connection, ids, now)
     for number in {row.whatsapp_number for row in rows if row.whatsapp_number}:
         connection.execute(update(booking_events).where(
             booking_events.c.booking_id.in_(ids), booking_events.c.actor == f"wa:{number}")
@@ -236,7 +218,7 @@ def _read_model(connection: Connection, before: datetime) -> tuple[int, int, int
         return 0, 0, 0, 0
     message_ids = connection.execute(select(review_user_messages.c.id).where(
         review_user_messages.c.conversation_id.in_(conversation_ids))).scalars().all()
-    anonymised, deleted = _nlu_reviews(connection, message_ids, set(), set())
+    anonymised, deleted = anonymise_nlu_reviews(connection, message_ids, set(), set())
     # Explicit deletes: SQLite does not enforce the ON DELETE CASCADE of the foreign keys.
     for table in (review_facets, review_tags):
         connection.execute(delete(table).where(table.c.conversation_id.in_(conversation_ids)))
@@ -258,7 +240,7 @@ def _tracker(tracker_engine: Engine | None, before: float, apply: bool) -> int:
                 transaction.rollback()
             return removed or 0
     except (OperationalError, ProgrammingError) as error:
-        if _missing_table(error):  # Rasa has not written anything yet
+        if table_missing(error):  # Rasa has not written anything yet
             return 0
         raise
 

@@ -77,7 +77,8 @@ def to_event(row) -> TrackerEvent:
                         data if isinstance(data, dict) else {})
 
 
-def _missing_table(error: Exception) -> bool:
+def table_missing(error: Exception) -> bool:
+    """Whether `error` says Rasa's `events` table is not there yet (Rasa creates it on first use)."""
     text = str(error).lower()
     return "no such table" in text or "does not exist" in text
 
@@ -87,7 +88,7 @@ def max_event_id(connection: Connection) -> int:
     try:
         return connection.execute(select(func.max(events.c.id))).scalar() or 0
     except (OperationalError, ProgrammingError) as error:
-        if _missing_table(error):
+        if table_missing(error):
             connection.rollback()
             return 0
         raise
@@ -122,7 +123,7 @@ def settled_max_event_id(connection: Connection, before_timestamp: float) -> int
             select(events.c.id).where(events.c.timestamp <= before_timestamp).order_by(events.c.id.desc()).limit(1)
         ).scalar() or 0
     except (OperationalError, ProgrammingError) as error:
-        if _missing_table(error):
+        if table_missing(error):
             connection.rollback()
             return 0
         raise
