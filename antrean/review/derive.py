@@ -12,7 +12,7 @@ actions/registration.py, actions/conversation.py):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -116,59 +116,116 @@ def split_sessions(events: Iterable[TrackerEvent]) -> Iterator[list[TrackerEvent
 
 def summarise(events: list[TrackerEvent], offices: dict[str, Office]) -> Conversation:
     first, last = events[0], events[-1]
-    conversation = Conversation(first.sender_id, first.id, last.id, utc(first.timestamp), utc(last.timestamp))
-    slots: dict[str, object] = {}
-    form_started = refused = handoff = submitted_unbooked = False
-    metadata_office = None
+    reading = Reading(Conversation(first.sender_id, first.id, last.id, utc(first.timestamp), utc(last.timestamp)),
+                      offices)
     for event in events:
-        data = event.data
-        if event.type_name == "user":
-            message = user_message(event)
-            conversation.messages.append(message)
-            if message.intent:
-                conversation.facets.add(("intent", message.intent, ""))
-            if message.confidence is not None and (conversation.min_confidence is None
-                                                   or message.confidence < conversation.min_confidence):
-                conversation.min_confidence = message.confidence
-            conversation.fallback |= message.intent == FALLBACK_INTENT
-            handoff |= message.intent == HANDOFF_INTENT
-            conversation.channel = conversation.channel or _text(data.get("input_channel"))
-            metadata_office = metadata_office or office_from_metadata(data.get("metadata"), offices)
-        elif event.type_name == "action":
-            name = event.name or ""
-            if name and name not in ROUTINE_ACTIONS:
-                conversation.facets.add(("action", name, ""))
-            conversation.fallback |= name == FALLBACK_ACTION
-            handoff |= name == HANDOFF_ACTION
-            form_started |= name == FORM
-            if name == SUBMIT_ACTION and slots.get("confirmed") is True and not slots.get("registration_blocked"):
-                submitted_unbooked = conversation.booking_code is None
-        elif event.type_name == "active_loop":
-            form_started |= event.name == FORM
-        elif event.type_name == "slot" and event.name:
-            value = data.get("value")
-            slots[event.name] = value
-            refused |= event.name == "registration_blocked" and value is True
-            if event.name == "office" and isinstance(value, str) and value in offices:
-                conversation.office_id = value
-            if value is not None and event.name != "requested_slot":
-                shown = "" if event.name in PERSONAL_SLOTS else _facet_value(value)
-                conversation.facets.add(("slot", event.name, shown))
-        elif event.type_name == "bot":
-            image = (data.get("data") or {}).get("image") if isinstance(data.get("data"), dict) else None
-            if isinstance(image, str) and (match := TICKET.search(image)):
-                conversation.booking_code = match.group(1).upper()
-                submitted_unbooked = False
-    conversation.office_id = conversation.office_id or metadata_office
-    if conversation.booking_code:
-        conversation.outcome = "booked"
-    elif refused or submitted_unbooked:
-        conversation.outcome = "refused"
-    elif handoff:
-        conversation.outcome = "handoff"
-    elif form_started:
-        conversation.outcome = "abandoned"
-    return conversation
+        handler = EVENT_HANDLERS.get(event.type_name)
+        if handler is not None:
+            handler(reading, event)
+    return reading.finish()
+
+
+@dataclass
+class Reading:
+    """A conversation while its events are read in order: the summary so far, and what the outcome
+    and office are decided from once every event has been seen."""
+
+    conversation: Conversation
+    offices: dict[str, Office]
+    slots: dict[str, object] = field(default_factory=dict)
+    form_started: bool = False
+    refused: bool = False
+    handoff: bool = False
+    submitted_unbooked: bool = False
+    metadata_office: str | None = None
+
+    def finish(self) -> Conversation:
+        conversation = self.conversation
+        # An office the applicant chose (the `office` slot) wins over the one the channel named.
+        conversation.office_id = conversation.office_id or self.metadata_office
+        conversation.outcome = self.outcome()
+        return conversation
+
+    def outcome(self) -> str:
+        if self.conversation.booking_code:
+            return "booked"
+        if self.refused or self.submitted_unbooked:
+            return "refused"
+        if self.handoff:
+            return "handoff"
+        if self.form_started:
+            return "abandoned"
+        return "information"
+
+
+def on_user(reading: Reading, event: TrackerEvent) -> None:
+    """The applicant's message: its intent and confidence, the channel and office it came through."""
+    conversation = reading.conversation
+    message = user_message(event)
+    conversation.messages.append(message)
+    if message.intent:
+        conversation.facets.add(("intent", message.intent, ""))
+    if message.confidence is not None and (conversation.min_confidence is None
+                                           or message.confidence < conversation.min_confidence):
+        conversation.min_confidence = message.confidence
+    conversation.fallback |= message.intent == FALLBACK_INTENT
+    reading.handoff |= message.intent == HANDOFF_INTENT
+    conversation.channel = conversation.channel or _text(event.data.get("input_channel"))
+    reading.metadata_office = reading.metadata_office or office_from_metadata(event.data.get("metadata"),
+                                                                              reading.offices)
+
+
+def on_action(reading: Reading, event: TrackerEvent) -> None:
+    """An action the bot ran: fallback, handoff, the form, or a confirmed submission (which is
+    refused unless a ticket follows)."""
+    conversation = reading.conversation
+    name = event.name or ""
+    if name and name not in ROUTINE_ACTIONS:
+        conversation.facets.add(("action", name, ""))
+    conversation.fallback |= name == FALLBACK_ACTION
+    reading.handoff |= name == HANDOFF_ACTION
+    reading.form_started |= name == FORM
+    slots = reading.slots
+    if name == SUBMIT_ACTION and slots.get("confirmed") is True and not slots.get("registration_blocked"):
+        reading.submitted_unbooked = conversation.booking_code is None
+
+
+def on_active_loop(reading: Reading, event: TrackerEvent) -> None:
+    reading.form_started |= event.name == FORM
+
+
+def on_slot(reading: Reading, event: TrackerEvent) -> None:
+    """A slot set: remembered for the submission, a facet (personal slots without their value)."""
+    if not event.name:
+        return
+    value = event.data.get("value")
+    reading.slots[event.name] = value
+    reading.refused |= event.name == "registration_blocked" and value is True
+    if event.name == "office" and isinstance(value, str) and value in reading.offices:
+        reading.conversation.office_id = value
+    if value is not None and event.name != "requested_slot":
+        shown = "" if event.name in PERSONAL_SLOTS else _facet_value(value)
+        reading.conversation.facets.add(("slot", event.name, shown))
+
+
+def on_bot(reading: Reading, event: TrackerEvent) -> None:
+    """A bot message: a QR ticket in it means the booking was made."""
+    data = event.data
+    image = (data.get("data") or {}).get("image") if isinstance(data.get("data"), dict) else None
+    if isinstance(image, str) and (match := TICKET.search(image)):
+        reading.conversation.booking_code = match.group(1).upper()
+        reading.submitted_unbooked = False
+
+
+# One handler per kind of tracker event; the other kinds (session_started, user_featurization, …)
+# change nothing in a summary.
+EVENT_HANDLERS: dict[str, Callable[[Reading, TrackerEvent], None]] = {
+    "user": on_user,
+    "action": on_action,
+    "active_loop": on_active_loop,
+    "slot": on_slot,
+    "bot": on_bot,
+}
 
 
 def user_message(event: TrackerEvent) -> UserMessage:
