@@ -148,7 +148,8 @@ def test_a_confirmed_submission_is_refused_unless_a_ticket_follows():
     on_slot(r, one(e.SlotSet("confirmed", True)))
     on_action(r, one(e.ActionExecuted("action_submit_registration")))
     assert r.submitted_unbooked and r.outcome() == "refused"
-    on_bot(r, one(e.BotUttered("Tiket Anda", data={"image": "http://localhost:5005/webhooks/antrean/tiket/ab12-cd34.png"})))
+    ticket = "http://localhost:5005/webhooks/antrean/tiket/ab12-cd34.png"
+    on_bot(r, one(e.BotUttered("Tiket Anda", data={"image": ticket})))
     assert r.conversation.booking_code == "AB12-CD34" and r.outcome() == "booked"
     on_bot(r, one(e.BotUttered("Sampai jumpa", data={"image": None})))
     assert r.conversation.booking_code == "AB12-CD34"
