@@ -122,6 +122,15 @@ def registration_window(office: Office, calendar: OfficeCalendar, first: date, l
     return min(w.start for w in windows), max(w.end for w in windows)
 
 
+def minutes_between(opens: time, closes: time) -> list[str]:
+    """Every minute of the day from `opens` up to `closes` (not included), as HH:MM."""
+    minutes, moment = [], datetime.combine(date.min, opens)
+    while moment.time() < closes and moment.date() == date.min:
+        minutes.append(moment.strftime("%H:%M"))
+        moment += timedelta(minutes=1)
+    return minutes
+
+
 def busiest_minutes(engine: Engine, office: Office, first: date, last: date) -> Counter:
     """Bookings made per local minute of the day (HH:MM → count) over the range."""
     start, end = utc_bounds(office, first, last)

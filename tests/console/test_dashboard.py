@@ -3,7 +3,7 @@ the server (no scripts, nothing external), office and role limits."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import insert
@@ -89,6 +89,23 @@ def test_a_range_that_is_reversed_or_too_long_is_tidied(console):
     assert 'value="2026-12-01"' in page and 'value="2026-12-10"' in page
     page = client.get("/dasbor?dari=2026-01-01&sampai=2026-12-31").text
     assert "Rentang dibatasi 92 hari." in page
+
+
+def test_without_a_valid_range_the_past_week_and_the_bookable_days_are_shown(offices):
+    from antrean.console.views.dashboard import date_range
+
+    batam = offices["batam"]
+    last = TUESDAY + timedelta(days=batam.booking_horizon_days + 2)
+    assert date_range(None, None, TUESDAY, batam) == (date(2026, 11, 25), last, None)
+    assert date_range("kemarin", "2026-13-01", TUESDAY, batam) == (date(2026, 11, 25), last, None)
+    assert date_range(" 2026-12-02 ", "2026-12-02", TUESDAY, batam) == (WEDNESDAY, WEDNESDAY, None)
+    assert date_range("2026-01-01", "2026-12-31", TUESDAY, batam)[1:] == (date(2026, 4, 2), "Rentang dibatasi 92 hari.")
+
+
+def test_the_minutes_of_the_registration_window_are_listed_from_opening_to_closing():
+    window = dashboard.minutes_between(time(7, 30), time(10, 0))
+    assert (len(window), window[0], window[29], window[-1]) == (150, "07:30", "07:59", "09:59")
+    assert dashboard.minutes_between(time(23, 58), time(23, 59, 30)) == ["23:58", "23:59"]  # never past midnight
 
 
 def test_the_dashboard_is_for_admins_reviewers_and_counters_of_their_own_office(console):
