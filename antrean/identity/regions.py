@@ -49,3 +49,8 @@ def regency_name(code4: str) -> str | None:
 def district_name(code6: str) -> str | None:
     """Name of the district (kecamatan) with this 6-digit code, or None if unknown."""
     return _lookup(code6, 6)
+
+
+def district_codes() -> list[str]:
+    """Every known district code (6 digits), in order."""
+    return sorted(code for code in _names() if len(code) == 6)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from antrean.identity.regions import _names as region_names
+from antrean.identity.regions import district_codes
 
 NIK_PATTERN = re.compile(r"(?<!\d)\d{16}(?!\d)|(?<!\d)\d{4}[ .-]\d{4}[ .-]\d{4}[ .-]\d{4}(?!\d)")
 PHONE_PATTERN = re.compile(r"(?<![\d+])(?:\+62|62|0)[ -]?8\d{1,3}(?:[ .-]?\d{2,4}){2,3}(?!\d)")
@@ -35,7 +35,7 @@ PHONES = ["0812-0000-1{:03d}", "0813-0000-2{:03d}", "0857-0000-3{:03d}", "0878-0
 
 def _districts() -> list[str]:
     # District codes (6 digits) of every province, spread out so the placeholders do not all look Acehnese.
-    codes = sorted(code for code in region_names() if len(code) == 6)
+    codes = district_codes()
     step = max(1, len(codes) // 40)
     return codes[::step]
 
