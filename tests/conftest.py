@@ -1,18 +1,24 @@
 """Shared fixtures: real office settings, an injectable clock, and real databases.
 
-Integration tests run on SQLite (a file per test) and on PostgreSQL: each run creates its own
-database on the server named by ANTREAN_TEST_POSTGRES_URL (default: the machine's 127.0.0.1:5432)
-and drops it afterwards; where no server answers, those tests skip and say why."""
+Integration tests run on SQLite and on PostgreSQL, each migrated once per run (Alembic per test
+was most of their set-up time): on SQLite every test gets a copy of the migrated file; on PostgreSQL (the server
+named by ANTREAN_TEST_POSTGRES_URL, default the machine's 127.0.0.1:5432) the run's own database is
+reset to its migrated state before each test, and dropped at the end.
+
+Where PostgreSQL, Chromium or the trained model is missing, the tests that need them skip and say
+why; with CI=true they fail instead (`absent`), so a CI machine cannot pass by not running them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import datetime
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from antrean.booking.codes import BookingCodes
@@ -23,6 +29,32 @@ from antrean.runtime.db import make_engine, upgrade_database
 WIB = ZoneInfo("Asia/Jakarta")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_SECRET = b"test-secret-for-booking-codes-0123456789"
+
+
+def absent(what: str) -> NoReturn:
+    """Something a test needs is not on this machine: skip with the reason, or fail under CI=true,
+    where PostgreSQL, Chromium and the trained model must be present for the run to mean anything."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} (CI=true: a missing service fails the run instead of skipping)", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    from antrean.runtime.serve import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        absent("no trained model: `make test` trains it first (make train)")
+    return DEFAULT_MODEL
+
+
+@pytest.fixture(scope="session")
+def chromium_present():
+    from tests.console.browser import CHROMIUM, chromium_available
+
+    if not chromium_available():
+        absent(f"{CHROMIUM} is absent (apt-get install -y chromium)")
+    return CHROMIUM
 
 
 @pytest.fixture(scope="session")
@@ -64,26 +96,70 @@ def postgres_server_url():
             connection.execute(text("SELECT 1"))
         engine.dispose()
     except Exception as error:  # any failure means "no server here"
-        pytest.skip(f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {error.__class__.__name__}")
+        absent(f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {error.__class__.__name__}")
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_database(postgres_server_url):
-    """A fresh database for this test session, dropped at the end."""
-    name = f"antrean_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT", future=True)
+def _create_database(server_url: str, name: str) -> str:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", future=True)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
-        ), {"name": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as connection:
+        # FORCE: a server a test started may still hold a connection.
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class PostgresReset:
+    """Puts a migrated database back to how the migrations left it: every table emptied in foreign-key
+    order, sequences restarted, the rows the migrations insert put back. A database copied per test
+    (CREATE DATABASE … TEMPLATE) isolates as well but was several times slower in the suite: it copies
+    the whole system catalog each time, where deleting the few rows a test wrote is nearly free."""
+
+    def __init__(self, url: str):
+        self.engine = create_engine(url, future=True)
+        self.tables = MetaData()
+        self.tables.reflect(self.engine)
+        with self.engine.connect() as connection:
+            self.seeded = {table: [dict(row._mapping) for row in connection.execute(select(table))]
+                           for table in self.tables.sorted_tables}
+            self.sequences = connection.execute(text("SELECT schemaname, sequencename FROM pg_sequences")).all()
+
+    def __call__(self) -> None:
+        with self.engine.begin() as connection:
+            for table in reversed(self.tables.sorted_tables):
+                connection.execute(table.delete())
+            for schema, sequence in self.sequences:
+                connection.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
+            for table, rows in self.seeded.items():
+                if rows:
+                    connection.execute(table.insert(), rows)
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres_server_url):
+    """One database of this session, migrated once."""
+    name = f"antrean_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(postgres_server_url, name)
+    upgrade_database(url)
+    reset = PostgresReset(url)
+    yield url, reset
+    reset.engine.dispose()
+    _drop_database(postgres_server_url, name)
+
+
+@pytest.fixture
+def postgres_database(postgres_migrated):
+    """The session's PostgreSQL database, as empty as after its migrations."""
+    url, reset = postgres_migrated
+    reset()
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +167,8 @@ def postgres_tracker_database(postgres_server_url):
     """Rasa's tracker store for tests on PostgreSQL: a database of its own, as in production (its
     `events` table must not appear in Antrean's schema)."""
     name = f"antrean_test_rasa_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
-        ), {"name": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    yield _create_database(postgres_server_url, name)
+    _drop_database(postgres_server_url, name)
 
 
 @pytest.fixture
@@ -117,47 +185,26 @@ def tracker_url(request, database_url, tmp_path):
     return url
 
 
-def empty_every_table(url: str) -> None:
-    """Tests that fill every store start from an empty booking database on PostgreSQL too (SQLite
-    gets a new file per test)."""
-    if not url.startswith("postgresql"):
-        return
-    from antrean.runtime.tables import metadata
-
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "review_sync_state")
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-    engine.dispose()
-
-
-def _truncate_postgres(url: str) -> None:
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        connection.execute(text(
-            "TRUNCATE booking_events, bookings, session_seats, queue_days, sender_quotas RESTART IDENTITY CASCADE"
-        ))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """Each test gets an empty, migrated database on both backends."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'antrean.sqlite3'}"
-        upgrade_database(url)
-        return url
-    url = request.getfixturevalue("postgres_database")
-    _truncate_postgres(url)
-    return url
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "antrean.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'antrean.sqlite3'}"
-    upgrade_database(url)
-    return url
+def sqlite_url(migrated_sqlite_template, tmp_path):
+    """An empty, migrated SQLite file of this test's own: a copy of the session's migrated file (the
+    migration's engine is disposed, so the WAL is checkpointed and the file alone is complete)."""
+    path = tmp_path / "antrean.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Each test gets an empty, migrated database on both backends."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_database")
 
 
 @pytest.fixture

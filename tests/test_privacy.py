@@ -34,7 +34,7 @@ from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import SimulatorMedia
 from antrean.whatsapp.schema import whatsapp_reminders
 from tests.builders import make_nik, make_request
-from tests.conftest import empty_every_table, wib
+from tests.conftest import wib
 from tests.media.images import card, encode
 from tests.review.tracker_writer import TrackerWriter, action, bot, listen, loop, session_start, slot, user
 from tests.whatsapp import meta
@@ -53,7 +53,6 @@ WEDNESDAY = date(2026, 12, 2)
 @pytest.fixture
 def stores(database_url, tracker_url, tmp_path, make_service):
     """An empty booking database (both backends), Rasa's tracker store next to it, a media store."""
-    empty_every_table(database_url)
     service = make_service(database_url)
     tracker_engine = make_tracker_engine(tracker_url)
     yield service, tracker_url, tracker_engine, MediaStore(tmp_path / "media")

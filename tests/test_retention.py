@@ -25,7 +25,7 @@ from antrean.training.schema import nlu_reviews
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from tests.builders import make_request
-from tests.conftest import empty_every_table, wib
+from tests.conftest import wib
 from tests.media.images import card, encode
 from tests.review.tracker_writer import TrackerWriter, action, bot, listen, session_start, user
 from tests.test_privacy import _everything, _photos
@@ -41,7 +41,6 @@ RECENT = wib(2027, 12, 5, 9, 0)  # when the recent applicant wrote
 
 @pytest.fixture
 def stores(database_url, tracker_url, tmp_path, make_service):
-    empty_every_table(database_url)
     service = make_service(database_url)
     tracker_engine = make_tracker_engine(tracker_url)
     yield service, tracker_url, tracker_engine, tmp_path / "media"

@@ -90,14 +90,10 @@ def test_stored_events_load_as_the_same_objects():
 # --- the model's graph ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def agent():
+def agent(trained_model):
     from rasa.core.agent import load_agent
 
-    from antrean.runtime.serve import DEFAULT_MODEL
-
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
-    return asyncio.run(load_agent(model_path=str(DEFAULT_MODEL)))
+    return asyncio.run(load_agent(model_path=str(trained_model)))
 
 
 def _with_dask(runner, **kwargs):  # Rasa's own runner

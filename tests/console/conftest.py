@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 
 import httpx
 import pytest
 from sanic import Sanic
-from sqlalchemy import create_engine, text
 
 from antrean.console import create_app
 from antrean.console.config import TestingConfig
 from antrean.console.devserver import serving
 from antrean.media.photo_store import MediaStore
-from antrean.runtime.db import upgrade_database
 from tests.builders import make_request
 from tests.conftest import wib
 
@@ -100,43 +97,15 @@ class Console:
         return client
 
 
-def _empty_console_tables(url: str) -> None:
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM counter_calls"))
-        connection.execute(text("DELETE FROM staff_sessions"))
-        connection.execute(text("DELETE FROM staff_users"))
-        connection.execute(text("DELETE FROM audit_log"))
-        connection.execute(text("DELETE FROM handoff_replies"))
-        connection.execute(text("DELETE FROM handoff_requests"))
-        connection.execute(text("DELETE FROM nlu_reviews"))
-        connection.execute(text("DELETE FROM whatsapp_outbox"))
-        connection.execute(text("DELETE FROM whatsapp_inbox"))
-        connection.execute(text("DELETE FROM review_conversations"))
-        connection.execute(text("DELETE FROM review_saved_filters"))
-        connection.execute(text("UPDATE review_sync_state SET last_event_id = 0"))
-    engine.dispose()
-
-
 def _start_console(service, clock, tmp_path, tracker_url):
     config = TestingConfig(service=service, media_store=MediaStore(tmp_path / "media"), tracker_url=tracker_url,
                            stories_dir=tmp_path / "reviewed_stories")
     return create_app(config)
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "antrean.sqlite3"
-    upgrade_database(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def console_sqlite_url(migrated_sqlite_template, tmp_path):
-    # Copying a migrated file is much faster than migrating each test's database again.
-    path = tmp_path / "antrean.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, path)
-    return f"sqlite:///{path}"
+def console_sqlite_url(sqlite_url):
+    return sqlite_url
 
 
 @pytest.fixture
@@ -149,8 +118,6 @@ def console(make_service, console_sqlite_url, clock, tmp_path):
 @pytest.fixture
 def console_on_both(make_service, database_url, tracker_url, clock, tmp_path):
     """The same, once on SQLite and once on PostgreSQL."""
-    if database_url.startswith("postgresql"):
-        _empty_console_tables(database_url)
     yield from _console(make_service(database_url), clock, tmp_path, tracker_url)
 
 

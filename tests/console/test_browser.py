@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.browser import CHROMIUM, chromium, chromium_available
+from tests.console.browser import chromium
 from tests.console.conftest import on_wednesday
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not chromium_available(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("chromium_present"),
 ]
 
 PHONE = {"width": 390, "height": 844}

@@ -9,13 +9,13 @@ import pytest
 from antrean.identity import mask_msisdn
 from antrean.protection.erasure import ERASED_NAME
 from tests.builders import make_request
-from tests.console.browser import CHROMIUM, chromium, chromium_available
+from tests.console.browser import chromium
 from tests.console.test_browser import log_in
 from tests.media.images import card, encode
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not chromium_available(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("chromium_present"),
 ]
 
 NUMBER = "6281234567890"

@@ -9,16 +9,16 @@ import json
 import pytest
 from sqlalchemy import select
 
-from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import Stack
 from antrean.training.schema import nlu_reviews
-from tests.console.browser import CHROMIUM, chromium, chromium_available
+from tests.console.browser import chromium
 from tests.console.reviewdata import add_conversation
 from tests.console.test_browser import log_in
 from tests.whatsapp.server import free_port
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not chromium_available(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("chromium_present"),
 ]
 
 TEXT = "kantor batam besok buka jam brp ya kak"
@@ -67,9 +67,7 @@ def test_a_reviewer_corrects_the_intent_and_marks_an_entity_in_the_browser(conso
 
 
 @pytest.fixture
-def assistant(console, console_sqlite_url, tmp_path):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make train` (or copy models/antrean.tar.gz) first")
+def assistant(console, console_sqlite_url, tmp_path, trained_model):
     stack = Stack(rasa_port=free_port(), actions_port=free_port(),
                   conversations_url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}", run_dir=tmp_path,
                   environment={"ANTREAN_DATABASE_URL": console_sqlite_url,

@@ -19,7 +19,7 @@ from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
 from antrean.runtime.clock import fixed_clock
 from antrean.runtime.db import make_engine, upgrade_database
-from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import Stack
 from benchmarks.processes import process_tree
 from tests.actions.conftest import card_photo
 from tests.conftest import wib
@@ -39,9 +39,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module", params=[{"rasa_workers": 2, "actions_in_process": True},
                                         {"rasa_workers": 1, "actions_in_process": False}],
                 ids=["two-workers-actions-in-process", "one-worker-action-server"])
-def stack(tmp_path_factory, request):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+def stack(tmp_path_factory, request, trained_model):
     folder = tmp_path_factory.mktemp("e2e")
     database = f"sqlite:///{folder / 'bookings.sqlite3'}"
     upgrade_database(database)

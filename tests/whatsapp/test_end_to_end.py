@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from antrean.booking.schema import bookings
 from antrean.runtime.db import make_engine, upgrade_database
-from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import Stack
 from antrean.whatsapp.schema import whatsapp_inbox
 from tests.actions.conftest import card_photo
 from tests.whatsapp import meta
@@ -27,9 +27,7 @@ SENDER = "6281299990002"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+def running(tmp_path_factory, trained_model):
     folder = tmp_path_factory.mktemp("wa-e2e")
     database = f"sqlite:///{folder / 'bookings.sqlite3'}"
     upgrade_database(database)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from antrean.runtime.db import make_engine, upgrade_database
-from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import Stack
 from antrean.whatsapp.inbox import ALREADY_HANDLED, ANSWERED
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from tests.whatsapp import meta
@@ -49,9 +49,7 @@ def post(url: str, message: dict) -> None:
     raise AssertionError("a delivery was never acknowledged")
 
 
-def test_killing_the_rasa_server_mid_stream_loses_nothing_and_answers_nothing_twice(tmp_path):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+def test_killing_the_rasa_server_mid_stream_loses_nothing_and_answers_nothing_twice(tmp_path, trained_model):
     database = f"sqlite:///{tmp_path / 'bookings.sqlite3'}"
     upgrade_database(database)
     graph = GraphStandIn().start()

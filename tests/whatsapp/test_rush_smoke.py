@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from antrean.runtime.serve import DEFAULT_MODEL
 from benchmarks.rush import report, rush
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_a_small_rush_books_everyone_and_loses_nothing(kind, request):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+def test_a_small_rush_books_everyone_and_loses_nothing(kind, request, trained_model):
     postgres = request.getfixturevalue("postgres_server_url") if kind == "postgresql" else None
     figures = rush(kind, 4, window=8, think=0.2, idle_timeout=180, log=lambda _m: None,
                    **({"postgres": postgres} if postgres else {}))
