@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories test-reviewed-stories validate screenshots
+.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -67,7 +67,10 @@ test: $(STAMP) lint validate $(MODEL)  ## set up and run every test (lint, pytes
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 	$(MAKE) --no-print-directory test-stories
 
-unit: $(STAMP)  ## the fast tests only (no databases, no servers)
+test-fast: $(STAMP) lint  ## the inner loop: lint and every test not marked slow (no Rasa servers, no trained model)
+	$(VENV)/bin/pytest -m "not slow"
+
+unit: $(STAMP)  ## the tests without databases or servers
 	$(VENV)/bin/pytest -m "not integration"
 
 screenshots: $(STAMP)  ## PNGs of the staff console's main pages into results/screenshots/ (Debian chromium)

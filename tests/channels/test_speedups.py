@@ -100,6 +100,7 @@ def _with_dask(runner, **kwargs):  # Rasa's own runner
     return speedups._rasa_run_graph(runner, **kwargs)
 
 
+@pytest.mark.slow  # loads the trained model
 @pytest.mark.parametrize("text", ["mau daftar antrian paspor", "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12",
                                   "brp biaya paspor", "nik saya 2171031708900001", '/inform{"office":"batam"}'])
 def test_a_parse_gives_what_rasa_and_dask_give(agent, text):
@@ -115,6 +116,7 @@ def test_a_parse_gives_what_rasa_and_dask_give(agent, text):
     assert parse(DaskGraphRunner.run) == parse(_with_dask)
 
 
+@pytest.mark.slow
 def test_a_prediction_gives_what_rasa_and_dask_give(agent):
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -130,6 +132,7 @@ def test_a_prediction_gives_what_rasa_and_dask_give(agent):
     assert predict(DaskGraphRunner.run) == predict(_with_dask)
 
 
+@pytest.mark.slow
 def test_an_input_named_like_a_node_is_refused_as_by_rasa(agent):
     runner = agent.processor.graph_runner
     target = agent.processor.model_metadata.nlu_target
@@ -148,6 +151,7 @@ _EVENTS = st.one_of(
     _VALUES)
 
 
+@pytest.mark.slow  # 300 examples through Rasa's whole JSON schema
 @settings(max_examples=300, deadline=None)
 @given(events=st.lists(_EVENTS, max_size=3))
 def test_the_per_kind_check_accepts_exactly_what_rasas_schema_accepts(events):

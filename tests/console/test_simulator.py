@@ -80,6 +80,7 @@ def test_a_greeting_goes_through_the_whatsapp_pipeline_and_the_reply_shows_with_
     assert statuses == ["sandbox"]
 
 
+@pytest.mark.slow
 def test_a_button_a_photo_and_the_qr_ticket(console, assistant):
     client = console.as_role("admin")
     client.get("/simulator")

@@ -1,5 +1,5 @@
 """Fixtures of the WhatsApp channel tests: the Graph API stand-in, settings pointing at it, a real
-inbox database (SQLite, and PostgreSQL where the tests say so)."""
+inbox database (SQLite; `database_url` where a test runs on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -35,18 +35,3 @@ def inbox(sqlite_url):
     engine = make_engine(sqlite_url)
     yield Inbox(engine)
     engine.dispose()
-
-
-WHATSAPP_TABLES = "whatsapp_reminders, whatsapp_sender_leases, whatsapp_statuses, whatsapp_outbox, whatsapp_inbox"
-
-
-@pytest.fixture
-def wa_database(database_url):
-    """An empty, migrated database on SQLite and PostgreSQL (the PostgreSQL one is shared by the
-    session, so the WhatsApp tables are emptied as well as the booking tables)."""
-    if database_url.startswith("postgresql"):
-        engine = make_engine(database_url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"TRUNCATE {WHATSAPP_TABLES} RESTART IDENTITY CASCADE")
-        engine.dispose()
-    return database_url

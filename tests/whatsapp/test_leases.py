@@ -28,11 +28,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def engines(wa_database):
+def engines(database_url):
     made = []
 
     def build() -> Inbox:
-        engine = make_engine(wa_database)
+        engine = make_engine(database_url)
         made.append(engine)
         return Inbox(engine)
 
@@ -187,11 +187,11 @@ def test_retention_deletes_old_processed_messages_and_replies_but_keeps_pending_
 
 
 
-def test_the_purge_command_uses_the_retention_setting_and_refuses_too_short_a_period(wa_database, monkeypatch,
+def test_the_purge_command_uses_the_retention_setting_and_refuses_too_short_a_period(database_url, monkeypatch,
                                                                                    capsys):
     from antrean import cli
 
-    monkeypatch.setenv("ANTREAN_DATABASE_URL", wa_database)
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", database_url)
     monkeypatch.setenv("ANTREAN_WA_RETENTION_DAYS", "45")
     assert cli.main(["whatsapp", "purge"]) == 0
     assert "older than 45 days" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from tests.whatsapp.server import free_port
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow  # starts the receiver as a process of its own
 def test_the_receiver_stores_signed_messages_once_and_refuses_the_rest(sqlite_url):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "ANTREAN_DATABASE_URL": sqlite_url,

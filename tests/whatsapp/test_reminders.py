@@ -33,9 +33,9 @@ def wrote(inbox: Inbox, wa_id: str, hours_ago: float, clock) -> None:
 
 
 @pytest.fixture
-def world(wa_database, make_service, clock, graph):
-    service = make_service(wa_database)
-    engine = make_engine(wa_database)
+def world(database_url, make_service, clock, graph):
+    service = make_service(database_url)
+    engine = make_engine(database_url)
     inbox = Inbox(engine)
     booked = {name: service.book(make_request(serial=serial, day=day))
               for name, serial, day in [("recent", 1, TOMORROW), ("quiet", 2, TOMORROW), ("cancelled", 3, TOMORROW),
@@ -107,8 +107,8 @@ def test_the_template_and_its_parameters_come_from_the_settings():
         WhatsAppSettings.from_environ({"ANTREAN_WA_REMINDER_PARAMETERS": "nik"}, webhook=False)
 
 
-def test_the_cli_sends_the_reminders_and_a_second_run_sends_nothing(world, graph, wa_database, monkeypatch, capsys):
-    monkeypatch.setenv("ANTREAN_DATABASE_URL", wa_database)
+def test_the_cli_sends_the_reminders_and_a_second_run_sends_nothing(world, graph, database_url, monkeypatch, capsys):
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", database_url)
     monkeypatch.setenv("ANTREAN_CLOCK", datetime(2026, 12, 1, 16, 0, tzinfo=timezone(timedelta(hours=7))).isoformat())
     monkeypatch.setenv("ANTREAN_SECRET_KEY", TEST_SECRET.decode())
     monkeypatch.setenv("ANTREAN_WA_ACCESS_TOKEN", graph.token)
