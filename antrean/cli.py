@@ -211,12 +211,18 @@ def _new_password(args) -> str:
     it would end up in the shell history and the process list."""
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # getpass would read the pipe with a warning about echoing, or end in EOFError on no input.
+        raise CliError("no terminal to ask for the password on: give it on stdin with --password-stdin")
     else:
         import getpass
 
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Repeat it: ") != password:
-            raise CliError("the two passwords differ")
+        try:
+            password = getpass.getpass("New password: ")
+            if getpass.getpass("Repeat it: ") != password:
+                raise CliError("the two passwords differ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise CliError("no password given") from None
     if not password:
         raise CliError("no password given")
     return password
