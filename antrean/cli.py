@@ -337,8 +337,8 @@ def cmd_console(args) -> str:
 
     app = create_app()
     if not app.ctx.accounts.all():
-        print("No staff accounts yet: add one with `python -m antrean users add NAME --role admin --name …`",
-              file=sys.stderr)
+        print('No staff accounts yet: add one with `python -m antrean users add siti --name "Siti Aminah" '
+              '--role admin`', file=sys.stderr)
     app.run(host=args.host, port=args.port, access_log=False)
     return "console stopped."
 

@@ -3,8 +3,8 @@
 With `action_endpoint: {actions_module: actions}` in endpoints.yml, Rasa's calls to the action
 endpoint are answered by rasa-sdk's own executor in this process: no HTTP request, no JSON encoding
 of the whole conversation for every custom action and form validation, no second process. Profiled
-under `make bench-assistant`, the HTTP round trip cost the Rasa server ~16 % of a turn and the
-action server another ~5 ms of CPU.
+under `make bench-assistant`, the HTTP round trip was one of the largest costs of a turn, in the
+Rasa server and again in the action server (docs/benchmarks.md).
 
 What stays as it was with an action server:
 - the actions run one at a time on a thread of their own with its own event loop, so an action

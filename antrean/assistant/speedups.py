@@ -6,18 +6,19 @@ under `make bench-assistant`.
 1. The action-response check. Rasa checks every action-server response with
 `jsonschema.validate(result, spec)`. That call re-checks the (large, constant) event schema against
 the JSON Schema meta-schema and builds a new validator each time: profiled under `make
-bench-assistant` it cost ~240 ms of the Rasa event loop per custom-action call, more than everything
-else in a turn together. Validating with one validator built once gives the same answers (same
-schema, same errors) in a few milliseconds, and each event is checked only against the kind of event it
-says it is (the schema's 23 kinds are told apart by their "event" value), a third of the time again.
+bench-assistant` it held up the Rasa event loop longer per custom-action call than everything else
+in a turn together (docs/benchmarks.md). Validating with one validator built once gives the same
+answers (same schema, same errors) at a small fraction of the cost, and checking each event only
+against the kind of event it says it is (the schema's 23 kinds are told apart by their "event"
+value) cuts what is left again.
 
 2. Event types. Loading a conversation turns each stored event back into an object; Rasa finds the
-class by walking every subclass of `Event` (and testing each for abstractness) once per event:
-~7 % of a turn. The classes are looked up once per type name instead.
+class by walking every subclass of `Event` (and testing each for abstractness) once per event, a
+visible share of every turn's profile. The classes are looked up once per type name instead.
 
 3. Running the model's graph. Rasa hands each graph run (one NLU parse, each policy prediction) to
 dask's scheduler and first recomputes which nodes the targets need, walking the dependencies
-recursively with repeats: ~6 % of a turn. The nodes needed for a set of targets are fixed for a
+recursively with repeats, again on every run. The nodes needed for a set of targets are fixed for a
 loaded model, so their order is computed once and the nodes are called in it, in the same thread,
 as dask's synchronous scheduler does."""
 

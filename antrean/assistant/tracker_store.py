@@ -2,15 +2,15 @@
 
 Rasa opens SQLite with its defaults: a new connection for every read and write (NullPool) and a
 rollback journal with a full sync on each commit. Profiled under `make bench-assistant`, loading and
-saving conversations then took ~40 % of the Rasa server's time per turn. Here the same file gets
+saving conversations then took a large share of the Rasa server's time per turn. Here the same file gets
 write-ahead logging (the staff console reads conversations while Rasa writes them, without either
 waiting), `synchronous=NORMAL` (durable across a crash of the process; the last commits could be
 lost only on a power cut, the same trade as the bookings database) and a small connection pool.
 On PostgreSQL nothing changes.
 
 On both, saving a conversation no longer asks the database how many of its events are stored
-already (Rasa counts them with a query over the whole conversation before every save: ~7 % of a
-turn): a conversation loaded here remembers how many events it was loaded with, and the events
+already (Rasa counts them with a query over the whole conversation before every save): a
+conversation loaded here remembers how many events it was loaded with, and the events
 after those are the new ones. That count is exact because Rasa holds the conversation's lock from
 loading to saving; a conversation that was not loaded here (a new one, a copy) is counted by
 Rasa's query as before. Loading reads only the column of events it uses.

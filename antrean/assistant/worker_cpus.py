@@ -3,11 +3,10 @@
 Why: a Rasa worker is one Python process whose threads (the event loop, the in-process action
 thread, the photo thread) share one GIL. Left to the scheduler, the workers and the load they answer
 migrate between CPUs, and a thread holding the GIL is often preempted on a CPU it shares with another
-worker or a client it just woke, which stalls its whole process. Measured with `make
-bench-assistant` on 2 cores (`ANTREAN_PIN_WORKERS=1` and `0` alternating, two pairs of runs):
-pinned, 110-117 turns/s and p95 677-794 ms; unpinned, ~94 turns/s and p95 883-1,029 ms (README,
-Speed). The web servers in front of such
-services do the same (nginx's worker_cpu_affinity).
+worker or a client it just woke, which stalls its whole process. Pinned, `make bench-assistant`
+answers more turns per second with a lower p95 than unpinned (`ANTREAN_PIN_WORKERS=1` and `0`
+alternating; the figures are in docs/benchmarks.md). The web servers in front of such services do
+the same (nginx's worker_cpu_affinity).
 
 Each worker takes the next free slot of a counter shared with its siblings (created by the parent
 before Sanic forks them) and pins all of its threads to CPU ``slot mod n`` of the CPUs the server

@@ -91,7 +91,7 @@ class ConsoleConfig:
 
 
 def cheap_password_hasher() -> PasswordHasher:
-    # Tests hash many passwords; the real parameters cost ~0.1 s each on these machines.
+    # Tests hash many passwords; the real parameters are slow on purpose (that is their defence).
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 

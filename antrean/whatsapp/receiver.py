@@ -2,12 +2,12 @@
 process that only checks signatures and stores messages in the inbox.
 
 Why a separate process: in the Rasa server the webhook shares one event loop with NLU and dialogue
-prediction, which are CPU-bound; during a rush a POST waits behind them (measured: p99 ≈ 2 s with
-40 applicants on 2 cores), while Meta and BSPs expect answers in well under a second (360dialog:
-median ≤ 250 ms). Here nothing else runs, so the answer takes a few milliseconds whatever Rasa is
-doing. The Rasa server's worker finds the stored messages by polling the inbox
-(ANTREAN_WA_POLL_SECONDS, an indexed query over unprocessed rows only). Meta is then configured
-with this process's URL; the route is the same: /webhooks/whatsapp/webhook."""
+prediction, which are CPU-bound; during a rush a POST waits behind them, for seconds at the p99
+(`make bench-rush ARGS=--webhook-in-rasa`, docs/benchmarks.md), while Meta and BSPs expect answers
+in well under a second (360dialog: median ≤ 250 ms). Here nothing else runs, so the answer takes a
+few milliseconds whatever Rasa is doing. The Rasa server's worker finds the stored messages by
+polling the inbox (ANTREAN_WA_POLL_SECONDS, an indexed query over unprocessed rows only). Meta is
+then configured with this process's URL; the route is the same: /webhooks/whatsapp/webhook."""
 
 from __future__ import annotations
 
