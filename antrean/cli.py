@@ -23,7 +23,7 @@ from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
 from antrean.identity import IdentityError, mask_msisdn, mask_nik
 from antrean.runtime.db import database_url, upgrade_database
-from antrean.runtime.settings import SettingsError
+from antrean.runtime.settings import SettingsError, current
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -341,22 +341,18 @@ def cmd_reminders_send(_args) -> str:
     import asyncio
 
     from antrean.whatsapp.reminders import send_reminders
-    from antrean.whatsapp.settings import WhatsAppSettingsError
 
-    try:
-        run = asyncio.run(send_reminders())
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    run = asyncio.run(send_reminders())
     days = ", ".join(f"{office} {day}" for office, day in run.days.items())
     return f"{run.summary()} (appointments on: {days})"
 
 
 def cmd_retention_run(args) -> str:
-    from antrean.protection.retention import RetentionSettings, run
+    from antrean.protection.retention import run
     from antrean.review.tracker import make_tracker_engine, tracker_store_url
     from antrean.runtime.bootstrap import media_store
 
-    settings = RetentionSettings.from_environ()
+    settings = current().retention
     service = _service()
     tracker_engine = make_tracker_engine(tracker_store_url())
     try:
@@ -370,12 +366,8 @@ def cmd_retention_run(args) -> str:
 def cmd_whatsapp_purge(args) -> str:
     from antrean.runtime.db import make_engine
     from antrean.whatsapp.inbox import Inbox
-    from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
 
-    try:
-        days = args.days or WhatsAppSettings.from_environ(webhook=False).retention_days
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    days = args.days or current().whatsapp.retention_days
     engine = make_engine(database_url())
     try:
         removed = Inbox(engine).purge(days)
@@ -387,12 +379,8 @@ def cmd_whatsapp_purge(args) -> str:
 
 def cmd_whatsapp_receive(args) -> str:
     from antrean.whatsapp.receiver import receive
-    from antrean.whatsapp.settings import WhatsAppSettingsError
 
-    try:
-        receive(args.host, args.port)
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    receive(args.host, args.port)
     return "WhatsApp receiver stopped."
 
 
@@ -447,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            or getattr(args, "retention_command", None)
            or getattr(args, "whatsapp_command", None))
     try:
+        current()  # every setting checked before anything starts: one line naming a wrong one
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:
         print(f"error: {refusal}", file=sys.stderr)
