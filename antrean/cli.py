@@ -426,8 +426,22 @@ HANDLERS = {
 }
 
 
+def _log_to_stderr() -> None:
+    """Warnings and errors on stderr, as logging.basicConfig would (and, like it, nothing when logging
+    is configured already). Sanic's loggers have handlers of their own: through this one too, every
+    line of the console's and the receiver's start showed twice."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: not record.name.startswith("sanic."))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
            or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
