@@ -18,8 +18,6 @@ import pytest
 from antrean.runtime.serve import DEFAULT_MODEL
 from antrean.runtime.settings import REPO_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 READY = "Ctrl-C stops everything."
 OWN_CODE = (str(REPO_ROOT / "antrean") + os.sep, str(REPO_ROOT / "actions") + os.sep)
 # "path/to/module.py:12: SomethingWarning: …", as the warnings module prints them.
@@ -34,6 +32,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_fresh_start_shows_what_runs_where_and_nothing_foreign(tmp_path):
     if not DEFAULT_MODEL.exists():
         pytest.skip("no trained model: `make test` trains it first (make train)")
@@ -72,6 +72,25 @@ def test_a_fresh_start_shows_what_runs_where_and_nothing_foreign(tmp_path):
     assert "Antrean is running (2 Rasa worker(s)" in text
     assert f"http://127.0.0.1:{rasa_port}/webhooks/antrean/webhook" in text
     assert f"http://127.0.0.1:{console_port}/" in text
+    assert text.count(f"Goin' Fast @ http://127.0.0.1:{console_port}") == 1  # Sanic's lines once, not twice
     # Everything in the fresh folder: bookings, conversations (Rasa's table), the key.
     assert {"antrean.sqlite3", "conversations.sqlite3", "secret_key", "run"} <= {path.name for path in var.iterdir()}
     assert stack.returncode == 0
+
+
+def test_only_the_dependencies_deprecation_notices_are_dropped():
+    own, foreign = REPO_ROOT / "antrean" / "example.py", "/usr/lib/python3/site-packages/example.py"
+    code = f"""
+import warnings
+from antrean.runtime.serve import quiet_foreign_warnings
+quiet_foreign_warnings()
+import sanic  # puts 'once' for DeprecationWarning ahead of every filter
+warnings.warn_explicit("foreign deprecation", DeprecationWarning, {foreign!r}, 1, module="example")
+warnings.warn_explicit("foreign future change", FutureWarning, {foreign!r}, 2, module="example")
+warnings.warn_explicit("foreign user warning", UserWarning, {foreign!r}, 3, module="example")
+warnings.warn_explicit("own deprecation", DeprecationWarning, {str(own)!r}, 4, module="antrean.example")
+"""
+    shown = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True).stderr
+    assert "foreign deprecation" not in shown and "foreign future change" not in shown
+    assert "foreign user warning" in shown and "own deprecation" in shown
