@@ -10,7 +10,7 @@ handed a ``Settings`` (or, in tests, a plain dict: see ``resolve``).
 
 Secrets and URLs come from the environment only: nothing here holds a password or a key. The
 README's settings table is generated from this module (``python -m antrean.runtime.settings``) and
-tests/test_settings_and_db.py fails when the two differ. Variables only the tests read
+tests/test_settings.py fails when the two differ. Variables only the tests read
 (``ANTREAN_TEST_*``) are not product settings and are not listed here (README, "Tests")."""
 
 # ruff: noqa: RUF009 — `_var` returns a dataclasses.field (with the variable in its metadata), not a default value
