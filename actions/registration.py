@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from typing import Any
@@ -30,6 +29,7 @@ from antrean.identity import (
     parse_nik,
 )
 from antrean.media.contract import media_from_metadata
+from antrean.runtime.settings import current
 
 FORM_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
               "guardian_photo", "visit_date", "confirmed", "is_minor", "registration_blocked", "failed_validations"]
@@ -80,8 +80,7 @@ def today_at(office_id: str) -> date:
 
 
 def ticket_url(code: str) -> str:
-    base = os.environ.get("ANTREAN_PUBLIC_URL", "http://localhost:5005").rstrip("/")
-    return f"{base}/webhooks/antrean/tiket/{code}.png"
+    return f"{current().assistant.ticket_base_url}/webhooks/antrean/tiket/{code}.png"
 
 
 class ValidateRegistrationForm(CountingFormValidationAction):

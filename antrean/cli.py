@@ -23,7 +23,7 @@ from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
 from antrean.identity import IdentityError, mask_msisdn, mask_nik
 from antrean.runtime.db import database_url, upgrade_database
-from antrean.runtime.settings import SettingsError
+from antrean.runtime.settings import SettingsError, current
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -347,22 +347,18 @@ def cmd_reminders_send(_args) -> str:
     import asyncio
 
     from antrean.whatsapp.reminders import send_reminders
-    from antrean.whatsapp.settings import WhatsAppSettingsError
 
-    try:
-        run = asyncio.run(send_reminders())
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    run = asyncio.run(send_reminders())
     days = ", ".join(f"{office} {day}" for office, day in run.days.items())
     return f"{run.summary()} (appointments on: {days})"
 
 
 def cmd_retention_run(args) -> str:
-    from antrean.protection.retention import RetentionSettings, run
+    from antrean.protection.retention import run
     from antrean.review.tracker import make_tracker_engine, tracker_store_url
     from antrean.runtime.bootstrap import media_store
 
-    settings = RetentionSettings.from_environ()
+    settings = current().retention
     service = _service()
     tracker_engine = make_tracker_engine(tracker_store_url())
     try:
@@ -376,12 +372,8 @@ def cmd_retention_run(args) -> str:
 def cmd_whatsapp_purge(args) -> str:
     from antrean.runtime.db import make_engine
     from antrean.whatsapp.inbox import Inbox
-    from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
 
-    try:
-        days = args.days or WhatsAppSettings.from_environ(webhook=False).retention_days
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    days = args.days or current().whatsapp.retention_days
     engine = make_engine(database_url())
     try:
         removed = Inbox(engine).purge(days)
@@ -393,12 +385,8 @@ def cmd_whatsapp_purge(args) -> str:
 
 def cmd_whatsapp_receive(args) -> str:
     from antrean.whatsapp.receiver import receive
-    from antrean.whatsapp.settings import WhatsAppSettingsError
 
-    try:
-        receive(args.host, args.port)
-    except WhatsAppSettingsError as error:
-        raise CliError(str(error)) from None
+    receive(args.host, args.port)
     return "WhatsApp receiver stopped."
 
 
@@ -444,8 +432,22 @@ HANDLERS = {
 }
 
 
+def _log_to_stderr() -> None:
+    """Warnings and errors on stderr, as logging.basicConfig would (and, like it, nothing when logging
+    is configured already). Sanic's loggers have handlers of their own: through this one too, every
+    line of the console's and the receiver's start showed twice."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: not record.name.startswith("sanic."))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     args = build_parser().parse_args(argv)
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
            or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
@@ -453,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            or getattr(args, "retention_command", None)
            or getattr(args, "whatsapp_command", None))
     try:
+        current()  # every setting checked before anything starts: one line naming a wrong one
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:
         print(f"error: {refusal}", file=sys.stderr)

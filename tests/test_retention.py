@@ -147,13 +147,13 @@ def test_only_data_past_its_retention_period_goes_and_dry_run_changes_nothing(st
 
 
 def test_settings_from_the_environment():
-    assert RetentionSettings.from_environ({}) == RetentionSettings(30, 30, 180, 365)
-    assert RetentionSettings.from_environ({"ANTREAN_RETENTION_CONVERSATION_DAYS": "90"}).conversation_days == 90
+    assert RetentionSettings.from_env({}) == RetentionSettings(30, 30, 180, 365)
+    assert RetentionSettings.from_env({"ANTREAN_RETENTION_CONVERSATION_DAYS": "90"}).conversation_days == 90
     from antrean.runtime.settings import SettingsError
     for bad in ({"ANTREAN_RETENTION_PHOTO_DAYS": "0"}, {"ANTREAN_RETENTION_BOOKING_DAYS": "x"},
                 {"ANTREAN_WA_RETENTION_DAYS": "3"}):
         with pytest.raises(SettingsError):
-            RetentionSettings.from_environ(bad)
+            RetentionSettings.from_env(bad)
 
 
 def test_daily_run_happens_once_a_day_whatever_the_number_of_processes(sqlite_url):

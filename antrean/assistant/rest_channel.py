@@ -29,6 +29,7 @@ import hmac
 import ipaddress
 import logging
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -38,6 +39,7 @@ from sanic.request import Request
 
 from antrean.assistant import worker_cpus
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+from antrean.runtime.settings import Settings, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +77,11 @@ def worker_token() -> str:
     return _worker_token(os.getpid())
 
 
-def rest_token(environ: dict[str, str] | None = None) -> str | None:
-    return ((os.environ if environ is None else environ).get(TOKEN_ENV) or "").strip() or None
+def rest_token(environ: Settings | Mapping[str, str] | None = None) -> str | None:
+    return resolve(environ).assistant.rest_token
 
 
-def client_headers(environ: dict[str, str] | None = None) -> dict[str, str]:
+def client_headers(environ: Settings | Mapping[str, str] | None = None) -> dict[str, str]:
     """The headers a client of this channel sends: the bearer token when one is configured."""
     token = rest_token(environ)
     return {"Authorization": f"Bearer {token}"} if token else {}

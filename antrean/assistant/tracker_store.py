@@ -19,10 +19,16 @@ endpoints.yml:  tracker_store: {type: antrean.assistant.tracker_store.AntreanTra
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+import hashlib
 import itertools
 import json
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -41,7 +47,12 @@ speedups.install()
 
 class AntreanTrackerStore(SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        # Rasa creates its table here, in every Sanic worker at once (they load the agent after the
+        # fork): all see no table, all issue CREATE TABLE, and all but one log an ERROR "Could not
+        # create tables: table events already exists" on a fresh database. One at a time, the
+        # later ones find the table and create nothing.
+        with _creation_lock(kwargs):
+            super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             self._reopen_sqlite_tuned()
 
@@ -112,6 +123,24 @@ def _event_row(sender_id: str, event: Event) -> dict:
         "action_name": data.get("name"),
         "data": json.dumps(data),
     }
+
+
+@contextlib.contextmanager
+def _creation_lock(options: dict) -> Iterator[None]:
+    """An exclusive lock, per database, across this machine's processes (Sanic's workers are forked
+    on one machine); released by the system if the process dies."""
+    database = options.get("db") or ""
+    if (options.get("dialect") or "sqlite") == "sqlite" and database:
+        database = os.path.abspath(database)
+    target = "|".join(str(part) for part in (options.get("dialect"), options.get("host"), options.get("port"),
+                                             database))
+    name = f"antrean-tracker-{os.getuid()}-{hashlib.sha256(target.encode()).hexdigest()[:16]}.lock"
+    with open(Path(tempfile.gettempdir()) / name, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # Set on a tracker this store loaded or saved: how many of its events the database holds.

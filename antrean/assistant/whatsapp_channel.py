@@ -7,7 +7,7 @@
 A POST is checked (size, signature over the raw body, structure) and its messages are written to the
 durable inbox before it is answered 200; nothing else happens in the request, so Meta gets its answer
 in milliseconds. The worker (antrean.whatsapp.worker), started with the server, feeds stored messages
-to Rasa in arrival order per sender. Settings come from the environment (antrean.whatsapp.settings);
+to Rasa in arrival order per sender. Settings come from the environment (antrean.runtime.settings);
 without ANTREAN_WA_ACCESS_TOKEN the channel runs in sandbox mode: replies are recorded in the outbox
 table instead of being sent."""
 
@@ -23,8 +23,8 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from antrean.runtime.settings import Settings, SettingsError, WhatsAppSettings, current
 from antrean.whatsapp.payloads import MalformedWebhook, parse_webhook, signature_is_valid
-from antrean.whatsapp.settings import WhatsAppSettings, WhatsAppSettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ class WhatsAppInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
         # Secrets live in the environment only; credentials.yml merely switches the channel on.
         try:
-            return cls(WhatsAppSettings.from_environ())
-        except WhatsAppSettingsError as error:
+            return cls(current().whatsapp.for_webhook())
+        except SettingsError as error:
             raise RasaException(str(error)) from error
 
-    def __init__(self, settings: WhatsAppSettings, environ: dict[str, str] | None = None):
+    def __init__(self, settings: WhatsAppSettings, environ: Settings | dict[str, str] | None = None):
         self.settings = settings
-        self.environ = environ  # None: the process environment (database, media folder, secret key)
+        self.environ = environ  # None: the process environment's settings (database, media folder, secret key)
         self._runtime = None
 
     @property

@@ -18,23 +18,25 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Mapping
+
+from antrean.runtime.settings import resolve
 
 logger = logging.getLogger(__name__)
 
-ENV = "ANTREAN_PIN_WORKERS"
+ENV = "ANTREAN_PIN_WORKERS"  # antrean.runtime.settings.AssistantSettings.pin_workers
 
 # Shared memory inherited by every worker Sanic forks from the process that imported this module.
 _next_slot = multiprocessing.get_context("fork").Value("i", 0)
 _pinned: dict[int, int] = {}  # pid -> CPU, so that a second listener (another channel) is harmless
 
 
-def wanted(environ: dict[str, str] | None = None) -> bool:
-    environ = os.environ if environ is None else environ
-    try:
-        workers = int(environ.get("SANIC_WORKERS") or 1)
+def wanted(environ: Mapping[str, str] | None = None) -> bool:
+    try:  # Rasa's (Sanic's) variable, not a setting of ours
+        workers = int((os.environ if environ is None else environ).get("SANIC_WORKERS") or 1)
     except ValueError:
         return False
-    return workers > 1 and environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    return workers > 1 and resolve(environ).assistant.pin_workers
 
 
 def pin_this_worker(environ: dict[str, str] | None = None) -> int | None:

@@ -79,10 +79,10 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
 
 
 def _daily_retention(app: Sanic):
-    from antrean.protection.retention import DailyRetention, RetentionSettings, run
+    from antrean.protection.retention import DailyRetention, run
 
     config, service = app.ctx.config, app.ctx.service
-    settings = RetentionSettings.from_environ(config.environ)  # a bad setting stops the start, loudly
+    settings = config.settings.retention  # a bad setting stops the start, loudly
 
     def job():
         return run(service.engine, now=service.clock(), settings=settings,

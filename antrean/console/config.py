@@ -17,8 +17,8 @@ from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
 from antrean.media.photo_store import MediaStore
 from antrean.review.sync import SETTLE_SECONDS
-from antrean.review.tracker import make_tracker_engine, tracker_store_url
-from antrean.runtime.db import REPO_ROOT
+from antrean.review.tracker import make_tracker_engine
+from antrean.runtime.settings import REPO_ROOT, Settings
 
 _test_app_numbers = itertools.count(1)
 
@@ -34,12 +34,14 @@ class ConsoleConfig:
     # None: Secure cookies whenever the request arrived over HTTPS (behind a TLS proxy set
     # FORWARDED_SECRET or this to True); a phone on the office LAN over plain HTTP still logs in.
     secure_cookies: bool | None = None
+    # The settings are built from this (antrean.runtime.settings) whenever they are asked for: tests
+    # change it on a running console.
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     # Injected by tests; otherwise built from `environ` by antrean.runtime.bootstrap.
     service: BookingService | None = None
     media_store: MediaStore | None = None
     password_hasher_factory: Callable[[], PasswordHasher] = PasswordHasher
-    # Conversation review: Rasa's tracker store (None: antrean.review.tracker.tracker_store_url),
+    # Conversation review: Rasa's tracker store (None: the settings' tracker_url),
     # how old events must be before they are copied, how often the console copies them in the
     # background (0: only when the list page opens), where exported test stories go.
     tracker_url: str | None = None
@@ -54,21 +56,20 @@ class ConsoleConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
         environ = dict(os.environ if environ is None else environ)
-        config = cls(environ=environ)
-        if minutes := environ.get("ANTREAN_CONSOLE_SESSION_MINUTES", "").strip():
-            config.session_idle = timedelta(minutes=int(minutes))
-        secure = environ.get("ANTREAN_CONSOLE_SECURE_COOKIES", "").strip().lower()
-        if secure in ("1", "true", "yes"):
-            config.secure_cookies = True
-        if environ.get("ANTREAN_RETENTION_DAILY", "").strip().lower() in ("0", "false", "no"):
-            config.retention_daily = False
-        return config
+        settings = Settings.from_env(environ)  # a wrong value stops the console before it starts
+        return cls(environ=environ, session_idle=timedelta(minutes=settings.console.session_minutes),
+                   secure_cookies=True if settings.console.secure_cookies else None,
+                   retention_daily=settings.retention.daily)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.environ)
 
     def build_service(self) -> BookingService:
         if self.service is None:
             from antrean.runtime.bootstrap import booking_service
 
-            self.service = booking_service(self.environ)
+            self.service = booking_service(self.settings)
         return self.service
 
     def build_accounts(self) -> StaffAccounts:
@@ -80,13 +81,13 @@ class ConsoleConfig:
         )
 
     def build_tracker_engine(self) -> Engine:
-        return make_tracker_engine(self.tracker_url or tracker_store_url(self.environ))
+        return make_tracker_engine(self.tracker_url or self.settings.tracker_url)
 
     def build_media_store(self) -> MediaStore:
         if self.media_store is None:
             from antrean.runtime.bootstrap import media_store
 
-            self.media_store = media_store(self.environ)
+            self.media_store = media_store(self.settings)
         return self.media_store
 
 

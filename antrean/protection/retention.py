@@ -3,7 +3,7 @@
 `python -m antrean retention run [--dry-run]` runs it by hand; the staff console runs it once a day
 (`DailyRetention`). No Sanic, no Rasa: the job calls the stores' own purge functions.
 
-What goes, and when (days are settings, see `RetentionSettings.from_environ`):
+What goes, and when (days are settings: antrean.runtime.settings.RetentionSettings):
 
 - **ID photos** (media store): a booking's photo `photo_days` (30) after its appointment day — the
   booking's `photo_ref` is cleared with it; any other photo (an upload that never became a
@@ -52,8 +52,8 @@ from antrean.protection.removal import ERASED_NIK, anonymise_bookings, anonymise
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import table_missing
-from antrean.runtime.settings import SettingsError
-from antrean.whatsapp.inbox import MIN_RETENTION_DAYS, Inbox
+from antrean.runtime.settings import RetentionSettings
+from antrean.whatsapp.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -68,42 +68,6 @@ CHECK_SECONDS = 3600
 COUNTS = ("photos_of_bookings", "photos_other", "whatsapp_messages", "whatsapp_replies", "whatsapp_statuses",
           "tracker_events", "review_conversations", "review_user_messages", "nlu_reviews_anonymised",
           "nlu_reviews_deleted", "handoff_requests", "handoff_replies", "bookings_anonymised", "sender_quotas")
-
-
-@dataclass(frozen=True)
-class RetentionSettings:
-    photo_days: int = 30
-    whatsapp_days: int = 30
-    conversation_days: int = 180
-    booking_days: int = 365
-
-    @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> RetentionSettings:
-        environ = os.environ if environ is None else environ
-        settings = cls(
-            photo_days=_days(environ, "ANTREAN_RETENTION_PHOTO_DAYS", cls.photo_days),
-            # The WhatsApp worker's own hourly purge reads the same variable.
-            whatsapp_days=_days(environ, "ANTREAN_WA_RETENTION_DAYS", cls.whatsapp_days),
-            conversation_days=_days(environ, "ANTREAN_RETENTION_CONVERSATION_DAYS", cls.conversation_days),
-            booking_days=_days(environ, "ANTREAN_RETENTION_BOOKING_DAYS", cls.booking_days),
-        )
-        if settings.whatsapp_days < MIN_RETENTION_DAYS:
-            raise SettingsError(f"ANTREAN_WA_RETENTION_DAYS must be at least {MIN_RETENTION_DAYS} (Meta retries "
-                                "deliveries for up to 7 days)")
-        return settings
-
-
-def _days(environ: dict[str, str], key: str, default: int) -> int:
-    raw = environ.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{key} must be a whole number of days, not {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{key} must be positive")
-    return value
 
 
 @dataclass

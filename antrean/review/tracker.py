@@ -6,17 +6,14 @@ BEGIN IMMEDIATE, which on SQLite would take Rasa's write lock while the console 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, func, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from antrean.runtime.db import REPO_ROOT
+from antrean.runtime.settings import Settings, resolve
 
 _metadata = MetaData()
 
@@ -47,19 +44,9 @@ class TrackerEvent:
         return self.data.get("name")
 
 
-def tracker_store_url(environ: dict[str, str] | None = None) -> str:
-    """ANTREAN_TRACKER_URL; else the PostgreSQL settings endpoints.production.yml reads; else the
-    SQLite file of endpoints.yml (var/conversations.sqlite3)."""
-    environ = os.environ if environ is None else environ
-    if url := environ.get("ANTREAN_TRACKER_URL", "").strip():
-        return url
-    if host := environ.get("ANTREAN_TRACKER_HOST", "").strip():
-        user = quote(environ.get("ANTREAN_TRACKER_USER", ""), safe="")
-        password = quote(environ.get("ANTREAN_TRACKER_PASSWORD", ""), safe="")
-        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        port = environ.get("ANTREAN_TRACKER_PORT", "").strip() or "5432"
-        return f"postgresql://{credentials}{host}:{port}/{environ.get('ANTREAN_TRACKER_DB', 'rasa')}"
-    return f"sqlite:///{Path(REPO_ROOT) / 'var' / 'conversations.sqlite3'}"
+def tracker_store_url(settings: Settings | Mapping[str, str] | None = None) -> str:
+    """Where Rasa keeps the conversations (antrean.runtime.settings.Settings.tracker_url)."""
+    return resolve(settings).tracker_url
 
 
 def make_tracker_engine(url: str) -> Engine:

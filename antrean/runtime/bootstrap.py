@@ -3,29 +3,26 @@ so nothing connects to a database at import time."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Mapping
 
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
 from antrean.media.photo_store import MediaStore
 from antrean.runtime.clock import clock_from_env
-from antrean.runtime.db import VAR_DIR, database_url, make_engine
-from antrean.runtime.settings import secret_key
+from antrean.runtime.db import make_engine
+from antrean.runtime.settings import Settings, resolve, secret_key
 
 
-def booking_service(environ: dict[str, str] | None = None) -> BookingService:
-    environ = environ if environ is not None else dict(os.environ)
-    offices_path = environ.get("ANTREAN_OFFICES")
+def booking_service(settings: Settings | Mapping[str, str] | None = None) -> BookingService:
+    settings = resolve(settings)
     return BookingService(
-        engine=make_engine(database_url(environ)),
-        offices=load_offices(Path(offices_path) if offices_path else None),
-        clock=clock_from_env(environ),
-        codes=BookingCodes(secret_key(environ)),
+        engine=make_engine(settings.database_url),
+        offices=load_offices(settings.bookings.offices),
+        clock=clock_from_env(settings),
+        codes=BookingCodes(secret_key(settings)),
     )
 
 
-def media_store(environ: dict[str, str] | None = None) -> MediaStore:
-    environ = environ if environ is not None else dict(os.environ)
-    return MediaStore(Path(environ.get("ANTREAN_MEDIA_DIR") or VAR_DIR / "media"))
+def media_store(settings: Settings | Mapping[str, str] | None = None) -> MediaStore:
+    return MediaStore(resolve(settings).media_dir)

@@ -4,9 +4,10 @@ ahead") can be demonstrated and tested at any moment. ANTREAN_CLOCK fixes it for
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+
+from antrean.runtime.settings import Settings, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +25,10 @@ def fixed_clock(moment: datetime) -> Clock:
     return lambda: moment
 
 
-def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
+def clock_from_env(settings: Settings | Mapping[str, str] | None = None) -> Clock:
     """The system clock, unless ANTREAN_CLOCK holds an ISO-8601 timestamp with an offset."""
-    value = (environ if environ is not None else os.environ).get("ANTREAN_CLOCK", "").strip()
-    if not value:
+    moment = resolve(settings).bookings.clock
+    if moment is None:
         return system_clock
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise ValueError(f"ANTREAN_CLOCK={value!r} is not an ISO-8601 timestamp: {error}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"ANTREAN_CLOCK={value!r} needs a UTC offset, e.g. 2026-12-01T07:45:00+07:00")
     logger.warning("ANTREAN_CLOCK is set: the clock is frozen at %s (demo/test mode)", moment.isoformat())
     return fixed_clock(moment)

@@ -1,25 +1,25 @@
 """Database engines and migrations for Antrean's own tables (bookings; later the console's).
 
 The default is a SQLite file under var/ so `make run` needs no server; ANTREAN_DATABASE_URL points
-at PostgreSQL in production. No engine is built at import time: callers ask for one."""
+at PostgreSQL in production (antrean.runtime.settings). No engine is built at import time: callers ask for one."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.pool import QueuePool
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VAR_DIR = REPO_ROOT / "var"
+from antrean.runtime.settings import REPO_ROOT, VAR_DIR, Settings, resolve
+
+__all__ = ["REPO_ROOT", "VAR_DIR", "database_url", "make_engine", "sqlite_engine", "upgrade_database"]
 
 
-def database_url(environ: dict[str, str] | None = None) -> str:
-    environ = environ if environ is not None else os.environ
-    url = environ.get("ANTREAN_DATABASE_URL", "").strip()
-    return url or f"sqlite:///{VAR_DIR / 'antrean.sqlite3'}"
+def database_url(settings: Settings | Mapping[str, str] | None = None) -> str:
+    return resolve(settings).database_url
 
 
 def make_engine(url: str | None = None, **options) -> Engine:

@@ -3,7 +3,11 @@ custom actions (in the same process, see antrean/assistant/actions_in_process.py
 — on the embedded default, and stop everything together.
 
 The endpoints file is written under var/run/ from the chosen ports and databases, so several stacks
-(e.g. an end-to-end test next to a developer's `make run`) can run side by side."""
+(e.g. an end-to-end test next to a developer's `make run`) can run side by side.
+
+A normal start shows what runs where, not the dependencies' deprecation notices: every process of the
+stack calls `quiet_foreign_warnings` first (the Rasa server through `python -m antrean.runtime.serve`,
+which is Rasa's own command line behind that call)."""
 
 from __future__ import annotations
 
@@ -14,14 +18,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from sqlalchemy.engine import make_url
 
-from antrean.runtime.db import REPO_ROOT, VAR_DIR
-from antrean.whatsapp.settings import local_development_secrets
+from antrean.runtime.settings import (
+    REPO_ROOT,
+    VAR_DIR,
+    Settings,
+    SettingsError,
+    local_development_secrets,
+    resolve,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,28 +94,30 @@ class Stack:
     def start(self) -> None:
         if not self.model.exists():
             raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
-        rasa = str(Path(sys.executable).with_name("rasa"))
+        rasa = [sys.executable, "-m", "antrean.runtime.serve"]  # Rasa's command line, quietly
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
-               "ANTREAN_PUBLIC_URL": os.environ.get("ANTREAN_PUBLIC_URL", self.rasa_url),
                "SANIC_WORKERS": str(self.rasa_workers), **self.environment}
-        if not any(env.get(f"ANTREAN_WA_{key}") for key in ("ACCESS_TOKEN", "VERIFY_TOKEN", "APP_SECRET")):
+        settings = Settings.from_env(env)  # a wrong value stops the start before any process runs
+        if settings.assistant.public_url is None:
+            env["ANTREAN_PUBLIC_URL"] = self.rasa_url
+        if not settings.whatsapp.account_configured:
             # No WhatsApp account configured: the WhatsApp channel still starts, in sandbox mode.
             # (A half-configured account is not papered over: the channel refuses to start.)
-            env.update(local_development_secrets(VAR_DIR))
-        if self.receiver_port and not env.get("ANTREAN_WA_POLL_SECONDS"):
+            env.update(local_development_secrets(settings.storage.var_dir))
+        if self.receiver_port and settings.whatsapp.poll_seconds is None:
             # Nothing in the Rasa server is woken by the webhook any more: look often (an indexed
             # query over unprocessed rows only).
             env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
         endpoints = self.write_endpoints()
         if not self.actions_in_process:
             self.actions = subprocess.Popen(
-                [rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+                [*rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
                 cwd=REPO_ROOT, env=env)
             self.processes.append(self.actions)
-        profiler = ([sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to)]
-                    if self.profile_rasa_to else [])
+        if self.profile_rasa_to:
+            rasa = [sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to), *rasa[1:]]
         self.rasa = subprocess.Popen(
-            [*profiler, rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
+            [*rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
              str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             cwd=REPO_ROOT, env=env)
         self.processes.append(self.rasa)
@@ -185,20 +198,21 @@ class Stack:
         self.processes.clear()
 
 
-def default_rasa_workers() -> int:
-    """One Rasa process per core (at most 4): a conversation turn is CPU work for one core."""
-    configured = os.environ.get("ANTREAN_RASA_WORKERS", "").strip()
-    if configured:
-        if not configured.isdigit() or int(configured) < 1:
-            raise SystemExit(f"ANTREAN_RASA_WORKERS must be a whole number of at least 1, not {configured!r}")
-        return int(configured)
-    return max(1, min(4, os.cpu_count() or 1))
+def default_rasa_workers(settings: Settings | None = None) -> int:
+    """ANTREAN_RASA_WORKERS, else one Rasa process per core (at most 4): a conversation turn is CPU
+    work for one core."""
+    try:
+        configured = resolve(settings).assistant.workers
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
+    return configured or max(1, min(4, os.cpu_count() or 1))
 
 
 def serve() -> int:
-    receiver = os.environ.get("ANTREAN_WA_RECEIVER_PORT", "").strip()
-    stack = Stack(console_port=int(os.environ.get("ANTREAN_CONSOLE_PORT", "8080")),
-                  receiver_port=int(receiver) if receiver else None, rasa_workers=default_rasa_workers())
+    settings = resolve()
+    stack = Stack(rasa_port=settings.assistant.port, console_port=settings.console.port,
+                  receiver_port=settings.whatsapp.receiver_port, rasa_workers=default_rasa_workers(settings),
+                  conversations_url=settings.tracker_url, run_dir=settings.storage.var_dir / "run")
     stack.start()
     stopping = False
 
@@ -220,3 +234,37 @@ def serve() -> int:
     finally:
         stack.stop()
     return 0
+
+
+# Notices meant for a dependency's authors (an API it uses will change), not for the operator.
+FOREIGN_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+OWN_CODE = tuple(f"{REPO_ROOT / folder}{os.sep}" for folder in ("antrean", "actions"))
+
+
+def quiet_foreign_warnings() -> None:
+    """Drop the dependencies' deprecation notices (TensorFlow, jax, SQLAlchemy, pkg_resources, …) in
+    this process; Antrean's own warnings, and every other kind, still show. A filter set here would
+    not hold: Sanic, imported later, puts `once` for every DeprecationWarning ahead of all filters;
+    so the notices are dropped where warnings are shown. Also quiets TensorFlow's C++ start-up log
+    (read when TensorFlow loads) and SQLAlchemy's 2.0 migration notice."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    show = warnings.showwarning
+    if getattr(show, "quiets_foreign_warnings", False):
+        return
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FOREIGN_NOISE) and not str(filename).startswith(OWN_CODE):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    showwarning.quiets_foreign_warnings = True
+    warnings.showwarning = showwarning
+
+
+if __name__ == "__main__":  # `python -m antrean.runtime.serve run …`: the `rasa` command, quietly
+    quiet_foreign_warnings()
+    from rasa.__main__ import main
+
+    sys.argv[0] = "rasa"
+    main()

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from antrean.whatsapp.settings import WhatsAppSettings
+from antrean.runtime.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
 

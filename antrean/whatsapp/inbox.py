@@ -26,6 +26,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from antrean.runtime.settings import MIN_WHATSAPP_RETENTION_DAYS
 from antrean.whatsapp.payloads import Webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
 
@@ -42,7 +43,7 @@ SENDING, SENT, SEND_FAILED, SANDBOX = "sending", "sent", "failed", "sandbox"
 
 # Meta retries an unacknowledged notification for up to 7 days: a message id deleted sooner could
 # come back and be answered again, so retention never goes below this.
-MIN_RETENTION_DAYS = 8
+MIN_RETENTION_DAYS = MIN_WHATSAPP_RETENTION_DAYS
 
 
 def utcnow() -> datetime:

@@ -12,23 +12,24 @@ then configured with this process's URL; the route is the same: /webhooks/whatsa
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Mapping
 
 from sanic import Blueprint, Sanic
 
-from antrean.runtime.db import database_url, make_engine
+from antrean.runtime.db import make_engine
+from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.inbox import Inbox
-from antrean.whatsapp.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: WhatsAppSettings | None = None, environ: dict[str, str] | None = None) -> Sanic:
+def create_app(settings: WhatsAppSettings | None = None,
+               environ: Settings | Mapping[str, str] | None = None) -> Sanic:
     from antrean.assistant.whatsapp_channel import add_webhook_routes
 
-    environ = dict(environ) if environ is not None else dict(os.environ)
-    settings = settings or WhatsAppSettings.from_environ(environ)
-    engine = make_engine(database_url(environ))
+    everything = resolve(environ)
+    settings = settings or everything.whatsapp.for_webhook()
+    engine = make_engine(everything.database_url)
     inbox = Inbox(engine)
     app = Sanic("antrean_whatsapp_receiver")
     blueprint = Blueprint("whatsapp_receiver", url_prefix="/webhooks/whatsapp")

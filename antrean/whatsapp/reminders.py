@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -32,11 +32,11 @@ from antrean.booking import replies
 from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
 from antrean.booking.service import BookingService
+from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
 from antrean.whatsapp.outbound import text_messages
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_reminders
-from antrean.whatsapp.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +171,14 @@ class Reminders:
         return ids
 
 
-async def send_reminders(environ: dict[str, str] | None = None) -> ReminderRun:
-    """The CLI's entry: everything built from the environment, like the Rasa server's channel."""
+async def send_reminders(environ: Settings | Mapping[str, str] | None = None) -> ReminderRun:
+    """The CLI's entry: everything built from the settings, like the Rasa server's channel (sending
+    needs no webhook secrets)."""
     from antrean.runtime.bootstrap import booking_service
 
-    environ = environ if environ is not None else dict(os.environ)
-    settings = WhatsAppSettings.from_environ(environ, webhook=False)
-    service = booking_service(environ)
+    everything = resolve(environ)
+    settings = everything.whatsapp
+    service = booking_service(everything)
     graph = None if settings.sandbox else GraphClient(settings)
     try:
         return await Reminders(service, service.engine, settings, graph).send_due()

@@ -4,26 +4,26 @@ Graph API client (none in sandbox mode), delivery, media fetching, and the worke
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Mapping
 
 from rasa.shared.core.events import UserUttered
 
-from antrean.runtime.db import database_url, make_engine
+from antrean.runtime.db import make_engine
+from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import Deliverer
 from antrean.whatsapp.sandbox import SimulatorMedia
-from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.worker import MediaFetcher, Worker
 
 logger = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: WhatsAppSettings, environ: dict[str, str] | None = None):
+    def __init__(self, settings: WhatsAppSettings, environ: Settings | Mapping[str, str] | None = None):
         self.settings = settings
-        self.environ = dict(environ) if environ is not None else dict(os.environ)
-        self.engine = make_engine(database_url(self.environ))  # connects lazily, on first query
+        self.everything = resolve(environ)  # database, media folder, secret key
+        self.engine = make_engine(self.everything.database_url)  # connects lazily, on first query
         self.inbox = Inbox(self.engine)
         self.graph: GraphClient | None = None
         self.worker: Worker | None = None
@@ -57,7 +57,7 @@ class Runtime:
         if self._media_store is None:
             from antrean.runtime.bootstrap import media_store
 
-            self._media_store = media_store(self.environ)
+            self._media_store = media_store(self.everything)
         return self._media_store
 
     def render_ticket(self, code: str) -> bytes | None:
@@ -68,7 +68,7 @@ class Runtime:
         if self._booking_service is None:
             from antrean.runtime.bootstrap import booking_service
 
-            self._booking_service = booking_service(self.environ)
+            self._booking_service = booking_service(self.everything)
         booking = self._booking_service.get_by_code(code)
         if booking is None:
             return None

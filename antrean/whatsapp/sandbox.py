@@ -13,18 +13,19 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from antrean.console.schema import simulator_media
+from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
 from antrean.whatsapp.outbound import text_messages, ticket_code
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.whatsapp.settings import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION, WhatsAppSettings
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
@@ -61,15 +62,10 @@ class SimulatorMedia:
         return bytes(data) if data is not None else None
 
 
-def outbound_settings(environ: dict[str, str]) -> WhatsAppSettings:
-    """Only what sending needs (the console never receives webhooks, so no verify token or app
+def outbound_settings(environ: Settings | Mapping[str, str]) -> WhatsAppSettings:
+    """What sending needs (the console never receives webhooks, so it needs no verify token or app
     secret); without ANTREAN_WA_ACCESS_TOKEN this is sandbox mode, as in the channel."""
-    return WhatsAppSettings(
-        verify_token="", app_secret="",
-        access_token=environ.get("ANTREAN_WA_ACCESS_TOKEN", "").strip() or None,
-        graph_url=(environ.get("ANTREAN_WA_GRAPH_URL", "").strip() or DEFAULT_GRAPH_URL).rstrip("/"),
-        graph_version=environ.get("ANTREAN_WA_GRAPH_VERSION", "").strip() or DEFAULT_GRAPH_VERSION,
-    )
+    return resolve(environ).whatsapp
 
 
 class SendFailed(RuntimeError):

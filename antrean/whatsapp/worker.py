@@ -33,12 +33,12 @@ from rasa.core.channels.channel import UserMessage
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp import inbox as outcomes
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import Inbox, StoredMessage
 from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput
 from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
-from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Worker:
         self.media_store = media_store
         self.ready = ready
         self.already_handled = already_handled
-        self.poll_seconds = poll_seconds or settings.poll_seconds
+        self.poll_seconds = poll_seconds or settings.poll_interval
         self.worker_id = (worker_id or settings.worker_id
                           or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.lost: set[str] = set()  # senders whose lease ran out under us: stop after the current turn

@@ -24,11 +24,11 @@ from antrean.console.devserver import serving
 from antrean.handoff import service as handoff
 from antrean.media.photo_store import MediaStore
 from antrean.runtime.db import REPO_ROOT, make_engine, upgrade_database
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.sandbox import simulated_message, simulator_number
 from antrean.whatsapp.schema import whatsapp_outbox
-from antrean.whatsapp.settings import WhatsAppSettings
 from tests.builders import make_request
 from tests.console.browser import CHROMIUM, chromium, chromium_available
 from tests.console.test_simulator import ScriptedAssistant

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from antrean.assistant.whatsapp_channel import WhatsAppInput
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.simulated import is_simulator_number
 from tests.actions.conftest import card_photo
 from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from antrean.runtime.db import make_engine
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.inbox import Inbox
-from antrean.whatsapp.settings import WhatsAppSettings
 from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN
 from tests.whatsapp.standin import GraphStandIn
 

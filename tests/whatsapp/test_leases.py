@@ -15,12 +15,12 @@ from sqlalchemy import update
 
 from antrean.media.photo_store import MediaStore
 from antrean.runtime.db import make_engine
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox, utcnow
 from antrean.whatsapp.outbound import Deliverer
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
-from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.worker import MediaFetcher, Worker
 from tests.whatsapp import meta
 

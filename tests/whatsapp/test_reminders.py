@@ -11,11 +11,11 @@ import pytest
 
 from antrean import cli
 from antrean.runtime.db import make_engine
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.reminders import Reminders
-from antrean.whatsapp.settings import WhatsAppSettings
 from tests.builders import make_request
 from tests.conftest import TEST_SECRET
 from tests.whatsapp import meta
@@ -98,13 +98,13 @@ def test_in_sandbox_mode_reminders_are_recorded_in_the_outbox_and_not_sent(world
 
 
 def test_the_template_and_its_parameters_come_from_the_settings():
-    settings = WhatsAppSettings.from_environ({"ANTREAN_WA_REMINDER_TEMPLATE": "reminder_v2",
-                                              "ANTREAN_WA_REMINDER_LANGUAGE": "en",
-                                              "ANTREAN_WA_REMINDER_PARAMETERS": "queue_number, day"}, webhook=False)
+    settings = WhatsAppSettings.from_env({"ANTREAN_WA_REMINDER_TEMPLATE": "reminder_v2",
+                                          "ANTREAN_WA_REMINDER_LANGUAGE": "en",
+                                          "ANTREAN_WA_REMINDER_PARAMETERS": "queue_number, day"})
     assert (settings.reminder_template, settings.reminder_language) == ("reminder_v2", "en")
     assert settings.reminder_parameters == ("queue_number", "day")
     with pytest.raises(Exception, match="unknown nik"):
-        WhatsAppSettings.from_environ({"ANTREAN_WA_REMINDER_PARAMETERS": "nik"}, webhook=False)
+        WhatsAppSettings.from_env({"ANTREAN_WA_REMINDER_PARAMETERS": "nik"})
 
 
 def test_the_cli_sends_the_reminders_and_a_second_run_sends_nothing(world, graph, database_url, monkeypatch, capsys):

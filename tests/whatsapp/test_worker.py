@@ -10,11 +10,11 @@ import time
 import pytest
 
 from antrean.media.photo_store import MediaStore
+from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.graph import GraphClient
 from antrean.whatsapp.inbox import ALREADY_HANDLED, FLOODED
 from antrean.whatsapp.outbound import Deliverer
 from antrean.whatsapp.payloads import parse_webhook
-from antrean.whatsapp.settings import WhatsAppSettings
 from antrean.whatsapp.worker import FLOOD_NOTICE, MediaFetcher, Worker
 from tests.whatsapp import meta
 

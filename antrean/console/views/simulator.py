@@ -33,12 +33,11 @@ from antrean.whatsapp.simulated import SIMULATOR_PREFIX, is_simulator_number
 
 bp = Blueprint("simulator", url_prefix="/simulator")
 
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def rasa_url(request: Request) -> str:
-    return (request.app.ctx.config.environ.get("ANTREAN_RASA_URL", "").strip() or DEFAULT_RASA_URL).rstrip("/")
+    return request.app.ctx.config.settings.console.rasa_url
 
 
 async def assistant_problem(request: Request) -> str | None:
