@@ -63,7 +63,8 @@ def documented_commands() -> list[Command]:
             if line.lstrip().startswith("```"):
                 in_block = not in_block
                 continue
-            for match in re.finditer(re.escape(PREFIX) + r"\b", line):
+            # `python -m antrean.runtime.settings` is another module, not a command of the CLI.
+            for match in re.finditer(re.escape(PREFIX) + r"(?![\w.])", line):
                 inline = line.count("`", 0, match.start()) % 2 == 1
                 if inline:
                     end = line.find("`", match.end())
