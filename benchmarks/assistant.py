@@ -50,6 +50,9 @@ def free_port() -> int:
 def parse_only(model: Path, seconds: float) -> float:
     from rasa.core.agent import load_agent
 
+    from antrean.assistant.startup import install_speedups
+
+    install_speedups()  # as in the Rasa server (its tracker store installs them): the same floor
     agent = asyncio.run(load_agent(model_path=str(model)))
 
     async def loop() -> float:

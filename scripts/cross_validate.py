@@ -61,6 +61,9 @@ def f1(report: dict, label: str) -> float:
 def run(seed: int, folds: int, config: dict, data, output: Path | None) -> dict:
     from rasa.nlu.test import cross_validate, drop_intents_below_freq
 
+    from antrean.assistant.startup import install_speedups
+
+    install_speedups()  # the graph runner as in the Rasa server (same results, less time)
     data = drop_intents_below_freq(data, cutoff=folds)  # as perform_nlu_cross_validation does
     started = time.monotonic()
     with seeded_folds(seed):

@@ -1,8 +1,3 @@
-"""Rasa input channels: Antrean's REST channel (tests, simulator) and WhatsApp.
-
-Importing this package (Rasa does, for the channels in credentials.yml) also installs the Rasa
-speed-ups in speedups.py and the in-process action endpoint."""
-
-from antrean.assistant import speedups
-
-speedups.install()
+"""Everything that plugs into Rasa: input channels, NLU components, tracker and lock stores,
+in-process actions, and the speed-ups. Importing it changes nothing in Rasa: the changes to Rasa's
+own code are installed by one start-up hook, startup.install_speedups (see there why and where)."""

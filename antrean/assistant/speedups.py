@@ -1,5 +1,5 @@
-"""Performance fixes for Rasa 3.6 itself, installed by importing Antrean's channels (which every
-Rasa server of ours loads from credentials.yml). Each one gives the same results as the code it
+"""Performance fixes for Rasa 3.6 itself, installed by the start-up hook in startup.py (never by
+importing this module). Each one gives the same results as the code it
 replaces (tests/channels/test_speedups.py compares them) and was found by profiling the Rasa server
 under `make bench-assistant`.
 
@@ -142,11 +142,8 @@ def _plan(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str, 
 
 
 def install() -> None:
-    """Installs the speed-ups and the in-process action endpoint (antrean/assistant/actions_in_process.py);
-    importing antrean.assistant (credentials.yml) or antrean.assistant.tracker_store (endpoints.yml) does."""
-    from antrean.assistant import actions_in_process
-
-    actions_in_process.install()
+    """Replaces Rasa's methods with the ones above; called by startup.install_speedups, after it has
+    checked Rasa's version."""
     RemoteAction._validate_action_result = _validate_action_result
     Event.resolve_by_type = staticmethod(_resolve_event_type)
     DaskGraphRunner.run = _run_graph

@@ -15,6 +15,8 @@ after those are the new ones. That count is exact because Rasa holds the convers
 loading to saving; a conversation that was not loaded here (a new one, a copy) is counted by
 Rasa's query as before. Loading reads only the column of events it uses.
 
+Creating it also installs Antrean's changes to Rasa (antrean/assistant/startup.py).
+
 endpoints.yml:  tracker_store: {type: antrean.assistant.tracker_store.AntreanTrackerStore, dialect: sqlite, db: …}"""
 
 from __future__ import annotations
@@ -37,16 +39,14 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
-from antrean.assistant import speedups
+from antrean.assistant.startup import install_speedups
 from antrean.runtime.db import sqlite_engine
-
-# `rasa shell` loads no channel of ours but always this module (endpoints.yml names it): Rasa gets
-# its speed-ups and the in-process action endpoint from here too.
-speedups.install()
 
 
 class AntreanTrackerStore(SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:
+        # The one start-up hook of every Rasa worker of ours (startup.py says why here).
+        install_speedups()
         # Rasa creates its table here, in every Sanic worker at once (they load the agent after the
         # fork): all see no table, all issue CREATE TABLE, and all but one log an ERROR "Could not
         # create tables: table events already exists" on a fresh database. One at a time, the

@@ -19,8 +19,14 @@ from rasa.shared.core.events import (
     deserialise_events,
 )
 
-import antrean.assistant  # noqa: F401  (installs the speed-ups, as Rasa's credentials loading does)
 from antrean.assistant import speedups
+from antrean.assistant.startup import install_speedups
+
+
+@pytest.fixture(autouse=True, scope="module")
+def installed():
+    assert install_speedups()  # as every Rasa worker of ours does when it creates its tracker store
+
 
 VALID_RESULTS = [
     {"events": [], "responses": []},

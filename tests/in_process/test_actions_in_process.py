@@ -17,8 +17,14 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
-import antrean.assistant  # noqa: F401  (installs the in-process endpoint, as Rasa's channel loading does)
+from antrean.assistant.startup import install_speedups
 from antrean.runtime.db import REPO_ROOT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def installed():
+    assert install_speedups()  # the in-process endpoint, as every Rasa worker of ours installs it at start-up
+
 
 DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 SAMPLES = "tests.in_process.sample_actions"
