@@ -1,30 +1,22 @@
 """WhatsApp Business Platform (Cloud API) channel for Rasa: `antrean.assistant.whatsapp_channel.WhatsAppInput`.
 
-    GET  /webhooks/whatsapp/          health
-    GET  /webhooks/whatsapp/webhook   Meta's verification handshake (hub.mode, hub.verify_token, hub.challenge)
-    POST /webhooks/whatsapp/webhook   notifications, signed with X-Hub-Signature-256
-
-A POST is checked (size, signature over the raw body, structure) and its messages are written to the
-durable inbox before it is answered 200; nothing else happens in the request, so Meta gets its answer
-in milliseconds. The worker (antrean.whatsapp.worker), started with the server, feeds stored messages
-to Rasa in arrival order per sender. Settings come from the environment (antrean.runtime.settings);
-without ANTREAN_WA_ACCESS_TOKEN the channel runs in sandbox mode: replies are recorded in the outbox
-table instead of being sent."""
+A thin adapter: the webhook's routes (/webhooks/whatsapp/, …/webhook) are antrean.whatsapp.webhook's,
+shared with the stand-alone receiver; the channel adds Rasa's side: the worker (antrean.whatsapp.worker),
+started with the server, feeds stored messages to Rasa in arrival order per sender. Settings come from
+the environment (antrean.runtime.settings); without ANTREAN_WA_ACCESS_TOKEN the channel runs in
+sandbox mode: replies are recorded in the outbox table instead of being sent."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 from rasa.shared.exceptions import RasaException
-from sanic import Blueprint, response
-from sanic.request import Request
+from sanic import Blueprint
 
 from antrean.runtime.settings import Settings, SettingsError, WhatsAppSettings, current
-from antrean.whatsapp.payloads import MalformedWebhook, parse_webhook, signature_is_valid
+from antrean.whatsapp.webhook import add_webhook_routes
 
 logger = logging.getLogger(__name__)
 
@@ -72,73 +64,3 @@ class WhatsAppInput(InputChannel):
 
         add_webhook_routes(blueprint, self.settings, lambda: self.runtime.inbox, lambda: self.runtime.wake())
         return blueprint
-
-
-def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, wake) -> None:
-    """The webhook's routes, shared by the Rasa channel and the stand-alone receiver
-    (antrean.whatsapp.receiver): `inbox()` gives the Inbox, `wake()` tells a worker in the same
-    process that there is work (a worker elsewhere finds it by polling)."""
-
-    @blueprint.route("/", methods=["GET"])
-    async def health(_request: Request):
-        return response.json({"status": "ok", "sandbox": settings.sandbox})
-
-    @blueprint.route("/webhook", methods=["GET"])
-    async def verify(request: Request):
-        args = request.args
-        if (args.get("hub.mode") == "subscribe" and isinstance(args.get("hub.verify_token"), str)
-                and _same(args.get("hub.verify_token"), settings.verify_token)):
-            return response.text(args.get("hub.challenge") or "")
-        return response.text("forbidden", status=403)
-
-    @blueprint.route("/webhook", methods=["POST"], stream=True)
-    async def receive(request: Request):
-        started = time.perf_counter()
-        reply = await _receive(request)
-        # Server-Timing: how long the answer took inside this process, so a slow answer seen by
-        # the caller can be told apart from time spent waiting for a CPU or on the network.
-        reply.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return reply
-
-    async def _receive(request: Request):
-        body = await _read_limited(request, settings.max_body_bytes)
-        if body is None:
-            return response.json({"error": "payload too large"}, status=413)
-        if not signature_is_valid(settings.app_secret, body, request.headers.get("x-hub-signature-256")):
-            return response.json({"error": "invalid signature"}, status=403)
-        try:
-            webhook = parse_webhook(body)
-        except MalformedWebhook as error:
-            logger.warning("WhatsApp webhook refused: %s", error)
-            return response.json({"error": "malformed notification"}, status=400)
-        try:
-            stored = await asyncio.to_thread(inbox().store, webhook)
-        except Exception:
-            # Not stored, so not acknowledged: Meta delivers it again later.
-            logger.exception("WhatsApp webhook could not be stored")
-            return response.json({"error": "try again"}, status=503)
-        if stored:
-            wake()
-        return response.json({"status": "ok"})
-
-
-def _same(given: str, expected: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None as soon as it exceeds the limit (a huge body is never buffered)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)

@@ -7,7 +7,8 @@ prediction, which are CPU-bound; during a rush a POST waits behind them, for sec
 in well under a second (360dialog: median ≤ 250 ms). Here nothing else runs, so the answer takes a
 few milliseconds whatever Rasa is doing. The Rasa server's worker finds the stored messages by
 polling the inbox (ANTREAN_WA_POLL_SECONDS, an indexed query over unprocessed rows only). Meta is
-then configured with this process's URL; the route is the same: /webhooks/whatsapp/webhook."""
+then configured with this process's URL; the route is the same: /webhooks/whatsapp/webhook. Rasa
+is never imported here (tests/whatsapp/test_receiver.py checks it)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,13 @@ from sanic import Blueprint, Sanic
 from antrean.runtime.db import make_engine
 from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.webhook import add_webhook_routes
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings: WhatsAppSettings | None = None,
                environ: Settings | Mapping[str, str] | None = None) -> Sanic:
-    from antrean.assistant.whatsapp_channel import add_webhook_routes
-
     everything = resolve(environ)
     settings = settings or everything.whatsapp.for_webhook()
     engine = make_engine(everything.database_url)

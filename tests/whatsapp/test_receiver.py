@@ -3,6 +3,7 @@ answers Meta's handshake, stores signed deliveries once and refuses unsigned one
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,3 +53,22 @@ def test_the_receiver_stores_signed_messages_once_and_refuses_the_rest(sqlite_ur
     [message] = Inbox(engine).pending_for("6281388800001")
     engine.dispose()
     assert message.payload["text"]["body"] == "halo 👋"
+
+
+def test_the_receiver_process_never_imports_rasa(sqlite_url, tmp_path):
+    """Building the receiver's app (and so its routes) in a fresh interpreter loads no module of Rasa."""
+    script = ("import json, sys\n"
+              "from antrean.whatsapp.receiver import create_app\n"
+              "app = create_app()\n"
+              "routes = sorted(route.path for route in app.router.routes)\n"
+              "print(json.dumps({'rasa': sorted(m for m in sys.modules if m == 'rasa' or m.startswith('rasa.')),"
+              " 'routes': routes}))\n")
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "ANTREAN_DATABASE_URL": sqlite_url, "ANTREAN_WA_VERIFY_TOKEN": meta.VERIFY_TOKEN,
+           "ANTREAN_WA_APP_SECRET": meta.APP_SECRET}
+    completed = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["rasa"] == []
+    assert "webhooks/whatsapp/webhook" in found["routes"]
