@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import re
 from datetime import date
 
 from rasa_sdk import Action, Tracker
@@ -16,19 +15,13 @@ from antrean.booking import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import Booking, BookingRefused
-
-# A lookahead so candidates may overlap: in "saya 7N7N-M628-VA9Y" the words before the code must not
-# swallow its first group.
-CODE_PATTERN = re.compile(r"(?=\b([2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4}[\s-]?[2-9A-Za-z]{4})\b)")
+from antrean.media.ticket import codes_in_text
 
 
 def code_in(text: str | None) -> str | None:
     """A booking code typed anywhere in the message (someone checking for a relative)."""
-    for match in CODE_PATTERN.finditer(text or ""):
-        code = wiring.booking().codes.normalise(match.group(1))
-        if code and wiring.booking().codes.is_authentic(code):
-            return code
-    return None
+    codes = wiring.booking().codes
+    return next((code for code in codes_in_text(text) if codes.is_authentic(code)), None)
 
 
 def bookings_in_question(tracker: Tracker) -> list[Booking]:

@@ -28,6 +28,7 @@ from antrean.identity import (
     parse_birth_date,
     parse_nik,
 )
+from antrean.media import ticket
 from antrean.media.contract import media_from_metadata
 from antrean.runtime.settings import current
 
@@ -80,7 +81,7 @@ def today_at(office_id: str) -> date:
 
 
 def ticket_url(code: str) -> str:
-    return f"{current().assistant.ticket_base_url}/webhooks/antrean/tiket/{code}.png"
+    return ticket.reference(code, current().assistant.ticket_base_url)
 
 
 class ValidateRegistrationForm(CountingFormValidationAction):

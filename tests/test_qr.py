@@ -11,7 +11,7 @@ import qrcode
 import qrcode.constants
 from PIL import Image, ImageFont
 
-from antrean.media.qr import _drawable, booking_qr_png
+from antrean.media.ticket import _drawable, booking_qr_png
 
 CODE = "ABCD-EFGH-JKMN"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -38,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from antrean.assistant import worker_cpus
+from antrean.media import ticket as tickets
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
 from antrean.runtime.settings import Settings, resolve
 
@@ -183,20 +184,15 @@ class AntreanRestInput(RestInput):
         async def name_the_worker(_request: Request, reply) -> None:
             reply.headers[WORKER_HEADER] = worker_token()
 
-        @blueprint.route("/tiket/<filename>", methods=["GET"])
+        @blueprint.route(tickets.ROUTE, methods=["GET"])
         async def ticket(request: Request, filename: str):
-            from antrean.booking import replies
-            from antrean.media.qr import booking_qr_png
-
             booking_service, _ = self.services
-            booking = booking_service.get_by_code(filename.removesuffix(".png")) if filename.endswith(".png") else None
+            code = tickets.code_of_filename(filename)
+            booking = booking_service.get_by_code(code) if code else None
             if booking is None:
                 return response.json({"error": "unknown booking code"}, status=404)
             office = booking_service.office(booking.office_id)
-            captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
-                        f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}",
-                        office.short_name]
-            png = await asyncio.get_running_loop().run_in_executor(None, booking_qr_png, booking.code, captions)
+            png = await asyncio.get_running_loop().run_in_executor(None, tickets.ticket_png, booking, office)
             return response.raw(png, content_type="image/png",
                                 headers={"Cache-Control": "private, no-store"})
 

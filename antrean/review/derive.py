@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from antrean.booking.offices import Office, office_for_phone_number_id
+from antrean.media.ticket import code_in_reference
 from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.tracker import TrackerEvent
 
@@ -27,7 +28,6 @@ FALLBACK_ACTION = "action_fallback"
 HANDOFF_ACTION = "action_handoff"
 HANDOFF_INTENT = "human_handoff"
 SUBMIT_ACTION = "action_submit_registration"
-TICKET = re.compile(r"/tiket/([0-9A-Za-z-]{6,20})\.png")
 # Slots whose values identify a person: the slot filter may ask whether they were set, never for a value.
 PERSONAL_SLOTS = frozenset({"person_name", "birth_date", "address", "nik", "id_photo", "guardian_photo"})
 # Listening and session bookkeeping run in every conversation; filtering on them finds everything.
@@ -212,8 +212,8 @@ def on_bot(reading: Reading, event: TrackerEvent) -> None:
     """A bot message: a QR ticket in it means the booking was made."""
     data = event.data
     image = (data.get("data") or {}).get("image") if isinstance(data.get("data"), dict) else None
-    if isinstance(image, str) and (match := TICKET.search(image)):
-        reading.conversation.booking_code = match.group(1).upper()
+    if isinstance(image, str) and (code := code_in_reference(image)):
+        reading.conversation.booking_code = code
         reading.submitted_unbooked = False
 
 

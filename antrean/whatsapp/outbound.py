@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from rasa.core.channels.channel import OutputChannel
 
+from antrean.media import ticket
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox
 from antrean.whatsapp.simulated import is_simulator_number
@@ -29,8 +28,6 @@ ROWS_MAX, ROW_TITLE_MAX, ROW_ID_MAX = 10, 24, 200
 LIST_BUTTON_LABEL = "Pilih"
 CHOOSE_PROMPT = "Silakan pilih salah satu:"
 NUMBERED_HINT = "Balas dengan angka pilihan Anda (misalnya 1)."
-TICKET_PATH = re.compile(r"/webhooks/antrean/tiket/([A-Za-z0-9-]{4,40})\.png$")
-TICKET_CAPTION = "Tiket antrean Anda. Tunjukkan kode QR ini kepada petugas di kantor imigrasi."
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -80,12 +77,6 @@ def choice_messages(text: str, buttons: list[dict]) -> list[tuple[dict, list[str
     return [(m, payloads if i == len(pieces) - 1 else None) for i, m in enumerate(pieces)]
 
 
-def ticket_code(url: str) -> str | None:
-    """The booking code of one of our own QR ticket URLs (rendered locally, never fetched)."""
-    match = TICKET_PATH.search(urlparse(url).path)
-    return match.group(1) if match else None
-
-
 class Deliverer:
     """Sends (or, in sandbox mode, records) replies, each claimed in the outbox first so that a turn
     replayed after a crash does not send it twice."""
@@ -116,11 +107,12 @@ class Deliverer:
         await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid)
 
     async def deliver_image(self, turn: tuple[int | None, int], phone_number_id: str, wa_id: str, url: str) -> None:
-        code = ticket_code(url)
+        # Our own ticket is drawn here and uploaded, never fetched from its URL.
+        code = ticket.code_in_reference(url)
         local = code is None or self.records_only(wa_id)
-        image: dict[str, Any] = {"link": url} if local else {"caption": TICKET_CAPTION}
+        image: dict[str, Any] = {"link": url} if local else {"caption": ticket.MESSAGE_CAPTION}
         if code is not None:
-            image["caption"] = TICKET_CAPTION
+            image["caption"] = ticket.MESSAGE_CAPTION
         payload = {"type": "image", "image": image}
         outbox_id = await self._claim(turn, phone_number_id, wa_id, payload, None)
         if outbox_id is None or self.records_only(wa_id):

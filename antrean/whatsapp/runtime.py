@@ -27,7 +27,7 @@ class Runtime:
         self.inbox = Inbox(self.engine)
         self.graph: GraphClient | None = None
         self.worker: Worker | None = None
-        self._booking_service = None
+        self._offices = None
         self._media_store = None
 
     def start_worker(self, on_new_message, app=None) -> Worker:
@@ -61,21 +61,15 @@ class Runtime:
         return self._media_store
 
     def render_ticket(self, code: str) -> bytes | None:
-        """The same QR ticket the REST channel serves at /webhooks/antrean/tiket/<code>.png."""
-        from antrean.booking import replies
-        from antrean.media.qr import booking_qr_png
+        """The same ticket the REST channel serves at its reference, read with this runtime's own
+        engine (the bookings share the inbox's database)."""
+        from antrean.media.ticket import ticket_png_from_database
 
-        if self._booking_service is None:
-            from antrean.runtime.bootstrap import booking_service
+        if self._offices is None:
+            from antrean.runtime.bootstrap import offices
 
-            self._booking_service = booking_service(self.everything)
-        booking = self._booking_service.get_by_code(code)
-        if booking is None:
-            return None
-        office = self._booking_service.office(booking.office_id)
-        captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
-                    f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}", office.short_name]
-        return booking_qr_png(booking.code, captions)
+            self._offices = offices(self.everything)
+        return ticket_png_from_database(self.engine, self._offices, code)
 
 
 def _is_rasa_server(app) -> bool:

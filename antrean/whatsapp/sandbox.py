@@ -20,10 +20,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from antrean.console.schema import simulator_media
+from antrean.media.ticket import code_in_reference
 from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
-from antrean.whatsapp.outbound import text_messages, ticket_code
+from antrean.whatsapp.outbound import text_messages
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
@@ -176,5 +177,5 @@ def _outbound_parts(payload: dict) -> tuple[str, list[tuple[str, str]], str | No
         return str(interactive.get("body", {}).get("text", "")), choices, None
     if kind == "image":
         image = payload.get("image", {})
-        return str(image.get("caption", "")), [], ticket_code(str(image.get("link", "")))
+        return str(image.get("caption", "")), [], code_in_reference(str(image.get("link", "")))
     return f"[{kind}]", [], None

@@ -127,3 +127,14 @@ def test_an_unforeseen_turn_outside_the_form_gets_an_answer_and_the_bot_listens(
     events = ActionFallback().run(dispatcher, make_tracker(text="baru", intent="inform"), {})
     assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
     assert [m["response"] for m in dispatcher.messages] == ["utter_rephrase"]
+
+
+def test_a_code_typed_among_other_words_is_found_and_a_look_alike_is_not(wired):
+    from actions.bookings import code_in
+
+    service, _ = wired
+    booking = service.book(make_request())
+    assert code_in(f"tolong cek antrean {booking.code.replace('-', ' ').lower()} punya ibu saya") == booking.code
+    assert code_in("mau perpanjangan paspor") is None
+    mistyped = booking.code[:-1] + ("3" if booking.code[-1] == "2" else "2")  # a wrong check character
+    assert code_in(f"cek {mistyped}") is None

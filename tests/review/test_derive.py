@@ -174,3 +174,21 @@ def test_the_office_chosen_in_the_conversation_wins_over_the_channels():
                        e.SlotSet("office", "tangerang"))
     assert summarise(events, load_offices()).office_id == "tangerang"
     assert summarise(events[:1], load_offices()).office_id == "batam"
+
+
+def test_the_review_reads_the_booking_code_from_the_reference():
+    from antrean.media import ticket
+
+    e = rasa()
+
+    def conversation(image: str):
+        return summarise(events_of(e.ActionExecuted("action_session_start"), e.SessionStarted(),
+                                   e.UserUttered("ya", {"name": "affirm", "confidence": 0.9}),
+                                   e.ActionExecuted("action_submit_registration"), e.BotUttered(data={"image": image})),
+                         load_offices())
+
+    code = "ABCD-EFGH-JKMN"
+    booked = conversation(ticket.reference(code, "http://localhost:5005"))
+    assert (booked.outcome, booked.booking_code) == ("booked", code)
+    other = conversation("https://antrean.example/simulator/tiket/" + code + ".png")
+    assert (other.outcome, other.booking_code) == ("information", None)

@@ -7,8 +7,10 @@ import asyncio
 
 import pytest
 
+from antrean.media import ticket
+from antrean.media.ticket import code_in_reference
 from antrean.whatsapp.graph import GraphClient, GraphError
-from antrean.whatsapp.outbound import choice_messages, split_text, ticket_code
+from antrean.whatsapp.outbound import choice_messages, split_text
 
 
 def buttons(*titles):
@@ -48,8 +50,8 @@ def test_a_body_too_long_for_an_interactive_message_goes_first_as_text():
 
 
 def test_only_our_own_ticket_urls_are_rendered_locally():
-    assert ticket_code("https://antrean.example/webhooks/antrean/tiket/ABCD-EFGH-JKLM.png") == "ABCD-EFGH-JKLM"
-    assert ticket_code("https://elsewhere.example/images/tiket.png") is None
+    assert code_in_reference("https://antrean.example/webhooks/antrean/tiket/ABCD-EFGH-JKLM.png") == "ABCD-EFGH-JKLM"
+    assert code_in_reference("https://elsewhere.example/images/tiket.png") is None
 
 
 def test_rate_limits_and_server_errors_are_retried_and_other_errors_are_not(settings, graph):
@@ -109,3 +111,33 @@ def test_replies_to_simulator_numbers_are_only_recorded_even_with_an_access_toke
     replies = inbox.replies_to(simulator_number(7, 1))
     assert [r["status"] for r in replies] == ["sandbox", "sandbox"]
     assert replies[1]["payload"]["image"]["link"].endswith("/tiket/ABCD-EFGH-JKMN.png")
+
+
+def test_whatsapp_uploads_the_drawn_ticket_for_a_reference_and_links_anything_else(graph, settings, inbox):
+    from antrean.whatsapp.outbound import Deliverer
+
+    code = "7N7N-M628-VA9Y"
+    drawn = []
+
+    def render(asked: str) -> bytes:
+        drawn.append(asked)
+        return ticket.booking_qr_png(asked)
+
+    async def scenario():
+        client = GraphClient(settings)
+        deliverer = Deliverer(inbox, client, render_ticket=render)
+        try:
+            await deliverer.deliver_image((None, 1), "106540352242922", "6281234567890",
+                                          ticket.reference(code, "https://imigrasi.example/antrean"))
+            await deliverer.deliver_image((None, 2), "106540352242922", "6281234567890",
+                                          "https://elsewhere.example/images/tiket.png")
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+    assert drawn == [code]
+    [upload] = graph.uploads
+    assert upload.data == ticket.booking_qr_png(code)
+    ours, theirs = [m["image"] for m in graph.sent_to("6281234567890")]
+    assert ours == {"caption": ticket.MESSAGE_CAPTION, "id": upload.media_id}
+    assert theirs == {"link": "https://elsewhere.example/images/tiket.png"}

@@ -15,7 +15,6 @@ from sanic.exceptions import NotFound
 from sanic.response import raw
 from sqlalchemy import func, select
 
-from antrean.booking import replies
 from antrean.console.permissions import Permission
 from antrean.console.views.common import chosen_office
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, render
@@ -166,14 +165,11 @@ async def new_conversation(request: Request):
 async def ticket(request: Request, code: str):
     """The QR ticket of a booking made in the simulator (only those: a real applicant's ticket is
     not the simulator's to show)."""
-    from antrean.media.qr import booking_qr_png
+    from antrean.media.ticket import ticket_png
 
     service = request.app.ctx.service
     booking = await blocking(service.get_by_code, code.removesuffix(".png"))
     if booking is None or not is_simulator_number(booking.whatsapp_number):
         raise NotFound("Tiket tidak ditemukan.")
-    office = service.office(booking.office_id)
-    captions = [booking.queue_label(office.queue_prefix), replies.day_name(booking.day),
-                f"Sesi {replies.clock_time(booking.session_start)} {replies.zone_label(office)}", office.short_name]
-    png = await asyncio.to_thread(booking_qr_png, booking.code, captions)
+    png = await asyncio.to_thread(ticket_png, booking, service.office(booking.office_id))
     return raw(png, content_type="image/png")
