@@ -7,7 +7,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wiring
-from actions.registration import office_from_metadata
+from actions.registration import office_written_to
 from antrean.booking import replies
 from antrean.handoff.service import request_handoff
 
@@ -25,7 +25,7 @@ def conversation_office(tracker: Tracker):
     """The office this conversation is about: the slot, the channel's number, or the default."""
     entity_office = next(tracker.get_latest_entity_values("office"), None)
     return (wiring.office(tracker.get_slot("office")) or wiring.office(entity_office)
-            or wiring.office(office_from_metadata(tracker)) or wiring.default_office())
+            or wiring.office(office_written_to(tracker)) or wiring.default_office())
 
 
 class ActionAnswerQuestion(Action):

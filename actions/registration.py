@@ -17,7 +17,7 @@ from antrean.booking import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import ApplicationType, BookingRefused, RefusalReason
-from antrean.booking.offices import office_for_phone_number_id
+from antrean.booking.offices import office_from_metadata
 from antrean.booking.service import BookingRequest
 from antrean.identity import (
     IdentityError,
@@ -43,16 +43,9 @@ def sender_number(tracker: Tracker) -> str:
     return str(metadata.get("wa_id") or tracker.sender_id)
 
 
-def office_from_metadata(tracker: Tracker) -> str | None:
-    """The office a message was written to: its WhatsApp phone-number id, or an explicit office id."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    offices = wiring.booking().offices
-    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
-        return metadata["office_id"]
-    if isinstance(metadata.get("phone_number_id"), str):
-        office = office_for_phone_number_id(offices, metadata["phone_number_id"])
-        return office.id if office else None
-    return None
+def office_written_to(tracker: Tracker) -> str | None:
+    """The office the latest message was written to (its channel metadata), if it names one."""
+    return office_from_metadata(tracker.latest_message.get("metadata"), wiring.booking().offices)
 
 
 def answers_another_question(tracker: Tracker, slot: str, value: Any) -> bool:
@@ -101,7 +94,7 @@ class ValidateRegistrationForm(CountingFormValidationAction):
     async def extract_office(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("office"):
             return {}
-        office_id = office_from_metadata(tracker)
+        office_id = office_written_to(tracker)
         return {"office": office_id} if office_id else {}
 
     async def extract_application_type(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:

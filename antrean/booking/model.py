@@ -95,14 +95,6 @@ class BookingRefused(Exception):
         return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
 
 
-def can_check_in(booking: Booking, today: date) -> RefusalReason | None:
-    if booking.status is not BookingStatus.BOOKED:
-        return RefusalReason.WRONG_STATUS
-    if booking.day != today:
-        return RefusalReason.WRONG_DAY
-    return None
-
-
 ALLOWED_TRANSITIONS: dict[BookingStatus, tuple[BookingStatus, ...]] = {
     BookingStatus.BOOKED: (BookingStatus.CHECKED_IN, BookingStatus.CANCELLED, BookingStatus.NO_SHOW),
     BookingStatus.CHECKED_IN: (BookingStatus.SERVED, BookingStatus.NO_SHOW),

@@ -224,3 +224,16 @@ def load_offices(path: Path | str | None = None) -> dict[str, Office]:
 
 def office_for_phone_number_id(offices: dict[str, Office], phone_number_id: str) -> Office | None:
     return next((o for o in offices.values() if phone_number_id in o.whatsapp_phone_number_ids), None)
+
+
+def office_from_metadata(metadata: object, offices: dict[str, Office]) -> str | None:
+    """The id of the office a message was written to, from its channel metadata: the REST channel
+    passes `office_id`, WhatsApp the office's `phone_number_id`. None when neither names one."""
+    if not isinstance(metadata, dict):
+        return None
+    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
+        return metadata["office_id"]
+    if isinstance(metadata.get("phone_number_id"), str):
+        office = office_for_phone_number_id(offices, metadata["phone_number_id"])
+        return office.id if office else None
+    return None

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timezone
 
-from sqlalchemy import Date, Time, bindparam, func, select, text, update
+from sqlalchemy import Date, Time, bindparam, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from antrean.booking.model import ACTIVE_STATUSES, Applicant, ApplicationType, Booking, BookingStatus
@@ -272,14 +272,6 @@ def day_list(connection: Connection, office_id: str, day: date) -> list[Booking]
     return list_bookings(
         connection, bookings.c.office_id == office_id, bookings.c.day == day, order_by=(bookings.c.queue_number,)
     )
-
-
-def count_active_for_sender(connection: Connection, whatsapp_number: str) -> int:
-    return connection.execute(
-        select(func.count())
-        .select_from(bookings)
-        .where(bookings.c.whatsapp_number == whatsapp_number, bookings.c.status.in_(_ACTIVE))
-    ).scalar_one()
 
 
 def events_of(connection: Connection, booking_id: int) -> list[dict]:

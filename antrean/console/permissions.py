@@ -34,13 +34,5 @@ ROLES: dict[str, Permission] = {
     "security": Permission.CHECK_IN,
 }
 
-ROLE_LABELS = {
-    "admin": "Admin",
-    "reviewer": "Peninjau",
-    "counter": "Petugas loket",
-    "security": "Petugas keamanan",
-}
-
-
 def permissions_of(role: str) -> Permission:
     return ROLES.get(role, Permission.none())

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from antrean.booking.store import from_db_time, to_db_time
@@ -92,15 +92,6 @@ def replies_for(engine: Engine, sender_id: str, after_id: int = 0) -> list[dict]
     with engine.connect() as connection:
         return [{"id": r.id, "text": r.text, "sent_at": from_db_time(r.sent_at).isoformat()}
                 for r in connection.execute(query)]
-
-
-def reply_counts(engine: Engine, request_ids: list[int]) -> dict[int, int]:
-    if not request_ids:
-        return {}
-    query = (select(handoff_replies.c.request_id, func.count()).where(handoff_replies.c.request_id.in_(request_ids))
-             .group_by(handoff_replies.c.request_id))
-    with engine.connect() as connection:
-        return {row[0]: row[1] for row in connection.execute(query)}
 
 
 def transcript(engine: Engine, sender_id: str, limit: int = 60) -> list[dict]:

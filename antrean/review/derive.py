@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from antrean.booking.offices import Office, office_for_phone_number_id
+from antrean.booking.offices import Office, office_from_metadata
 from antrean.media.ticket import code_in_reference
 from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.tracker import TrackerEvent
@@ -242,18 +242,6 @@ def user_message(event: TrackerEvent) -> UserMessage:
         confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
         entities=entities, ranking=ranking,
     )
-
-
-def office_from_metadata(metadata: object, offices: dict[str, Office]) -> str | None:
-    """The REST channel passes `office_id`; WhatsApp passes the office's `phone_number_id`."""
-    if not isinstance(metadata, dict):
-        return None
-    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
-        return metadata["office_id"]
-    if isinstance(metadata.get("phone_number_id"), str):
-        office = office_for_phone_number_id(offices, metadata["phone_number_id"])
-        return office.id if office else None
-    return None
 
 
 def _facet_value(value: object) -> str:

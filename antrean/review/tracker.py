@@ -6,7 +6,7 @@ BEGIN IMMEDIATE, which on SQLite would take Rasa's write lock while the console 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, func, select
@@ -94,13 +94,6 @@ def sender_events(connection: Connection, sender_id: str, first: int, last: int)
         .order_by(events.c.id)
     )
     return [to_event(row) for row in rows]
-
-
-def senders_events(connection: Connection, ranges: Iterable[tuple[str, int, int]]) -> list[TrackerEvent]:
-    found: list[TrackerEvent] = []
-    for sender_id, first, last in ranges:
-        found.extend(sender_events(connection, sender_id, first, last))
-    return found
 
 
 def settled_max_event_id(connection: Connection, before_timestamp: float) -> int:

@@ -15,7 +15,6 @@ from typing import Any
 
 SIGNATURE_PREFIX = "sha256="
 IMAGE_MIME_TYPES = {"image/jpeg", "image/png", "image/webp"}
-ANSWERED_BY_TEXT = {"text", "interactive", "button"}
 MEDIA_KINDS = {"image", "document"}
 
 

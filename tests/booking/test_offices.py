@@ -4,7 +4,13 @@ from datetime import time
 import pytest
 import yaml
 
-from antrean.booking.offices import DEFAULT_OFFICES_PATH, ApplicationCase, OfficeConfigError, parse_offices
+from antrean.booking.offices import (
+    DEFAULT_OFFICES_PATH,
+    ApplicationCase,
+    OfficeConfigError,
+    office_from_metadata,
+    parse_offices,
+)
 
 DOCUMENT = yaml.safe_load(DEFAULT_OFFICES_PATH.read_text())
 
@@ -79,3 +85,11 @@ def test_office_ids_are_lowercase_words():
 def test_a_file_without_offices_is_refused():
     with pytest.raises(OfficeConfigError, match="offices"):
         parse_offices({"defaults": {}})
+
+
+def test_the_office_written_to_comes_from_the_channel_metadata(offices):
+    batam_number = offices["batam"].whatsapp_phone_number_ids[0]
+    assert office_from_metadata({"office_id": "bogor"}, offices) == "bogor"  # the REST channel
+    assert office_from_metadata({"phone_number_id": batam_number}, offices) == "batam"  # WhatsApp
+    assert office_from_metadata({"office_id": "atlantis", "phone_number_id": "0"}, offices) is None
+    assert office_from_metadata(None, offices) is None
