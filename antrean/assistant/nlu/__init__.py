@@ -1,1 +1,2 @@
-"""Custom Rasa NLU components: LAW `#`-format reader and Indonesian slang normaliser."""
+"""Custom Rasa NLU components (config.yml): slang normaliser, stem and message-shape featurizers,
+TF-IDF intent classifier, LAW `#`-format reader; what they share is in component.py."""

@@ -39,6 +39,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from antrean.assistant.nlu.component import with_defaults
+
 PERSON_NAME = "person_name"
 BIRTH_DATE = "birth_date"
 ADDRESS = "address"
@@ -282,7 +284,7 @@ class LawFormatClassifier(GraphComponent, IntentClassifier, EntityExtractorMixin
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> LawFormatClassifier:
-        return cls({**cls.get_default_config(), **config})
+        return cls(with_defaults(cls, config))
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

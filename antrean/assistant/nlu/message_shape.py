@@ -22,25 +22,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.assistant.nlu.storage import read_table, write_table
+from antrean.assistant.nlu.component import TrainedTableFeaturizer
 
 FEATURE_NAMES = ("unseen", "title", "length", "question")
 _MAX_LENGTH = 10
-_VOCABULARY_FILE = "document_frequencies.json"
 
 
 def word_key(token: Token) -> str:
@@ -70,69 +65,25 @@ def shape_features(
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class MessageShapeFeaturizer(DenseFeaturizer, GraphComponent):
+class MessageShapeFeaturizer(TrainedTableFeaturizer, DenseFeaturizer):
     """Adds the four shape features above as a dense *sentence* feature of the text.
 
     It gives no sequence features, so it is meant for sentence classifiers (the TF-IDF
     logistic regression), not for DIET. Place it after the tokenizer and the slang normaliser.
     """
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config()}
+    TABLE_FILE = "document_frequencies.json"
 
-    @classmethod
-    def required_components(cls) -> list[type]:
-        return [Tokenizer]
+    @property
+    def _frequencies(self) -> dict[str, int]:
+        """How many training examples contain each word (never trained: none, every word unseen)."""
+        return self._table
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        pass
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        name: str,
-        model_storage: ModelStorage,
-        resource: Resource,
-        frequencies: Mapping[str, int] | None = None,
-    ) -> None:
-        super().__init__(name, config)
-        self._model_storage = model_storage
-        self._resource = resource
-        self._frequencies: dict[str, int] = dict(frequencies or {})
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> MessageShapeFeaturizer:
-        return cls({**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource)
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> MessageShapeFeaturizer:
-        frequencies = read_table(model_storage, resource, _VOCABULARY_FILE)  # never trained: every word unseen
-        return cls(
-            {**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource, frequencies
-        )
-
-    def train(self, training_data: TrainingData) -> Resource:
+    def count_table(self, training_data: TrainingData) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for example in training_data.training_examples:
             counts.update(self._own_words(example))
-        self._frequencies = dict(counts)
-        write_table(self._model_storage, self._resource, _VOCABULARY_FILE, self._frequencies)
-        return self._resource
+        return dict(counts)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # Every training example was counted in the frequencies, so leave its own words out.

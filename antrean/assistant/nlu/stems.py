@@ -15,22 +15,17 @@ prediction and the unstemmed words remain features too. Measured with 3-fold cro
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
-from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.assistant.nlu.storage import read_table, write_table
+from antrean.assistant.nlu.component import TrainedTableFeaturizer
 
 _MIN_STEM = 4
 _PARTICLES = ("lah", "kah", "pun")
@@ -39,7 +34,6 @@ _SUFFIXES = ("kan", "in", "an", "i")
 # Longest first within each family, so "meng-" wins over "me-".
 _PREFIXES = ("meng", "meny", "mem", "men", "me", "peng", "peny", "pem", "pen", "pe", "ber", "be", "ter", "di", "ke",
              "se", "ng")
-_VOCABULARY_FILE = "stems.json"
 
 
 def stem(word: str) -> str:
@@ -66,70 +60,26 @@ def token_stems(token: Token) -> list[str]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class StemFeaturizer(SparseFeaturizer, GraphComponent):
+class StemFeaturizer(TrainedTableFeaturizer, SparseFeaturizer):
     """Sparse counts of word stems, as sequence (per token) and sentence features of the text.
 
     The vocabulary is the stems seen in training; unseen stems are ignored. Place it after the
     tokenizer and the slang normaliser.
     """
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {**SparseFeaturizer.get_default_config()}
+    TABLE_FILE = "stems.json"
 
-    @classmethod
-    def required_components(cls) -> list[type]:
-        return [Tokenizer]
+    @property
+    def _vocabulary(self) -> dict[str, int]:
+        """The column of each stem seen in training (never trained: none, so no stem features)."""
+        return self._table
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        pass
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        name: str,
-        model_storage: ModelStorage,
-        resource: Resource,
-        vocabulary: dict[str, int] | None = None,
-    ) -> None:
-        super().__init__(name, config)
-        self._model_storage = model_storage
-        self._resource = resource
-        self._vocabulary: dict[str, int] = dict(vocabulary or {})
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> StemFeaturizer:
-        return cls({**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource)
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> StemFeaturizer:
-        vocabulary = read_table(model_storage, resource, _VOCABULARY_FILE)  # never trained: no stem features
-        return cls(
-            {**cls.get_default_config(), **config}, execution_context.node_name, model_storage, resource, vocabulary
-        )
-
-    def train(self, training_data: TrainingData) -> Resource:
+    def count_table(self, training_data: TrainingData) -> dict[str, int]:
         stems = sorted(
             {s for example in training_data.training_examples for t in example.get(TOKENS_NAMES[TEXT]) or []
              for s in token_stems(t)}
         )
-        self._vocabulary = {s: i for i, s in enumerate(stems)}
-        write_table(self._model_storage, self._resource, _VOCABULARY_FILE, self._vocabulary)
-        return self._resource
+        return {s: i for i, s in enumerate(stems)}
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)

@@ -48,6 +48,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 
+from antrean.assistant.nlu.component import with_defaults
+
 logger = logging.getLogger(__name__)
 
 _ARRAYS_FILE = "model.npz"
@@ -150,7 +152,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> TfidfIntentClassifier:
-        return cls({**cls.get_default_config(), **config}, model_storage, resource)
+        return cls(with_defaults(cls, config), model_storage, resource)
 
     # --- features
 
@@ -249,7 +251,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TfidfIntentClassifier:
-        config = {**cls.get_default_config(), **config}
+        config = with_defaults(cls, config)
         try:
             with model_storage.read_from(resource) as directory:
                 spec = json.loads((directory / _SPEC_FILE).read_text(encoding="utf-8"))

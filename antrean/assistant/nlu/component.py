@@ -1,0 +1,83 @@
+"""What Antrean's NLU components share, so that each module holds only what it does.
+
+Rasa 3 builds a component with `create` (untrained, or one that learns nothing) or `load` (trained),
+passing the node's config. Ours all fill in their defaults the same way (`with_defaults`), and the
+two featurizers whose whole training is one word table — the stems' vocabulary, the message shape's
+document frequencies — keep it the same way in Rasa's model storage (`TrainedTableFeaturizer`)."""
+
+from __future__ import annotations
+
+import abc
+import json
+from typing import Any, ClassVar
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+
+def with_defaults(component: type[GraphComponent], config: dict[str, Any]) -> dict[str, Any]:
+    """The component's default config overridden by what config.yml gives."""
+    return {**component.get_default_config(), **config}
+
+
+def read_table(model_storage: ModelStorage, resource: Resource, filename: str) -> dict:
+    """The table saved at training, or {} when the component was never trained (a pipeline
+    trained without examples): no word is known, which every reader of these tables handles."""
+    try:
+        with model_storage.read_from(resource) as directory:
+            return json.loads((directory / filename).read_text(encoding="utf-8"))
+    except ValueError:  # Rasa's way of saying the resource does not exist
+        return {}
+
+
+def write_table(model_storage: ModelStorage, resource: Resource, filename: str, table: dict) -> None:
+    with model_storage.write_to(resource) as directory:
+        (directory / filename).write_text(json.dumps(table, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+
+class TrainedTableFeaturizer(Featurizer, GraphComponent):
+    """A featurizer placed after the tokenizer whose training is one JSON table, `TABLE_FILE` in
+    its resource. A subclass lists Rasa's SparseFeaturizer or DenseFeaturizer after this class, says
+    how the table is counted from the training data (`count_table`) and adds the features
+    (`process`); reading the table back (`load`) and its absence (never trained: {}) are here."""
+
+    TABLE_FILE: ClassVar[str]
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        pass  # nothing to check beyond Rasa's featurizer settings
+
+    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource,
+                 table: dict | None = None) -> None:
+        super().__init__(name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self._table: dict = dict(table or {})
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> TrainedTableFeaturizer:
+        return cls(with_defaults(cls, config), execution_context.node_name, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> TrainedTableFeaturizer:
+        table = read_table(model_storage, resource, cls.TABLE_FILE)
+        return cls(with_defaults(cls, config), execution_context.node_name, model_storage, resource, table)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        self._table = self.count_table(training_data)
+        write_table(self._model_storage, self._resource, self.TABLE_FILE, self._table)
+        return self._resource
+
+    @abc.abstractmethod
+    def count_table(self, training_data: TrainingData) -> dict:
+        """The table learnt from the training examples (their tokens are set)."""
