@@ -311,6 +311,29 @@ def test_an_applicant_being_answered_by_a_worker_is_not_erased_meanwhile(stores)
     assert not Inbox(service.engine).holds_lease(ALICE, "privacy-erasure")  # released with the erasure
 
 
+def test_one_erasure_runs_at_a_time_and_a_crashed_ones_lease_is_taken_over(stores, monkeypatch):
+    from datetime import timedelta
+
+    from antrean.protection import erasure
+    from antrean.runtime import job_leases
+
+    service, _tracker_url, tracker_engine, media = stores
+    booking = service.book(make_request(whatsapp_number=ALICE))
+    monkeypatch.setattr(erasure, "JOB_WAIT_SECONDS", 0.5)  # how long the second waits for the first
+    assert job_leases.acquire(service.engine, erasure.JOB, "another-erasure", 60)
+    with pytest.raises(ErasureRefused, match="Penghapusan data lain sedang berjalan"):
+        erase(service.engine, Subject.from_input(ALICE), actor="admin", now=service.clock(),
+              tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert service.get_by_code(booking.code).applicant.full_name == "Budi Santoso"
+    # The other erasure's process died five minutes ago: its lease has run out.
+    assert job_leases.acquire(service.engine, erasure.JOB, "another-erasure", 60,
+                              now=job_leases.utcnow() - timedelta(minutes=5))
+    report = erase(service.engine, Subject.from_input(ALICE), actor="admin", now=service.clock(),
+                   tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert report.counts["bookings"] == 1
+    assert job_leases.holder_of(service.engine, erasure.JOB) is None  # released with the erasure
+
+
 def test_a_booking_whose_day_has_passed_is_closed_as_no_show(stores):
     service, _tracker_url, tracker_engine, media = stores
     booking = service.book(make_request(whatsapp_number=ALICE))

@@ -177,7 +177,7 @@ def test_daily_run_happens_once_a_day_whatever_the_number_of_processes(sqlite_ur
     engine2 = make_engine(sqlite_url)
     try:
         with engine2.begin() as connection:  # the day passed
-            connection.execute(text("DELETE FROM whatsapp_sender_leases"))
+            connection.execute(text("DELETE FROM job_leases"))
         with pytest.raises(RuntimeError):
             DailyRetention(engine2, failing).run_if_due()
         assert second.run_if_due() is not None  # a failed run does not block the next check

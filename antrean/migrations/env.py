@@ -8,6 +8,7 @@ from antrean.booking import schema as _booking  # noqa: F401
 from antrean.console import schema as _console  # noqa: F401
 from antrean.handoff import schema as _handoff  # noqa: F401
 from antrean.review import schema as _review  # noqa: F401
+from antrean.runtime import schema as _runtime  # noqa: F401
 from antrean.runtime.db import database_url, make_engine
 from antrean.runtime.tables import metadata
 from antrean.training import schema as _training  # noqa: F401

@@ -63,6 +63,7 @@ from antrean.protection.removal import (
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import table_missing
+from antrean.runtime import job_leases
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.schema import (
     whatsapp_inbox,
@@ -76,6 +77,10 @@ from antrean.whatsapp.schema import (
 # no Rasa worker answers (and writes new data for) this sender half-way through.
 LEASE_HOLDER = "privacy-erasure"
 LEASE_SECONDS = 120
+# One erasure at a time (antrean/runtime/job_leases.py): a second one waits this long for the
+# first, then is refused. The job's name holds no personal data, so the lease table needs no erasing.
+JOB = "privacy-erasure"
+JOB_WAIT_SECONDS = 10
 
 # Every table of the booking database, decided: erased here, or holding no applicant data. A test
 # fails when a new table is added to the schema without a decision here.
@@ -92,6 +97,7 @@ TABLES_WITHOUT_APPLICANT_DATA = {
     "staff_users": "staff accounts",
     "staff_sessions": "staff sessions",
     "review_saved_filters": "staff members' saved filters of the conversation list",
+    "job_leases": "which process runs a named job (retention, erasure) until when",
     "review_sync_state": "the read model's watermark",
 }
 
@@ -178,16 +184,21 @@ def erase(engine: Engine, subject: Subject, *, actor: str, now: datetime, tracke
         report.counts["photos"] = len(photo_refs | set(_owned_refs(media, subject.sender_id)))
         report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=False)
         return report
-    if not Inbox(engine).claim_sender(subject.sender_id, LEASE_HOLDER, LEASE_SECONDS):
-        raise ErasureRefused("Asisten sedang menjawab pesan pemohon ini. Coba lagi sebentar lagi (±1 menit).")
-    # 2. Photos (files), 3. the tracker store: idempotent, found again by the same identifiers.
-    report.counts["photos"] = _delete_photos(media, photo_refs, subject.sender_id)
-    report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=True)
-    # 4. The booking database, for real, with the audit entry.
-    outside = {name: report.counts[name] for name in ("photos", "tracker_events", "whatsapp_sender_leases")}
-    counted = ErasureReport(subject, applied=True)
-    with engine.begin() as connection:
-        _booking_database(connection, subject, counted, actor, now, offices, remote_addr, outside=outside)
+    try:
+        with job_leases.held(engine, JOB, LEASE_SECONDS, wait=JOB_WAIT_SECONDS) as holder:
+            if not Inbox(engine).claim_sender(subject.sender_id, LEASE_HOLDER, LEASE_SECONDS):
+                raise ErasureRefused("Asisten sedang menjawab pesan pemohon ini. Coba lagi sebentar lagi (±1 menit).")
+            # 2. Photos (files), 3. the tracker store: idempotent, found again by the same identifiers.
+            report.counts["photos"] = _delete_photos(media, photo_refs, subject.sender_id)
+            report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=True)
+            job_leases.renew(engine, JOB, holder, LEASE_SECONDS)  # a large tracker store may have taken a while
+            # 4. The booking database, for real, with the audit entry.
+            outside = {name: report.counts[name] for name in ("photos", "tracker_events", "whatsapp_sender_leases")}
+            counted = ErasureReport(subject, applied=True)
+            with engine.begin() as connection:
+                _booking_database(connection, subject, counted, actor, now, offices, remote_addr, outside=outside)
+    except job_leases.JobBusy:
+        raise ErasureRefused("Penghapusan data lain sedang berjalan. Coba lagi sebentar lagi.") from None
     for name in STORES:
         if name not in outside:
             report.counts[name] = counted.counts[name]

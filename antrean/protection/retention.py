@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -52,15 +49,15 @@ from antrean.protection.removal import ERASED_NIK, anonymise_bookings, anonymise
 from antrean.review.schema import review_conversations, review_facets, review_tags, review_user_messages
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import table_missing
+from antrean.runtime import job_leases
 from antrean.runtime.settings import RetentionSettings
 from antrean.whatsapp.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "retention"
-# The daily run's lock: a row of whatsapp_sender_leases. WhatsApp ids are digits only, so this key
-# never names a sender; the lease is kept (not released) after a successful run, which is what
-# makes "once a day" hold across processes and restarts.
+# The daily run's job lease (antrean/runtime/job_leases.py); it is kept (not released) after a
+# successful run, which is what makes "once a day" hold across processes and restarts.
 LEASE_KEY = "retention:daily"
 LEASE_SECONDS = 23 * 3600  # a little under a day, so the hourly check never drifts a day late
 CHECK_SECONDS = 3600
@@ -213,22 +210,21 @@ class DailyRetention:
     """Runs `run` once a day from a long-running process (the staff console). It checks hourly and
     takes the day's lease first: of several processes (or restarts) only one runs per day."""
 
-    def __init__(self, engine: Engine, job: Callable[[], RetentionReport], inbox: Inbox | None = None,
-                 check_seconds: float = CHECK_SECONDS):
-        self.inbox = inbox or Inbox(engine)
+    def __init__(self, engine: Engine, job: Callable[[], RetentionReport], check_seconds: float = CHECK_SECONDS):
+        self.engine = engine
         self.job = job
         self.check_seconds = check_seconds
         self._task: asyncio.Task | None = None
 
     def run_if_due(self) -> RetentionReport | None:
-        # A fresh holder id per attempt: claim_sender also extends a lease its holder already has.
-        holder = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        if not self.inbox.claim_sender(LEASE_KEY, holder, LEASE_SECONDS):
+        # A fresh holder id per attempt: acquire also extends a lease its holder already has.
+        holder = job_leases.new_holder()
+        if not job_leases.acquire(self.engine, LEASE_KEY, holder, LEASE_SECONDS):
             return None
         try:
             report = self.job()
         except Exception:
-            self.inbox.release_sender(LEASE_KEY, holder)  # failed: let the next check try again
+            job_leases.release(self.engine, LEASE_KEY, holder)  # failed: let the next check try again
             raise
         logger.info("retention: removed %d items (%s)", report.total,
                     ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or "nothing due")

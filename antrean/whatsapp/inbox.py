@@ -26,6 +26,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from antrean.runtime.job_leases import claim
 from antrean.runtime.settings import MIN_WHATSAPP_RETENTION_DAYS
 from antrean.whatsapp.payloads import Webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
@@ -114,16 +115,9 @@ class Inbox:
         commits; on SQLite the statement runs under the database's single write lock (BEGIN
         IMMEDIATE). Either way exactly one of two racing workers gets a row count of 1."""
         now = now or utcnow()
-        until = now + timedelta(seconds=seconds)
-        table = whatsapp_sender_leases
         with self.engine.begin() as connection:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(table).values(wa_id=wa_id, claimed_by=worker_id, lease_until=until)
-            statement = statement.on_conflict_do_update(
-                index_elements=[table.c.wa_id],
-                set_={"claimed_by": worker_id, "lease_until": until},
-                where=or_(table.c.claimed_by == worker_id, table.c.lease_until <= now))
-            return connection.execute(statement).rowcount == 1
+            return claim(connection, whatsapp_sender_leases, {"wa_id": wa_id}, "claimed_by", worker_id,
+                         now + timedelta(seconds=seconds), now)
 
     def renew_leases(self, wa_ids: Iterable[str], worker_id: str, seconds: float,
                      now: datetime | None = None) -> set[str]:
