@@ -27,7 +27,8 @@ a NIK and booking codes add bookings made for them from another number. What era
 - **media store**: the booking's photos and every photo owned by the sender are deleted.
 
 Order and failure: the booking database is checked first (a refusal changes nothing), the
-sender's WhatsApp worker lease is taken (refused while a worker is answering them), then the
+erasure job's lease is taken (one erasure at a time, see antrean/runtime/job_leases.py) and the
+sender's WhatsApp worker lease (refused while a worker is answering them), then the
 photos, then the tracker store (a separate database), and last the booking database in ONE
 transaction. Every step selects by the applicant's identifiers and is idempotent, so an erasure
 cut short anywhere is completed by running it again; the audit entry is written only with the last
