@@ -157,6 +157,17 @@ def test_staff_of_another_office_cannot_open_or_answer_the_conversation(console)
     assert console.as_role("admin").get("/bantuan/999999").status_code == 404
 
 
+def test_staff_of_another_office_cannot_mark_the_request_answered(console):
+    request_id = handoff.request_handoff(console.service.engine, "app-3", "jakarta_pusat", "halo", console.clock())
+    console.add_user("loket.batam", "counter", office_id="batam")
+    client = console.client()
+    client.follow(client.login("loket.batam", console.passwords["loket.batam"]))
+    assert client.post(f"/bantuan/{request_id}/dijawab").status_code == 403
+    assert [r["id"] for r in handoff.open_requests(console.service.engine)] == [request_id]
+    assert console.audit.recent(action="handoff.answered") == []
+    assert client.post("/bantuan/999999/dijawab").status_code == 404
+
+
 def test_the_rest_channel_hands_the_recorded_replies_to_its_client(console, monkeypatch):
     from antrean.assistant.rest_channel import AntreanRestInput
 

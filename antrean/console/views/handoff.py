@@ -7,9 +7,9 @@ from sanic import Blueprint, Request
 from sanic.exceptions import NotFound
 
 from antrean.console.permissions import Permission
+from antrean.console.views.common import OfficeNotAllowed
 from antrean.console.web import (
     blocking,
-    forbidden,
     permission_required,
     pop_flash,
     redirect_with,
@@ -46,9 +46,13 @@ async def index(request: Request):
 
 
 async def _visible_request(request: Request, request_id: int) -> dict:
+    """The request, if it exists and belongs to the staff member's office: every route on one
+    request (read, reply, mark answered) goes through here, so none can skip the office check."""
     found = await blocking(handoff.get_request, request.app.ctx.service.engine, request_id)
     if found is None:
         raise NotFound("Permintaan tidak ditemukan.")
+    if found["office_id"] and not request.ctx.user.may_see_office(found["office_id"]):
+        raise OfficeNotAllowed(found["office_id"])
     return found
 
 
@@ -57,8 +61,6 @@ async def _visible_request(request: Request, request_id: int) -> dict:
 async def conversation(request: Request, request_id: int):
     service = request.app.ctx.service
     found = await _visible_request(request, request_id)
-    if found["office_id"] and not request.ctx.user.may_see_office(found["office_id"]):
-        return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
     contact = await blocking(handoff.whatsapp_contact, service.engine, found["sender_id"])
     now = service.clock()
     window_open = contact is not None and now - contact.last_inbound_at <= CUSTOMER_SERVICE_WINDOW
@@ -79,8 +81,6 @@ async def reply(request: Request, request_id: int):
     service = request.app.ctx.service
     user = request.ctx.user.username
     found = await _visible_request(request, request_id)
-    if found["office_id"] and not request.ctx.user.may_see_office(found["office_id"]):
-        return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
     back = f"/bantuan/{request_id}"
     text = (request.form.get("pesan") or "").strip()
     if not text:
@@ -134,8 +134,9 @@ async def _outside_window(request: Request, back: str, contact: handoff.WhatsApp
 async def answered(request: Request, request_id: int):
     service = request.app.ctx.service
     user = request.ctx.user.username
+    found = await _visible_request(request, request_id)
     if not await blocking(handoff.mark_answered, service.engine, request_id, user, service.clock()):
         return await redirect_with(request, "/bantuan", "warning", "Permintaan ini sudah dijawab sebelumnya.")
     await blocking(request.app.ctx.audit.record, user, "handoff.answered", target=str(request_id),
-                   remote_addr=remote_addr(request))
+                   office_id=found["office_id"], remote_addr=remote_addr(request))
     return await redirect_with(request, "/bantuan", "ok", "Ditandai sudah dijawab.")
