@@ -4,23 +4,26 @@ for REST senders; the request is marked answered and the reply audited."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from antrean.booking.store import to_db_time
+from antrean.identity import mask_nik
 from antrean.handoff import service as handoff
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_outbox
+from tests.builders import make_nik
 from tests.whatsapp import meta
 from tests.whatsapp.standin import GraphStandIn
 
 pytestmark = pytest.mark.integration
 
 WA_ID = "6281234567890"
+NIK = make_nik(date(1990, 8, 17))
 
 
 def applicant_wrote(console, wa_id: str, text: str, ago: timedelta) -> int:
@@ -194,3 +197,32 @@ def test_reviewers_get_a_link_to_the_full_transcript(console):
     request_id = applicant_wrote(console, WA_ID, "mau bicara dengan petugas", timedelta(minutes=5))
     assert "/percakapan/" in console.as_role("reviewer").get(f"/bantuan/{request_id}").text
     assert "/percakapan/" not in console.as_role("counter").get(f"/bantuan/{request_id}").text
+
+
+def assistant_wrote(console, wa_id: str, text: str) -> None:
+    """A reply of the assistant with buttons, recorded in the outbox as the WhatsApp channel does."""
+    payload = {"type": "interactive", "interactive": {"type": "button", "body": {"text": text}, "action": {
+        "buttons": [{"type": "reply", "reply": {"id": "/affirm", "title": "Ya, daftarkan"}}]}}}
+    Inbox(console.service.engine).claim_reply(None, 1, meta.BATAM_NUMBER_ID, wa_id, "interactive", payload, "sandbox")
+
+
+def test_help_pages_mask_niks_unless_revealed_by_staff_with_the_right_and_audited(console):
+    sandboxed(console)
+    request_id = applicant_wrote(console, WA_ID, f"Budi Santoso#17-08-1990#Jl. Melati 5#{NIK}", timedelta(minutes=9))
+    assistant_wrote(console, WA_ID, f"*Periksa data pendaftaran:*\nNama: Budi Santoso\nNIK: {NIK}\n\nSudah benar?")
+    reviewer = console.as_role("reviewer")
+    queue, page = reviewer.get("/bantuan").text, reviewer.get(f"/bantuan/{request_id}").text
+    assert NIK not in queue and mask_nik(NIK) in queue
+    assert NIK not in page and page.count(mask_nik(NIK)) == 2  # the applicant's text and the assistant's summary
+    assert f"/bantuan/{request_id}/buka" not in page
+    assert reviewer.post(f"/bantuan/{request_id}/buka").status_code == 403
+    assert console.audit.recent(action="personal_data.viewed") == []
+
+    counter = console.as_role("counter")  # may reveal personal data, but only on purpose
+    page = counter.get(f"/bantuan/{request_id}").text
+    assert NIK not in page and f'action="/bantuan/{request_id}/buka"' in page
+    revealed = counter.post(f"/bantuan/{request_id}/buka")
+    assert revealed.status_code == 200
+    assert revealed.text.count(NIK) == 2 and WA_ID in revealed.text
+    [entry] = console.audit.recent(action="personal_data.viewed")
+    assert (entry.actor, entry.target, entry.office_id) == ("counter", f"bantuan:{request_id}", "batam")

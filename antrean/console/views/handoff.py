@@ -17,6 +17,7 @@ from antrean.console.web import (
     render,
 )
 from antrean.handoff import service as handoff
+from antrean.protection.masking import mask_text
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import TEXT_LIMIT
 from antrean.whatsapp.sandbox import (
@@ -39,7 +40,8 @@ OUTSIDE_WINDOW = ("Balasan tidak dikirim: pesan terakhir pemohon lewat WhatsApp 
 async def index(request: Request):
     service = request.app.ctx.service
     user = request.ctx.user
-    requests = [r for r in await blocking(handoff.open_requests, service.engine)
+    requests = [{**r, "last_message": mask_text(r["last_message"])}
+                for r in await blocking(handoff.open_requests, service.engine)
                 if r["office_id"] is None or user.may_see_office(r["office_id"])]
     await pop_flash(request)
     return render(request, "handoff.html", requests=requests, now=service.clock())
@@ -56,23 +58,42 @@ async def _visible_request(request: Request, request_id: int) -> dict:
     return found
 
 
-@bp.get("/<request_id:int>", name="conversation")
-@permission_required(Permission.HANDOFF)
-async def conversation(request: Request, request_id: int):
+async def _conversation_page(request: Request, request_id: int, revealed: bool):
     service = request.app.ctx.service
     found = await _visible_request(request, request_id)
+    if revealed:
+        # Recorded before the page is sent: no trace, no data.
+        await blocking(request.app.ctx.audit.record, request.ctx.user.username, "personal_data.viewed",
+                       target=f"bantuan:{request_id}", office_id=found["office_id"],
+                       remote_addr=remote_addr(request), fields=["message_text", "whatsapp_number"])
     contact = await blocking(handoff.whatsapp_contact, service.engine, found["sender_id"])
     now = service.clock()
     window_open = contact is not None and now - contact.last_inbound_at <= CUSTOMER_SERVICE_WINDOW
     turns = await blocking(handoff.transcript, service.engine, found["sender_id"])
     if contact is None:  # REST: only the staff replies are known here, besides the request itself
         turns = [{"at": found["requested_at"], "who": "applicant", "text": found["last_message"] or ""}, *turns]
+    if not revealed:
+        # What applicants type, and the assistant's summary of it, carry NIKs and numbers.
+        turns = [{**turn, "text": mask_text(turn["text"])} for turn in turns]
     review_id = (await blocking(handoff.latest_conversation_id, service.engine, found["sender_id"])
                  if request.ctx.user.can(Permission.REVIEW) else None)
     await pop_flash(request)
     return render(request, "handoff_conversation.html", item=found, contact=contact, window_open=window_open,
-                  turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id,
+                  turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id, revealed=revealed,
                   sandbox=outbound_settings(request.app.ctx.config.environ).sandbox)
+
+
+@bp.get("/<request_id:int>", name="conversation")
+@permission_required(Permission.HANDOFF)
+async def conversation(request: Request, request_id: int):
+    return await _conversation_page(request, request_id, revealed=False)
+
+
+@bp.post("/<request_id:int>/buka", name="reveal")
+@permission_required(Permission.HANDOFF | Permission.REVEAL_PERSONAL_DATA)
+async def reveal(request: Request, request_id: int):
+    # A POST (with CSRF) rather than a link: revealing leaves an audit entry, so it must be deliberate.
+    return await _conversation_page(request, request_id, revealed=True)
 
 
 @bp.post("/<request_id:int>/balas", name="reply")
