@@ -356,7 +356,8 @@ class BookingService:
         return self._close(code, BookingStatus.SERVED, actor)
 
     def mark_no_show(self, code: str, actor: str) -> Booking:
-        return self._close(code, BookingStatus.NO_SHOW, actor)
+        """Only on the booking's day or later: before it, the applicant can still come."""
+        return self._close(code, BookingStatus.NO_SHOW, actor, not_before_day=True)
 
     def punctuality(self, booking: Booking, moment: datetime) -> str:
         office = self.office(booking.office_id)
@@ -463,11 +464,14 @@ class BookingService:
         if booking.is_active:
             store.release_sender_slot(connection, booking.whatsapp_number)
 
-    def _close(self, code: str, status: BookingStatus, actor: str) -> Booking:
+    def _close(self, code: str, status: BookingStatus, actor: str, not_before_day: bool = False) -> Booking:
         def attempt(connection: Connection) -> Booking:
             booking = self._locked(connection, code)
             ensure_transition(booking, status)
             now = self.clock()
+            if not_before_day and booking.day > (today := self.calendar(booking.office_id).today(now)):
+                raise BookingRefused(RefusalReason.WRONG_DAY, f"booking is for {booking.day}",
+                                     {"day": booking.day, "today": today})
             self._finish(connection, booking, status, now)
             store.record_event(connection, booking.id, now, status.value, actor)
             return replace(booking, status=status, finished_at=now, updated_at=now)

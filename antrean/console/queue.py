@@ -65,6 +65,10 @@ class CounterQueue:
                 continue
         return None
 
+    def was_called(self, booking_id: int) -> bool:
+        with self.engine.connect() as connection:
+            return connection.execute(select(exists().where(counter_calls.c.booking_id == booking_id))).scalar()
+
     def waiting(self, office_id: str, day: date) -> int:
         with self.engine.connect() as connection:
             return connection.execute(

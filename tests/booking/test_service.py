@@ -233,6 +233,16 @@ def test_no_show_ends_the_booking_and_frees_the_number_quota(service, clock):
     assert service.book(make_request(serial=9, day=FRI, whatsapp_number=number)).status is BookingStatus.BOOKED
 
 
+def test_a_booking_of_a_later_day_cannot_become_a_no_show(service, clock):
+    booking = service.book(make_request(serial=1))  # Wednesday's, while it is Tuesday
+    refused = refusal(service.mark_no_show, booking.code, actor="loket-1")
+    assert refused.reason is RefusalReason.WRONG_DAY
+    assert (refused.facts["day"], refused.facts["today"]) == (WED, date(2026, 12, 1))
+    assert service.get_by_code(booking.code).status is BookingStatus.BOOKED
+    clock.moment = wib(2026, 12, 2, 16, 0)
+    assert service.mark_no_show(booking.code, actor="loket-1").status is BookingStatus.NO_SHOW
+
+
 def test_served_requires_check_in(service):
     booking = service.book(make_request())
     assert refusal(service.mark_served, booking.code, actor="loket-1").reason is RefusalReason.WRONG_STATUS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -69,6 +69,24 @@ def test_served_and_no_show_close_the_booking_and_are_audited(console, book):
     assert console.service.get_by_code(second.code).status.value == "no_show"
     assert [e.action for e in console.audit.recent(actor="counter") if e.action.startswith("booking.")] == [
         "booking.no_show", "booking.served", "booking.called", "booking.called"]
+
+
+def test_no_show_only_for_a_booking_of_today_that_was_called(console, book):
+    today, later = book(1), book(2, day=WEDNESDAY + timedelta(days=1))
+    on_wednesday(console, 7, 45)
+    console.service.check_in(today.code, actor="test")
+    client = counter(console)
+    for booking, label in ((later, "A-001"), (today, "A-001")):  # a later day's queue starts at 1 again
+        response = client.post(f"/loket/{booking.code}/tidak-hadir", {"kantor": "batam", "loket": "2"})
+        assert f"{label} belum dipanggil ke loket" in client.get(response.headers["location"]).text
+    assert console.service.get_by_code(later.code).status.value == "booked"
+    assert console.service.get_by_code(today.code).status.value == "checked_in"
+    assert console.audit.recent(action="booking.no_show") == []
+
+    call_next(client)
+    response = client.post(f"/loket/{today.code}/tidak-hadir", {"kantor": "batam", "loket": "2"})
+    assert "A-001 ditandai tidak hadir." in client.get(response.headers["location"]).text
+    assert console.service.get_by_code(today.code).status.value == "no_show"
 
 
 def test_serving_twice_is_refused_clearly(console, book):

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from antrean.booking.store import to_db_time
-from antrean.identity import mask_nik
 from antrean.handoff import service as handoff
+from antrean.identity import mask_nik
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_outbox

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sanic import Blueprint, Request
 
-from antrean.booking.model import BookingRefused
+from antrean.booking.model import BookingRefused, RefusalReason
+from antrean.booking.replies import day_name
 from antrean.console.permissions import Permission
 from antrean.console.views.common import chosen_office, office_today
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, remote_addr, render
@@ -57,9 +58,16 @@ async def _close(request: Request, code: str, outcome: str):
     mark = service.mark_served if outcome == "served" else service.mark_no_show
     user = request.ctx.user.username
     label = booking.queue_label(office.queue_prefix)
+    # Absent means called and not there: someone still waiting, or due on a later day, is not.
+    if outcome == "no_show" and not await blocking(request.app.ctx.queue.was_called, booking.id):
+        return await redirect_with(request, back, "error", f"{label} belum dipanggil ke loket: hanya pemohon yang "
+                                   "sudah dipanggil yang bisa ditandai tidak hadir.")
     try:
         booking = await blocking(mark, code, user)
-    except BookingRefused:
+    except BookingRefused as refused:
+        if refused.reason is RefusalReason.WRONG_DAY:
+            return await redirect_with(request, back, "error",
+                                       f"{label} untuk {day_name(refused.facts['day'])}: belum bisa diubah hari ini.")
         return await redirect_with(request, back, "error", f"{label} tidak bisa diubah: statusnya sudah berubah.")
     await blocking(request.app.ctx.audit.record, user, f"booking.{outcome}", target=booking.code,
                    office_id=office.id, remote_addr=remote_addr(request))
