@@ -5,6 +5,8 @@ on `app.ctx`; each area is a blueprint in `views/`. Started by `python -m antrea
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -41,6 +43,8 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app = Sanic(config.name)
     app.config.FALLBACK_ERROR_FORMAT = "html"
     app.ctx.config = config
+    # A key of its own for the login form's token, derived so it cannot stand in for the booking codes' key.
+    app.ctx.prelogin_key = hmac.new(config.build_secret(), b"antrean console pre-login csrf", hashlib.sha256).digest()
     app.ctx.service = service
     app.ctx.accounts = config.build_accounts()
     app.ctx.audit = AuditLog(service.engine, service.clock)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -18,7 +20,7 @@ from antrean.console.accounts import StaffAccounts
 from antrean.media.photo_store import MediaStore
 from antrean.review.sync import SETTLE_SECONDS
 from antrean.review.tracker import make_tracker_engine
-from antrean.runtime.settings import REPO_ROOT, Settings
+from antrean.runtime.settings import REPO_ROOT, Settings, secret_key
 
 _test_app_numbers = itertools.count(1)
 
@@ -31,9 +33,15 @@ class ConsoleConfig:
     session_max: timedelta = timedelta(hours=12)
     max_failed_logins: int = 5
     lockout: timedelta = timedelta(minutes=15)
-    # None: Secure cookies whenever the request arrived over HTTPS (behind a TLS proxy set
-    # FORWARDED_SECRET or this to True); a phone on the office LAN over plain HTTP still logs in.
+    # None: Secure (and `__Host-`) cookies whenever the request arrived over HTTPS, directly or
+    # through a trusted proxy; a phone on the office LAN over plain HTTP still logs in.
     secure_cookies: bool | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (ANTREAN_CONSOLE_TRUSTED_PROXIES):
+    # from anyone else those headers are the client's own say-so and are ignored.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Signs the login form's CSRF token; None: antrean.runtime.settings.secret_key (shared by the
+    # servers of an office, so a token made by one is accepted by another).
+    secret: bytes | None = None
     # The settings are built from this (antrean.runtime.settings) whenever they are asked for: tests
     # change it on a running console.
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -59,11 +67,16 @@ class ConsoleConfig:
         settings = Settings.from_env(environ)  # a wrong value stops the console before it starts
         return cls(environ=environ, session_idle=timedelta(minutes=settings.console.session_minutes),
                    secure_cookies=True if settings.console.secure_cookies else None,
-                   retention_daily=settings.retention.daily)
+                   trusted_proxies=settings.console.trusted_proxies, retention_daily=settings.retention.daily)
 
     @property
     def settings(self) -> Settings:
         return Settings.from_env(self.environ)
+
+    def build_secret(self) -> bytes:
+        if self.secret is None:
+            self.secret = secret_key(self.settings)
+        return self.secret
 
     def build_service(self) -> BookingService:
         if self.service is None:
@@ -101,6 +114,7 @@ class TestingConfig(ConsoleConfig):
     __test__ = False  # not a pytest test class, despite the name
     name: str = field(default_factory=lambda: f"antrean_console_test_{next(_test_app_numbers)}")
     password_hasher_factory: Callable[[], PasswordHasher] = cheap_password_hasher
+    secret: bytes | None = field(default_factory=lambda: secrets.token_bytes(32))
     review_settle_seconds: float = 0.0  # tests write events and look at them at once
     review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync
     retention_daily: bool = False  # tests call antrean.protection.retention themselves

@@ -4,10 +4,13 @@ checks per page, rendering, flash messages and security headers. Views stay shor
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from urllib.parse import quote
 
 from sanic import Request, html
@@ -18,6 +21,9 @@ from antrean.console.permissions import Permission
 
 SESSION_COOKIE = "antrean_sesi"
 PRELOGIN_COOKIE = "antrean_csrf"  # binds the login form's CSRF token before there is a session
+# Over HTTPS the cookies are named `__Host-…`: browsers then accept them only with Secure, Path=/
+# and no Domain, so neither a sibling subdomain nor a plain-HTTP page can plant or overwrite them.
+HOST_PREFIX = "__Host-"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 ANONYMOUS = AnonymousStaff()
@@ -47,7 +53,7 @@ async def blocking(function: Callable, *args, **kwargs):
 
 async def load_session(request: Request) -> HTTPResponse | None:
     accounts = request.app.ctx.accounts
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     session: StaffSession | None = await blocking(accounts.session, token) if token else None
     request.ctx.session = session
     request.ctx.user = session.user if session else ANONYMOUS
@@ -55,9 +61,9 @@ async def load_session(request: Request) -> HTTPResponse | None:
     if session:
         request.ctx.csrf_token = session.csrf_token
     else:
-        request.ctx.csrf_token = request.cookies.get(PRELOGIN_COOKIE) or ""
-        if len(request.ctx.csrf_token) < 32:
-            request.ctx.csrf_token = request.ctx.new_prelogin_token = secrets.token_urlsafe(32)
+        request.ctx.csrf_token = request.cookies.get(cookie_name(request, PRELOGIN_COOKIE)) or ""
+        if not prelogin_token_ok(request, request.ctx.csrf_token):
+            request.ctx.csrf_token = request.ctx.new_prelogin_token = new_prelogin_token(request)
     if request.method in UNSAFE_METHODS and not csrf_ok(request):
         return render(request, "error.html", status=403, title="Permintaan ditolak",
                       message="Formulir ini sudah kedaluwarsa atau tidak berasal dari konsol. "
@@ -72,6 +78,28 @@ def csrf_ok(request: Request) -> bool:
     return bool(submitted) and hmac.compare_digest(submitted.encode(), request.ctx.csrf_token.encode())
 
 
+# The login form's token (before there is a session) is double-submitted: in a cookie and in the form.
+# Unsigned, anyone able to plant a cookie (a sibling subdomain, a plain-HTTP page on the LAN) could
+# pair it with a matching form and log a colleague into the planter's account (login CSRF). Signed
+# by the server for the client's address, a made-up cookie fails, and so does a genuine one fetched
+# from the attacker's own address; a staff member whose address changed just reloads the form.
+
+def _prelogin_signature(request: Request, nonce: str) -> str:
+    key = request.app.ctx.prelogin_key
+    mac = hmac.new(key, f"{client_address(request)}|{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def new_prelogin_token(request: Request) -> str:
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_prelogin_signature(request, nonce)}"
+
+
+def prelogin_token_ok(request: Request, token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    return bool(nonce) and hmac.compare_digest(signature.encode(), _prelogin_signature(request, nonce).encode())
+
+
 async def finish_response(request: Request, response: HTTPResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         if name == "Cache-Control" and request.path.startswith("/static/"):
@@ -83,6 +111,7 @@ async def finish_response(request: Request, response: HTTPResponse) -> None:
 
 
 def set_cookie(request: Request, response: HTTPResponse, name: str, value: str, max_age: int | None = None) -> None:
+    name = cookie_name(request, name)
     response.cookies[name] = value
     cookie = response.cookies[name]
     cookie["httponly"] = True
@@ -90,9 +119,57 @@ def set_cookie(request: Request, response: HTTPResponse, name: str, value: str, 
     cookie["path"] = "/"
     if max_age is not None:
         cookie["max-age"] = max_age
-    secure = request.app.ctx.config.secure_cookies
-    if secure or (secure is None and request.scheme == "https"):
+    if secure_cookies(request):
         cookie["secure"] = True
+
+
+def clear_cookie(request: Request, response: HTTPResponse, name: str) -> None:
+    # With the same attributes as when it was set: browsers ignore a `__Host-` deletion without Secure.
+    set_cookie(request, response, name, "", max_age=0)
+
+
+def secure_cookies(request: Request) -> bool:
+    configured = request.app.ctx.config.secure_cookies
+    return configured if configured is not None else is_https(request)
+
+
+def cookie_name(request: Request, name: str) -> str:
+    return HOST_PREFIX + name if secure_cookies(request) else name
+
+
+# --- who is asking, through a proxy or not ----------------------------------------------------------
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text.strip().removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
+
+
+def _trusted(request: Request, address: IPv4Address | IPv6Address | None) -> bool:
+    return address is not None and any(address in network for network in request.app.ctx.config.trusted_proxies)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address; behind a trusted proxy, the nearest address in X-Forwarded-For that is
+    not itself a trusted proxy (what a client writes there itself sits further left and is skipped)."""
+    peer = request.ip or ""
+    if not _trusted(request, _address(peer)):
+        return peer
+    hops = [hop for value in request.headers.getall("x-forwarded-for", []) for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break
+        if not _trusted(request, address):
+            return str(address)
+    return peer
+
+
+def is_https(request: Request) -> bool:
+    if _trusted(request, _address(request.ip or "")) and (proto := request.headers.get("x-forwarded-proto")):
+        return proto.split(",")[0].strip().lower() == "https"
+    return request.scheme == "https"
 
 
 # --- access control ----------------------------------------------------------------------------------
@@ -180,4 +257,5 @@ def navigation(user) -> list[tuple[str, str]]:
 
 
 def remote_addr(request: Request) -> str:
-    return (request.remote_addr or request.ip or "")[:64]
+    """The client's address as the audit log records it."""
+    return client_address(request)[:64]

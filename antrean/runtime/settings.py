@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -134,6 +135,13 @@ def _secret_key(raw: str) -> str:
     if len(raw) < 32:
         raise _Expected("at least 32 characters (e.g. `openssl rand -hex 32`)")
     return raw
+
+
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise _Expected("comma-separated IP addresses or networks, e.g. 10.0.0.5,10.0.0.0/24") from None
 
 
 def _worker_id(raw: str) -> str:
@@ -288,6 +296,11 @@ class ConsoleSettings(_Area):
                                 "idle minutes", _whole(1))
     secure_cookies: bool = _var("ANTREAN_CONSOLE_SECURE_COOKIES", False, "`1`: `Secure` cookies always (off: "
                                 "whenever the request came over HTTPS)", _flag)
+    trusted_proxies: tuple = _var("ANTREAN_CONSOLE_TRUSTED_PROXIES", (), "comma-separated addresses or networks "
+                                  "of the TLS proxy in front of the console (e.g. `127.0.0.1`); only from these "
+                                  "peers are `X-Forwarded-Proto` (→ `Secure`, `__Host-` cookies) and "
+                                  "`X-Forwarded-For` (→ the client's address for login throttling and the audit "
+                                  "log) believed", _networks, shown="unset: none")
     rasa_url: str = _var("ANTREAN_RASA_URL", "http://127.0.0.1:5005", "the Rasa server the simulator checks "
                          "before it writes to the WhatsApp inbox (`make run` sets it)", _http_url)
 

@@ -10,6 +10,8 @@ from antrean.console.permissions import Permission
 from antrean.console.web import (
     SESSION_COOKIE,
     blocking,
+    clear_cookie,
+    cookie_name,
     login_required,
     remote_addr,
     render,
@@ -81,9 +83,9 @@ async def login(request: Request):
 
 @bp.post("/keluar", name="logout")
 async def logout(request: Request):
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     if token:
         await blocking(request.app.ctx.accounts.close_session, token)
     response = redirect("/masuk")
-    del response.cookies[SESSION_COOKIE]
+    clear_cookie(request, response, SESSION_COOKIE)
     return response
