@@ -1,5 +1,5 @@
 """Staff accounts and their sessions: argon2 password hashes, server-side sessions with a CSRF
-token each, expiry, and a per-account lockout after repeated wrong passwords.
+token each, expiry, and growing waits after wrong passwords (antrean.console.throttle).
 
 Used by the console (login, every request) and by `python -m antrean users …`. Each method is one
 short transaction; the caller passes the clock's "now" through the injectable clock."""
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.console.permissions import ROLES, Permission, permissions_of
 from antrean.console.schema import staff_sessions, staff_users
+from antrean.console.throttle import LoginThrottle, ThrottlePolicy
 from antrean.runtime.clock import Clock
 
 MIN_PASSWORD_LENGTH = 12
@@ -36,7 +37,7 @@ class LoginRefused(Exception):
     class Reason(str, Enum):
         WRONG_CREDENTIALS = "wrong_credentials"  # unknown user or wrong password: never say which
         DISABLED = "disabled"
-        LOCKED = "locked"
+        THROTTLED = "throttled"  # too many failures through this account or address: wait until `until`
 
     def __init__(self, reason: LoginRefused.Reason, until: datetime | None = None):
         super().__init__(reason.value)
@@ -116,16 +117,14 @@ class StaffAccounts:
         hasher: PasswordHasher | None = None,
         session_idle: timedelta = timedelta(minutes=30),
         session_max: timedelta = timedelta(hours=12),
-        max_failures: int = 5,
-        lockout: timedelta = timedelta(minutes=15),
+        throttle: ThrottlePolicy | None = None,
     ):
         self.engine = engine
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.session_idle = session_idle
         self.session_max = session_max
-        self.max_failures = max_failures
-        self.lockout = lockout
+        self.throttle = LoginThrottle(engine, throttle)
         # Verifying against this when the user is unknown takes as long as a real check, so the
         # response time does not tell which usernames exist.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
@@ -167,11 +166,13 @@ class StaffAccounts:
         self._update(username, active=False)
 
     def enable(self, username: str) -> None:
-        self._update(username, active=True, failed_logins=0, locked_until=None)
+        self._update(username, active=True)
+        self.throttle.forgive_account(username)
 
     def reset_password(self, username: str, password: str) -> None:
         check_password_strength(password, username.lower())
-        self._update(username, password_hash=self.hasher.hash(password), failed_logins=0, locked_until=None)
+        self._update(username, password_hash=self.hasher.hash(password))
+        self.throttle.forgive_account(username)
 
     def _update(self, username: str, **values) -> None:
         with self.engine.begin() as connection:
@@ -186,29 +187,29 @@ class StaffAccounts:
 
     # --- logging in --------------------------------------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> StaffUser:
+    def authenticate(self, username: str, password: str, address: str = "") -> StaffUser:
+        """The account for this username and password, tried from the client `address`; refused
+        (LoginRefused) when wrong, disabled, or while too many failures make this try wait."""
         now = self.clock()
+        username = username.strip().lower()
+        until = self.throttle.waiting_until(username, address, now)
+        if until is not None:
+            raise LoginRefused(LoginRefused.Reason.THROTTLED, until)
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(staff_users).where(staff_users.c.username == username.strip().lower())
-            ).first()
+            row = connection.execute(select(staff_users).where(staff_users.c.username == username)).first()
         if row is None:
             self._verify(self._dummy_hash, password)
+        if row is None or not self._verify(row.password_hash, password):
+            self.throttle.failed(username, address, now)
             raise LoginRefused(LoginRefused.Reason.WRONG_CREDENTIALS)
-        locked_until = from_db_time(row.locked_until)
-        if locked_until is not None and locked_until > now:
-            raise LoginRefused(LoginRefused.Reason.LOCKED, locked_until)
-        if not self._verify(row.password_hash, password):
-            self._count_failure(row.id, now)
-            raise LoginRefused(LoginRefused.Reason.WRONG_CREDENTIALS)
+        self.throttle.succeeded(username, address)
         if not row.active:
             # Said only after a correct password, so it reveals nothing to a guesser.
             raise LoginRefused(LoginRefused.Reason.DISABLED)
-        values = {"failed_logins": 0, "locked_until": None}
         if self.hasher.check_needs_rehash(row.password_hash):
-            values["password_hash"] = self.hasher.hash(password)
-        with self.engine.begin() as connection:
-            connection.execute(update(staff_users).where(staff_users.c.id == row.id).values(**values))
+            with self.engine.begin() as connection:
+                connection.execute(update(staff_users).where(staff_users.c.id == row.id)
+                                   .values(password_hash=self.hasher.hash(password)))
         return _user(row)
 
     def _verify(self, password_hash: str, password: str) -> bool:
@@ -216,18 +217,6 @@ class StaffAccounts:
             return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-
-    def _count_failure(self, user_id: int, now: datetime) -> None:
-        with self.engine.begin() as connection:
-            # Increment in SQL, then read back: parallel guesses each count.
-            connection.execute(update(staff_users).where(staff_users.c.id == user_id)
-                               .values(failed_logins=staff_users.c.failed_logins + 1))
-            failures = connection.execute(
-                select(staff_users.c.failed_logins).where(staff_users.c.id == user_id)
-            ).scalar()
-            if failures >= self.max_failures:
-                connection.execute(update(staff_users).where(staff_users.c.id == user_id)
-                                   .values(failed_logins=0, locked_until=to_db_time(now + self.lockout)))
 
     # --- sessions ----------------------------------------------------------------------------------
 

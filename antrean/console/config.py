@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
+from antrean.console.throttle import ThrottlePolicy
 from antrean.media.photo_store import MediaStore
 from antrean.review.sync import SETTLE_SECONDS
 from antrean.review.tracker import make_tracker_engine
@@ -31,8 +32,7 @@ class ConsoleConfig:
     name: str = "antrean_console"
     session_idle: timedelta = timedelta(minutes=30)
     session_max: timedelta = timedelta(hours=12)
-    max_failed_logins: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     # None: Secure (and `__Host-`) cookies whenever the request arrived over HTTPS, directly or
     # through a trusted proxy; a phone on the office LAN over plain HTTP still logs in.
     secure_cookies: bool | None = None
@@ -90,7 +90,7 @@ class ConsoleConfig:
         return StaffAccounts(
             service.engine, service.clock, self.password_hasher_factory(),
             session_idle=self.session_idle, session_max=self.session_max,
-            max_failures=self.max_failed_logins, lockout=self.lockout,
+            throttle=self.login_throttle,
         )
 
     def build_tracker_engine(self) -> Engine:

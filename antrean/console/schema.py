@@ -18,8 +18,7 @@ from sqlalchemy import (
 
 from antrean.runtime.tables import metadata
 
-# Staff accounts. The role names a fixed set of permission flags (antrean/console/permissions.py);
-# `failed_logins`/`locked_until` slow down password guessing per account.
+# Staff accounts. The role names a fixed set of permission flags (antrean/console/permissions.py).
 staff_users = Table(
     "staff_users",
     metadata,
@@ -30,10 +29,20 @@ staff_users = Table(
     Column("office_id", String(40)),  # None: every office
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("locked_until", DateTime),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+# Failed logins per key (account from an address, address, account): how many lately, and until when
+# the next try waits (antrean/console/throttle.py). Rows go once quiet for an hour.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(120), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime, nullable=False),
+    Column("blocked_until", DateTime),
+    Index("ix_login_throttle_last_failure_at", "last_failure_at"),
 )
 
 # Server-side sessions: the cookie carries a random token, the table keeps only its SHA-256, so a

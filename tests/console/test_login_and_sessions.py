@@ -122,14 +122,14 @@ def test_disabling_an_account_ends_its_open_session_at_once(console):
     assert "dinonaktifkan" in again.text
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(console):
+def test_after_six_wrong_passwords_the_next_try_waits_and_then_works(console):
     client = console.client()
-    for _ in range(5):
+    for _ in range(6):
         assert client.login("counter", "wrong-password-guess").status_code == 401
-    locked = client.login("counter", console.passwords["counter"])
-    assert locked.status_code == 401
-    assert "dikunci sementara" in locked.text
-    console.clock.moment += timedelta(minutes=16)
+    waiting = client.login("counter", console.passwords["counter"])
+    assert waiting.status_code == 429 and waiting.headers["retry-after"] == "1"
+    assert "Tunggu 1 detik" in waiting.text and "dikunci" not in waiting.text
+    console.clock.moment += timedelta(seconds=1)
     assert client.login("counter", console.passwords["counter"]).status_code == 302
 
 

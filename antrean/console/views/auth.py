@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sanic import Blueprint, Request
 from sanic.response import redirect
 
@@ -23,7 +25,7 @@ bp = Blueprint("auth")
 LOGIN_MESSAGES = {
     LoginRefused.Reason.WRONG_CREDENTIALS: "Nama pengguna atau kata sandi salah.",
     LoginRefused.Reason.DISABLED: "Akun ini dinonaktifkan. Hubungi admin kantor.",
-    LoginRefused.Reason.LOCKED: "Terlalu banyak percobaan yang salah. Akun dikunci sementara; coba lagi nanti.",
+    LoginRefused.Reason.THROTTLED: "Terlalu banyak percobaan masuk yang gagal. Tunggu {wait}, lalu coba lagi.",
 }
 
 # The first page each role works on, in order of preference.
@@ -68,10 +70,17 @@ async def login(request: Request):
     password = request.form.get("password") or ""
     next_page = _safe_next(request.form.get("lanjut"))
     try:
-        user = await blocking(accounts.authenticate, username, password)
+        user = await blocking(accounts.authenticate, username, password, remote_addr(request))
     except LoginRefused as refused:
         await blocking(request.app.ctx.audit.record, username or "-", "login.refused",
                        remote_addr=remote_addr(request), reason=refused.reason.value)
+        if refused.reason is LoginRefused.Reason.THROTTLED:
+            seconds = max(1, math.ceil((refused.until - accounts.clock()).total_seconds()))
+            wait = f"{seconds} detik" if seconds < 120 else f"{math.ceil(seconds / 60)} menit"
+            response = render(request, "login.html", status=429, username=username, next=next_page or "",
+                              error=LOGIN_MESSAGES[refused.reason].format(wait=wait))
+            response.headers["Retry-After"] = str(seconds)
+            return response
         return render(request, "login.html", status=401, username=username, next=next_page or "",
                       error=LOGIN_MESSAGES[refused.reason])
     token = await blocking(accounts.open_session, user)
