@@ -202,7 +202,7 @@ class StaffAccounts:
         if row is None or not self._verify(row.password_hash, password):
             self.throttle.failed(username, address, now)
             raise LoginRefused(LoginRefused.Reason.WRONG_CREDENTIALS)
-        self.throttle.succeeded(username, address)
+        self.throttle.succeeded(username, address, now)
         if not row.active:
             # Said only after a correct password, so it reveals nothing to a guesser.
             raise LoginRefused(LoginRefused.Reason.DISABLED)

@@ -82,16 +82,22 @@ class LoginThrottle:
                 if wait:
                     connection.execute(update(table).where(table.c.key == key)
                                        .values(blocked_until=to_db_time(now + wait)))
-            # Typed usernames and addresses are kept no longer than they are of use.
-            connection.execute(delete(table).where(table.c.last_failure_at < stale, or_(
-                table.c.blocked_until.is_(None), table.c.blocked_until < to_db_time(now))))
+            self._tidy(connection, now)
 
-    def succeeded(self, username: str, address: str) -> None:
+    def succeeded(self, username: str, address: str, now: datetime) -> None:
         """The owner got in from here: their own mistypes are forgiven. The address's count stays
         (a login to one's own account must not reset a spray from the same address)."""
         keys = [key for key in self.policy.keys(username, address) if not key.startswith("addr:")]
         with self.engine.begin() as connection:
             connection.execute(delete(login_throttle).where(login_throttle.c.key.in_(keys)))
+            self._tidy(connection, now)
+
+    def _tidy(self, connection, now: datetime) -> None:
+        # Typed usernames and client addresses are kept no longer than they are of use.
+        table = login_throttle
+        connection.execute(delete(table).where(
+            table.c.last_failure_at < to_db_time(now - self.policy.forget_after),
+            or_(table.c.blocked_until.is_(None), table.c.blocked_until < to_db_time(now))))
 
     def forgive_account(self, username: str) -> None:
         """An admin re-enabled the account or reset its password: its waits end everywhere."""

@@ -127,3 +127,20 @@ def test_the_service_refuses_a_waiting_login_without_checking_the_password(conso
     assert refused.value.reason is LoginRefused.Reason.THROTTLED
     assert refused.value.until == console.clock() + timedelta(seconds=1)
     assert console.accounts.authenticate("counter", console.passwords["counter"], "192.0.2.2").username == "counter"
+
+
+def test_counts_are_forgotten_after_a_quiet_hour_and_their_rows_deleted(console):
+    from sqlalchemy import func, select
+
+    from antrean.console.schema import login_throttle
+
+    attacker = Visitor(console, "203.0.113.9")
+    for _ in range(7):
+        attacker.login("counter", WRONG)
+    console.clock.moment += timedelta(hours=1, seconds=1)
+    assert waited(attacker.login("counter", WRONG)) is None
+    assert waited(attacker.login("counter", WRONG)) is None  # counting from 1 again, not from 8
+    console.clock.moment += timedelta(hours=1, seconds=1)
+    assert Visitor(console, "198.51.100.7").login("admin", console.passwords["admin"]).status_code == 302
+    with console.service.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(login_throttle)).scalar() == 0
