@@ -17,8 +17,8 @@ from antrean.console.config import ConsoleConfig
 from antrean.console.present import register_filters
 from antrean.console.queue import CounterQueue
 from antrean.console.review import ReviewSource
-from antrean.console.views.common import OfficeNotAllowed
-from antrean.console.web import finish_response, forbidden, load_session
+from antrean.console.views.common import BadQuery, OfficeNotAllowed
+from antrean.console.web import finish_response, forbidden, load_session, render
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -60,6 +60,8 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     templates.globals["offices"] = service.offices
     app.ctx.templates = templates
 
+    # Before any route is added: every <…:int> of the console's routes goes through database_id.
+    app.router.register_pattern("int", database_id, r"^-?\d+$")
     app.register_middleware(load_session, "request")
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
@@ -79,7 +81,19 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     async def _other_office(request, _error):
         return forbidden(request, "Akun Anda hanya untuk kantor Anda sendiri.")
 
+    @app.exception(BadQuery)
+    async def _bad_query(request, error):
+        return render(request, "error.html", status=400, title="Alamat halaman tidak valid", message=str(error))
+
     return app
+
+
+def database_id(text: str) -> int:
+    """A route's <…:int> part as a row id: at most 18 digits, so it fits the databases' 64-bit
+    integers. A longer one is no row (404) rather than an overflow in the database driver (500)."""
+    if len(text.lstrip("-")) > 18:
+        raise ValueError("not a row id")
+    return int(text)
 
 
 def _daily_retention(app: Sanic):

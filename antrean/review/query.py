@@ -61,7 +61,7 @@ class ConversationFilter:
         for f in fields(cls):
             raw = (args.get(f.name) or "").strip()[:200]
             if f.name == "halaman":
-                values[f.name] = max(1, min(int(raw), 100_000)) if raw.isdigit() else 1
+                values[f.name] = max(1, min(_whole(raw) or 1, 100_000))
             elif raw:
                 values[f.name] = raw
         chosen = cls(**values)
@@ -116,9 +116,16 @@ class Page:
 
 def _day(text: str) -> date | None:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    # The day after, in any time zone, must still be a date (the console refuses such days earlier).
+    return day if date.min + timedelta(days=2) <= day <= date.max - timedelta(days=2) else None
+
+
+def _whole(text: str) -> int | None:
+    """ASCII digits only (str.isdigit also takes "²"), few enough to be a database integer."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
 
 
 def _number(text: str) -> float | None:
@@ -157,10 +164,10 @@ def conditions(chosen: ConversationFilter, zone: ZoneInfo, office_ids: list[str]
             digits = "62" + digits[1:]
         # A whole number is an indexed equality; its last digits a prefix range of the reversed number.
         where.append(c.sender_id == digits if len(digits) >= 10 else prefix(c.sender_reversed, digits[::-1]))
-    if chosen.giliran_min.isdigit():
-        where.append(c.turns >= int(chosen.giliran_min))
-    if chosen.giliran_maks.isdigit():
-        where.append(c.turns <= int(chosen.giliran_maks))
+    if (least := _whole(chosen.giliran_min)) is not None:
+        where.append(c.turns >= least)
+    if (most := _whole(chosen.giliran_maks)) is not None:
+        where.append(c.turns <= most)
     if chosen.hasil in OUTCOMES:
         where.append(c.outcome == chosen.hasil)
     if (threshold := _number(chosen.keyakinan_maks)) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sanic import Request
@@ -9,9 +10,41 @@ from sanic.exceptions import NotFound
 
 from antrean.booking.offices import Office
 
+# The days a page can be about: far beyond any booking, and far enough from date.min/max that a
+# day before or after, or a whole range in any time zone, is still a date.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only (str.isdigit also takes "²"), and few of them
+
 
 class OfficeNotAllowed(Exception):
     pass
+
+
+class BadQuery(Exception):
+    """A query parameter no page can work with; answered 400 with this message (for staff)."""
+
+
+def query_day(request: Request, name: str) -> date | None:
+    return day_in_query(request.args.get(name), name)
+
+
+def day_in_query(text: str | None, name: str) -> date | None:
+    """The day in a query parameter; None when absent or not a day (the page's default applies);
+    BadQuery when it is a day no page can show (9999-12-31: the day after is not a date)."""
+    try:
+        day = date.fromisoformat(text.strip()) if text else None
+    except ValueError:
+        return None
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise BadQuery(f"Tanggal di alamat halaman ({name}) di luar rentang yang bisa ditampilkan "
+                       f"({FIRST_DAY.isoformat()} sampai {LAST_DAY.isoformat()}).")
+    return day
+
+
+def whole_number(text: str | None) -> int | None:
+    """A small non-negative whole number, or None (callers fall back to their default)."""
+    text = (text or "").strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
 
 
 def chosen_office(request: Request) -> Office:
@@ -37,10 +70,4 @@ def office_today(request: Request, office: Office) -> date:
 
 
 def chosen_day(request: Request, office: Office) -> date:
-    text = request.args.get("tanggal", "").strip()
-    if text:
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    return office_today(request, office)
+    return query_day(request, "tanggal") or office_today(request, office)

@@ -5,14 +5,17 @@ tags, review status, a note, flagged messages; the ID photo (audited) and export
 from __future__ import annotations
 
 import io
+import logging
 from urllib.parse import parse_qs
 
 from PIL import Image
 from sanic import Blueprint, Request
 from sanic.exceptions import NotFound
 from sanic.response import raw, redirect
+from sqlalchemy.exc import SQLAlchemyError
 
 from antrean.console.permissions import Permission
+from antrean.console.views.common import query_day
 from antrean.console.web import (
     blocking,
     forbidden,
@@ -27,6 +30,7 @@ from antrean.review import tracker as tracker_store
 from antrean.review.schema import OUTCOMES
 
 bp = Blueprint("conversations", url_prefix="/percakapan")
+logger = logging.getLogger(__name__)
 
 OUTCOME_LABELS = {
     "booked": "Terdaftar", "refused": "Ditolak", "abandoned": "Ditinggalkan", "handoff": "Ke petugas",
@@ -51,6 +55,8 @@ async def index(request: Request):
     # opening the list sees the conversation that just ended.
     synced = await blocking(review.sync, 1)
     user = request.ctx.user
+    for name in ("dari", "sampai"):
+        query_day(request, name)  # a day the list cannot filter on is said so, not silently dropped
     chosen = query.ConversationFilter.from_args(request.args)
     if user.office_id:
         chosen.kantor = user.office_id
@@ -86,12 +92,23 @@ async def _transcript_page(request: Request, conversation_id: int, revealed: boo
         await blocking(request.app.ctx.audit.record, request.ctx.user.username, "personal_data.viewed",
                        target=f"percakapan:{conversation.id}", office_id=conversation.office_id,
                        remote_addr=remote_addr(request), fields=["message_text", "nik", "slots"])
-    items = await blocking(transcript.transcript, request.app.ctx.review.tracker_engine, conversation, revealed)
+    items = await _transcript(request, conversation, revealed)
     await pop_flash(request)
     office = request.app.ctx.service.offices.get(conversation.office_id or "")
-    return render(request, "conversations/detail.html", conversation=conversation, items=items, revealed=revealed,
-                  office=office, zone=_zone(request, conversation.office_id), outcome_labels=OUTCOME_LABELS,
+    return render(request, "conversations/detail.html", conversation=conversation, items=items or [],
+                  revealed=revealed, tracker_unreachable=items is None, office=office,
+                  zone=_zone(request, conversation.office_id), outcome_labels=OUTCOME_LABELS,
                   back=request.args.get("kembali", ""))
+
+
+async def _transcript(request: Request, conversation: work.ConversationInfo, revealed: bool) -> list | None:
+    """The transcript from Rasa's tracker store; None while it cannot be read (not created yet by
+    Rasa, or down): the page then says so instead of failing."""
+    try:
+        return await blocking(transcript.transcript, request.app.ctx.review.tracker_engine, conversation, revealed)
+    except SQLAlchemyError:
+        logger.warning("tracker store unreadable for conversation %s", conversation.id, exc_info=True)
+        return None
 
 
 @bp.get("/<conversation_id:int>", name="detail")
@@ -113,7 +130,9 @@ async def photo(request: Request, conversation_id: int, event_id: int):
     conversation = await _conversation(request, conversation_id)
     if refused := _other_office(request, conversation):
         return refused
-    items = await blocking(transcript.transcript, request.app.ctx.review.tracker_engine, conversation, False)
+    items = await _transcript(request, conversation, False)
+    if items is None:
+        raise NotFound("Foto tidak dapat dicari: penyimpanan percakapan Rasa tidak dapat dibaca saat ini.")
     ref = next((i.photo_ref for i in items if i.event_id == event_id and i.photo_ref), None)
     if ref is None:
         raise NotFound("Pesan ini tidak membawa foto.")
@@ -214,7 +233,11 @@ async def export(request: Request, conversation_id: int):
             return tracker_store.sender_events(connection, conversation.sender_id, conversation.first_event_id,
                                                conversation.last_event_id)
 
-    events = await blocking(read_events)
+    try:
+        events = await blocking(read_events)
+    except SQLAlchemyError:
+        return await redirect_with(request, _back(conversation_id), "error",
+                                   "Penyimpanan percakapan Rasa tidak dapat dibaca saat ini; coba lagi nanti.")
     title = f"percakapan {conversation.id} ({conversation.outcome}, ditinjau {conversation.reviewed_by})"
     path = await blocking(stories.write_story, review.config.stories_dir, conversation.id, title, events)
     await blocking(request.app.ctx.audit.record, request.ctx.user.username, "export.test_story",

@@ -7,15 +7,14 @@ from sanic import Blueprint, Request
 from antrean.booking.model import BookingRefused, RefusalReason
 from antrean.booking.replies import day_name
 from antrean.console.permissions import Permission
-from antrean.console.views.common import chosen_office, office_today
+from antrean.console.views.common import chosen_office, office_today, whole_number
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, remote_addr, render
 
 bp = Blueprint("counter", url_prefix="/loket")
 
 
 def _counter_label(request: Request, office) -> str:
-    text = (request.args.get("loket") or (request.form.get("loket") if request.form else None) or "1").strip()
-    number = int(text) if text.isdigit() else 1
+    number = whole_number(request.args.get("loket") or (request.form.get("loket") if request.form else None)) or 1
     return str(min(max(number, 1), office.counters))
 
 

@@ -16,7 +16,7 @@ from antrean.booking.replies import day_name
 from antrean.console import dashboard
 from antrean.console.charts import OK, Bar, bar_chart, funnel_chart
 from antrean.console.permissions import Permission
-from antrean.console.views.common import chosen_office, office_today
+from antrean.console.views.common import chosen_office, day_in_query, office_today
 from antrean.console.web import blocking, permission_required, render
 
 bp = Blueprint("dashboard", url_prefix="/dasbor")
@@ -43,20 +43,13 @@ def date_range(first_text: str | None, last_text: str | None, today: date,
                office: Office) -> tuple[date, date, str | None]:
     """The days asked for (dari, sampai), in order and at most MAX_DAYS long; by default the past
     week and the days that can be booked now. The notice says when the range was cut."""
-    first = _day(first_text) or today - timedelta(days=6)
-    last = _day(last_text) or today + timedelta(days=office.booking_horizon_days + 2)
+    first = day_in_query(first_text, "dari") or today - timedelta(days=6)
+    last = day_in_query(last_text, "sampai") or today + timedelta(days=office.booking_horizon_days + 2)
     if last < first:
         first, last = last, first
     if (last - first).days >= MAX_DAYS:
         return first, first + timedelta(days=MAX_DAYS - 1), f"Rentang dibatasi {MAX_DAYS} hari."
     return first, last, None
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()) if text else None
-    except ValueError:
-        return None
 
 
 # --- the panels, top to bottom: each returns the values its part of the template shows --------------

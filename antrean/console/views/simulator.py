@@ -16,7 +16,7 @@ from sanic.response import raw
 from sqlalchemy import func, select
 
 from antrean.console.permissions import Permission
-from antrean.console.views.common import chosen_office
+from antrean.console.views.common import chosen_office, whole_number
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, render
 from antrean.media.photos import MAX_BYTES
 from antrean.whatsapp.inbox import Inbox
@@ -68,9 +68,9 @@ def latest_conversation(engine, user_id: int) -> int:
 
 
 async def conversation_number(request: Request) -> int:
-    chosen = request.args.get("sesi") or (request.form.get("sesi") if request.form else None)
-    if chosen and chosen.isdigit() and 1 <= int(chosen) <= 999:
-        return int(chosen)
+    chosen = whole_number(request.args.get("sesi") or (request.form.get("sesi") if request.form else None))
+    if chosen is not None and 1 <= chosen <= 999:
+        return chosen
     return await blocking(latest_conversation, request.app.ctx.service.engine, request.ctx.user.id)
 
 
