@@ -57,6 +57,8 @@ def test_anonymous_visitors_are_sent_to_the_login_page(console, path):
     ("reviewer", "/pemesanan/ABCD-EFGH-JKMN/buka"),
     ("security", "/bantuan/1/dijawab"),
     ("security", "/bantuan/1/balas"),
+    ("reviewer", "/bantuan/1/buka"),  # the reviewer has no personal-data right
+    ("security", "/bantuan/1/buka"),
     ("counter", "/nlu/1"),
     ("security", "/simulator/kirim"),
     ("counter", "/simulator/baru"),
