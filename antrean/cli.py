@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     users_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_disable = users_commands.add_parser("disable", help="disable an account and end its sessions")
     users_disable.add_argument("username")
-    users_enable = users_commands.add_parser("enable", help="enable a disabled account again (also ends its login waits)")
+    users_enable = users_commands.add_parser("enable",
+                                             help="enable a disabled account again (also ends its login waits)")
     users_enable.add_argument("username")
     users_reset = users_commands.add_parser("reset", help="set a new password and end the account's sessions")
     users_reset.add_argument("username")
