@@ -81,6 +81,7 @@ def test_an_attacker_does_not_lock_the_owner_out_from_another_address(console):
     assert owner.login("counter", console.passwords["counter"]).status_code == 302
 
 
+@pytest.mark.slow  # 70 logins
 def test_guesses_from_many_addresses_slow_the_account_down_but_at_most_a_minute(console):
     for n in range(51):
         assert waited(Visitor(console, f"203.0.113.{n + 1}").login("counter", WRONG)) is None

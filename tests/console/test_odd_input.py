@@ -138,6 +138,7 @@ def test_each_route_reads_the_parameters_it_is_known_for(with_data, admin, monke
     assert "sesi" in reads["/simulator"] and {"dari", "sampai"} <= set(reads["/dasbor"])
 
 
+@pytest.mark.slow  # hundreds of requests
 def test_every_parameter_of_every_page_takes_extreme_values_without_a_500(with_data, admin, monkeypatch):
     reads = parameters_read(with_data, admin, monkeypatch)
     failures = []
@@ -170,6 +171,7 @@ def urls(draw, routes, reads):
     return path + ("?" + urlencode(query) if query else "")
 
 
+@pytest.mark.slow  # hundreds of requests
 def test_no_generated_query_string_makes_any_page_fail(with_data, admin, monkeypatch):
     """Hypothesis: any GET route, any mix of the parameters it reads and made-up ones, odd values."""
     routes = get_routes(with_data.app)
