@@ -1,16 +1,16 @@
 """Login throttling by account and client address with growing waits, instead of the per-account
 lock (whose columns go: a lock let anyone keep staff out).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
