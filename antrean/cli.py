@@ -22,6 +22,8 @@ from antrean.booking.model import Booking, BookingRefused
 from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
 from antrean.identity import IdentityError, mask_msisdn, mask_nik
+from antrean.model_registry.commands import SUBCOMMANDS as MODEL_SUBCOMMANDS
+from antrean.model_registry.commands import add_parser as add_model_parser
 from antrean.runtime.db import database_url, upgrade_database
 from antrean.runtime.settings import SettingsError, current
 
@@ -85,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_export = nlu_commands.add_parser("export", help="write the accepted examples to data/nlu/reviewed.yml "
                                                         "(personal data replaced by placeholders)")
     nlu_export.add_argument("--out", help="another file instead of data/nlu/reviewed.yml")
+    nlu_export.add_argument("--test-out", help="the held-out share (one in five, by a hash of the text) "
+                                               "instead of tests/nlu_test_set/reviewed.yml")
+    add_model_parser(commands)
     privacy = commands.add_parser("privacy", help="an applicant's personal data: erase it, or export it "
                                                   "(right of access)")
     privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
@@ -266,17 +271,27 @@ def cmd_nlu_export(args) -> str:
     from pathlib import Path
 
     from antrean.console.audit import AuditLog
+    from antrean.model_registry.testset import REVIEWED_TEST_FILE
     from antrean.training.data import REVIEWED_FILE
     from antrean.training.export import export
 
     service = _service()
-    result = export(service.engine, Path(args.out) if args.out else REVIEWED_FILE)
+    result = export(service.engine, Path(args.out) if args.out else REVIEWED_FILE,
+                    test_path=Path(args.test_out) if args.test_out else REVIEWED_TEST_FILE)
     # Exports are audited like the console's: who wrote training data out of the database, when.
     AuditLog(service.engine, service.clock).record(f"cli:{getpass.getuser()}"[:40], "nlu.exported",
                                                    target=str(result.path)[-100:], examples=result.examples,
-                                                   intents=result.intents, skipped=result.skipped)
+                                                   intents=result.intents, skipped=result.skipped,
+                                                   test_examples=result.test_examples)
     return (f"wrote {result.examples} examples of {result.intents} intents to {result.path}"
-            + (f" ({result.skipped} skipped: already in the training data)" if result.skipped else ""))
+            + (f" ({result.skipped} skipped: already in the training or test data)" if result.skipped else "")
+            + f"; {result.test_examples} held out for testing in {result.test_path}")
+
+
+def cmd_model(args) -> str:
+    from antrean.model_registry.commands import run
+
+    return run(args)
 
 
 def _privacy_context(args):
@@ -421,6 +436,7 @@ HANDLERS = {
     ("users", "reset"): lambda args: _account_change(args, "reset"),
     ("users", "list"): cmd_users_list,
     ("nlu", "export"): cmd_nlu_export,
+    **{("model", name): cmd_model for name in MODEL_SUBCOMMANDS},
     ("privacy", "erase"): cmd_privacy_erase,
     ("privacy", "export"): cmd_privacy_export,
     ("reminders", "send"): cmd_reminders_send,
@@ -453,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = (getattr(args, "bookings_command", None) or getattr(args, "db_command", None)
            or getattr(args, "users_command", None) or getattr(args, "nlu_command", None)
            or getattr(args, "privacy_command", None) or getattr(args, "reminders_command", None)
-           or getattr(args, "retention_command", None)
+           or getattr(args, "retention_command", None) or getattr(args, "model_command", None)
            or getattr(args, "whatsapp_command", None))
     try:
         current()  # every setting checked before anything starts: one line naming a wrong one

@@ -20,6 +20,7 @@ from antrean.console.schema import audit_log
 from antrean.handoff import service as handoff
 from antrean.identity import mask_msisdn
 from antrean.media.photo_store import MediaStore
+from antrean.model_registry import schema as _model_registry_tables  # noqa: F401  (their decision is tested)
 from antrean.protection.erasure import ERASED_NAME, ErasureRefused, Subject, erase, export
 from antrean.review.schema import review_conversations, review_user_messages
 from antrean.review.sync import sync

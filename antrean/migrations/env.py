@@ -7,6 +7,7 @@ from alembic import context
 from antrean.booking import schema as _booking  # noqa: F401
 from antrean.console import schema as _console  # noqa: F401
 from antrean.handoff import schema as _handoff  # noqa: F401
+from antrean.model_registry import schema as _model_registry  # noqa: F401
 from antrean.review import schema as _review  # noqa: F401
 from antrean.runtime import schema as _runtime  # noqa: F401
 from antrean.runtime.db import database_url, make_engine

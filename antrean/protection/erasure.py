@@ -100,6 +100,8 @@ TABLES_WITHOUT_APPLICANT_DATA = {
     "review_saved_filters": "staff members' saved filters of the conversation list",
     "job_leases": "which process runs a named job (retention, erasure) until when",
     "review_sync_state": "the read model's watermark",
+    "model_records": "trained models: manifests and evaluations on the test set (its texts are placeholders)",
+    "model_promotions": "which staff member made which model live, when",
 }
 
 # The stores, in the order the report lists them.

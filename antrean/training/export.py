@@ -3,7 +3,12 @@ in Rasa 3.x training-data format, with personal data replaced by placeholders (a
 
 The file is rewritten whole from the database each time (the database is the record; the file is
 derived), examples already in the other data files are left out, so `rasa data validate` sees no
-duplicate, and only intents and entities of domain.yml are written."""
+duplicate, and only intents and entities of domain.yml are written.
+
+With `test_path` (the CLI's default: tests/nlu_test_set/reviewed.yml) a fixed share of the examples
+is held out for the test set instead: those whose normalised text, as accepted, hashes to 0 modulo
+5 (antrean.model_registry.testset.held_out_for_testing). An example that is already a test example
+is never written to the training data."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from antrean.model_registry.testset import held_out_for_testing
 from antrean.protection.scrubbing import Placeholders, Span, scrub
 from antrean.training.data import NLU_DIR, REVIEWED_FILE, Domain, load_domain, normalise, training_examples
 from antrean.training.nlu_inbox import accepted_examples
@@ -24,6 +30,12 @@ HEADER = """\
 # NIKs, phone numbers, addresses and names are placeholders, not the applicants' data.
 version: "3.1"
 """
+TEST_HEADER = """\
+# The NLU inbox's examples held out for testing (antrean/model_registry/testset.py: the SHA-256 of
+# the normalised text is 0 modulo 5), written by `python -m antrean nlu export` — do not edit by
+# hand. No model is trained on them. NIKs, phone numbers, addresses and names are placeholders.
+version: "3.1"
+"""
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class ExportResult:
     examples: int
     intents: int
     skipped: int  # accepted, but already in the other training files or repeated after scrubbing
+    test_examples: int = 0  # held out for the test set (written to test_path)
+    test_path: Path | None = None
 
 
 def annotate(text: str, spans: list[Span]) -> str:
@@ -48,24 +62,27 @@ def annotate(text: str, spans: list[Span]) -> str:
     return " ".join("".join(pieces).split())
 
 
-def render(examples: list[tuple[str, str]]) -> str:
+def render(examples: list[tuple[str, str]], header: str = HEADER) -> str:
     """YAML text for (intent, annotated example) pairs, intents in order of first appearance."""
     by_intent: dict[str, list[str]] = {}
     for intent, example in examples:
         by_intent.setdefault(intent, []).append(example)
     if not by_intent:
-        return HEADER + "\nnlu: []\n"
-    lines = [HEADER, "nlu:"]
+        return header + "\nnlu: []\n"
+    lines = [header, "nlu:"]
     for intent, items in by_intent.items():
         lines += [f"- intent: {intent}", "  examples: |"]
         lines += [f"    - {item}" for item in items]
     return "\n".join(lines) + "\n"
 
 
-def build(engine: Engine, domain: Domain, known: set[str]) -> tuple[list[tuple[str, str]], int]:
+def build(engine: Engine, domain: Domain, known: set[str],
+          hold_out=None) -> tuple[list[tuple[str, str]], int, list[tuple[str, str]]]:
+    """(training examples, skipped, held-out test examples); `hold_out(text)` decides on the text as
+    accepted (None: nothing is held out)."""
     placeholders = Placeholders()
     seen: set[str] = set(known)
-    examples, skipped = [], 0
+    examples, skipped, held_out = [], 0, []
     for accepted in accepted_examples(engine):
         if accepted["intent"] not in domain.intents:
             skipped += 1
@@ -79,22 +96,34 @@ def build(engine: Engine, domain: Domain, known: set[str]) -> tuple[list[tuple[s
             skipped += 1
             continue
         seen.add(key)
-        examples.append((accepted["intent"], annotate(clean, moved)))
-    return examples, skipped
+        target = held_out if hold_out is not None and hold_out(accepted["text"]) else examples
+        target.append((accepted["intent"], annotate(clean, moved)))
+    return examples, skipped, held_out
 
 
 def export(engine: Engine, path: Path = REVIEWED_FILE, domain: Domain | None = None,
-           data_dir: Path = NLU_DIR) -> ExportResult:
-    """Writes `path`; examples already in `data_dir`'s files (other than `path` itself) are left out."""
+           data_dir: Path = NLU_DIR, test_path: Path | None = None) -> ExportResult:
+    """Writes `path`; examples already in `data_dir`'s files (other than `path` itself) are left out.
+    With `test_path`, the held-out share goes there, and the examples of the test set's other files
+    (`test_path`'s folder: the hand-written test set) are left out of both."""
     path = Path(path)
     domain = domain or load_domain()
     others = set(training_examples(data_dir))
     replaced = Path(data_dir) / path.name
     if path.exists() and replaced.resolve() == path.resolve():
         others -= training_examples_of(path)  # the file being replaced does not count as known
-    examples, skipped = build(engine, domain, others)
+    if test_path is not None:
+        test_path = Path(test_path)
+        tests = set(training_examples(test_path.parent)) if test_path.parent.is_dir() else set()
+        if test_path.exists():
+            tests -= training_examples_of(test_path)
+        others |= tests
+    examples, skipped, held_out = build(engine, domain, others, held_out_for_testing if test_path else None)
     _write_atomically(path, render(examples))
-    return ExportResult(path, len(examples), len({intent for intent, _ in examples}), skipped)
+    if test_path is not None:
+        _write_atomically(test_path, render(held_out, TEST_HEADER))
+    return ExportResult(path, len(examples), len({intent for intent, _ in examples}), skipped, len(held_out),
+                        test_path)
 
 
 def training_examples_of(path: Path) -> set[str]:

@@ -185,11 +185,13 @@ def test_the_cli_export_is_audited(console, console_sqlite_url, tmp_path, monkey
     accept_examples(console)
     monkeypatch.setenv("ANTREAN_DATABASE_URL", console_sqlite_url)
     monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
-    out = tmp_path / "reviewed.yml"
-    assert main(["nlu", "export", "--out", str(out)]) == 0
-    assert "wrote 3 examples of 3 intents" in capsys.readouterr().out
+    out, held_out = tmp_path / "reviewed.yml", tmp_path / "test.yml"
+    assert main(["nlu", "export", "--out", str(out), "--test-out", str(held_out)]) == 0
+    # The NIK message's text hashes into the test share (antrean/model_registry/testset.py).
+    assert "wrote 2 examples of 2 intents" in capsys.readouterr().out
+    assert "nik saya" in held_out.read_text() and "nik saya" not in out.read_text()
     [entry] = console.audit.recent(action="nlu.exported")
-    assert entry.actor.startswith("cli:") and entry.detail["examples"] == 3
+    assert entry.actor.startswith("cli:") and entry.detail["examples"] == 2 and entry.detail["test_examples"] == 1
     page = console.as_role("admin").get("/audit").text
     assert "Mengekspor contoh NLU" in page
 

@@ -1,0 +1,67 @@
+"""The training job, run by antrean.model_registry.training.train in a child process:
+`python -m antrean.model_registry.job SPEC.json`.
+
+Validates the snapshot of the training inputs (exit 3 and the errors on invalid data), trains with
+Rasa, evaluates the new model, and writes the result file named in the spec. Its output is the
+training log. Runs at a lower CPU priority so that running Rasa servers keep answering."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from antrean.model_registry.training import EXIT_INVALID_DATA
+
+
+def main(spec_path: str) -> int:
+    os.nice(10)
+    spec = json.loads(Path(spec_path).read_text())
+    result_path = Path(spec["result"])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # one structlog line per parsed message otherwise
+    for name in ("absl", "tensorflow", "matplotlib", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    from antrean.model_registry.validation import validate
+
+    print("validating the training data (rasa data validate)", flush=True)
+    checked = validate(Path(spec["data"]), Path(spec["config"]), Path(spec["domain"]))
+    for warning in checked.warnings:
+        print(f"warning: {warning}", flush=True)
+    if not checked.valid:
+        result_path.write_text(json.dumps({"errors": checked.errors, "warnings": checked.warnings}))
+        print("invalid training data:\n" + "\n".join(checked.errors), flush=True)
+        return EXIT_INVALID_DATA
+
+    from rasa.model_training import train
+
+    print("training", flush=True)
+    started = time.monotonic()
+    trained = train(spec["domain"], spec["config"], [spec["data"]], output=spec["out"], fixed_model_name="model",
+                    force_training=True)
+    seconds = time.monotonic() - started
+    if trained.code != 0 or not trained.model:
+        print(f"rasa train failed (code {trained.code})", flush=True)
+        return 1
+    print(f"trained in {seconds:.1f} s: {trained.model}", flush=True)
+    result = {"model": trained.model, "training_seconds": seconds, "warnings": checked.warnings}
+    if spec.get("evaluate", True):
+        from antrean.model_registry.evaluation import evaluate_model
+        from antrean.model_registry.testset import load_test_set
+
+        print("evaluating on the test set and the conversation tests", flush=True)
+        result["evaluation"] = evaluate_model(Path(trained.model), load_test_set(Path(spec["test_set"])),
+                                              [Path(p) for p in spec["stories"]])
+    result_path.write_text(json.dumps(result))
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
