@@ -37,6 +37,7 @@ def add_parser(commands) -> None:
     compare.add_argument("a")
     compare.add_argument("b")
     compare.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    compare.add_argument("--out", help="folder for the report and its picture (default: results/models)")
     promote = sub.add_parser("promote", help="make a model live if the gate lets it through")
     promote.add_argument("id")
     promote.add_argument("--override", metavar="REASON", help="admins: make it live despite the gate, with a reason")
@@ -49,9 +50,17 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> str:
+    import warnings
+
     from antrean.cli import CliError
     from antrean.model_registry import ModelRegistryError, open_registry
 
+    # Rasa's dependencies warn about their own deprecations on import; not the maintainer's concern.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    if args.model_command in ("train", "register", "evaluate", "compare", "promote"):
+        from antrean.model_registry.evaluation import quiet_rasa_logs
+
+        quiet_rasa_logs()  # these may load Rasa to evaluate a model
     registry = open_registry()
     try:
         return HANDLERS[args.model_command](registry, args)
@@ -180,7 +189,7 @@ def cmd_evaluate(registry, args) -> str:
 
 def cmd_compare(registry, args) -> str:
     comparison = registry.compare(_resolve(registry, args.a), _resolve(registry, args.b))
-    report = comparison.write()
+    report = comparison.write(args.out)
     if args.format == "json":
         return json.dumps(comparison.to_dict(), indent=1)
     return comparison.markdown() + f"\n(written to {report})"

@@ -103,9 +103,10 @@ class Comparison:
                       f"![confusion matrix difference]({image})"]
         return "\n".join(lines) + "\n"
 
-    def write(self, folder: Path = RESULTS_DIR) -> Path:
-        """`<A>-vs-<B>.md` and its picture in `folder`; returns the Markdown file's path."""
-        folder = Path(folder)
+    def write(self, folder: Path | None = None) -> Path:
+        """`<A>-vs-<B>.md` and its picture in `folder` (default results/models/); returns the
+        Markdown file's path."""
+        folder = Path(folder) if folder else RESULTS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{self.a}-vs-{self.b}"
         image = folder / f"{stem}-confusion.png"
@@ -229,7 +230,9 @@ def draw_confusion_difference(confusion: dict, path: Path, title: str) -> None:
     for row, values in enumerate(difference):
         for column, value in enumerate(values):
             if value:
-                axes.text(column, row, f"{value:+d}", ha="center", va="center", fontsize=7)
+                strong = abs(value) > limit / 2  # dark cell: white figures stay readable
+                axes.text(column, row, f"{value:+d}", ha="center", va="center", fontsize=8,
+                          color="white" if strong else "black")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +37,18 @@ LAW_ENTITY_TYPES = frozenset({"person_name", "birth_date", "address", "nik", "vi
 EVALUATION_VERSION = 1
 STORIES_FILE = REPO_ROOT / "tests" / "test_stories.yml"
 REVIEWED_STORIES_DIR = REPO_ROOT / "tests" / "reviewed_stories"
+
+
+def quiet_rasa_logs() -> None:
+    """Rasa prints a structlog line per parsed message and per predicted action, and logs every
+    loaded component: thousands of lines for one evaluation. Commands want the figures only."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    for name in ("rasa", "absl", "tensorflow", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def default_story_files() -> list[Path]:
@@ -263,10 +275,3 @@ def headline(evaluation: dict) -> dict[str, float]:
         "size_mb": evaluation["model"]["size_bytes"] / 1e6,
         "load_seconds": evaluation["model"]["load_seconds"],
     }
-
-
-def grouped(values: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for key, value in values:
-        out[key].append(value)
-    return dict(out)

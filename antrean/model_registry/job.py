@@ -27,6 +27,16 @@ def main(spec_path: str) -> int:
     configure_structlog(logging.WARNING)  # one structlog line per parsed message otherwise
     for name in ("absl", "tensorflow", "matplotlib", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The log is read by people (and its tail shown on a page): Rasa's own list of warnings it
+    # expects, and its dependencies' deprecations, are not about this training.
+    import warnings
+
+    from rasa.utils.common import EXPECTED_WARNINGS
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*deprecated.*")
+    for category, pattern in EXPECTED_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{pattern}", category=category)
 
     from antrean.model_registry.validation import validate
 

@@ -81,12 +81,15 @@ def validate(data: Path, config: Path, domain: Path) -> ValidationResult:
     from rasa.cli.utils import validate_files
     from rasa.shared.exceptions import RasaException
     from rasa.shared.importers.importer import TrainingDataImporter
+    from rasa.utils.common import EXPECTED_WARNINGS
 
     collected, printed = _Collect(), io.StringIO()
     logging.getLogger().addHandler(collected)
     try:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
             warnings.simplefilter("always")
+            for category, pattern in EXPECTED_WARNINGS:  # what `rasa data validate` hides too
+                warnings.filterwarnings("ignore", message=f".*{pattern}", category=category)
             try:
                 importer = TrainingDataImporter.load_from_config(str(config), str(domain), [str(data)])
                 validate_files(fail_on_warnings=False, max_history=None, importer=importer)
