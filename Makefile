@@ -39,7 +39,9 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 	$(RASA) train --fixed-model-name antrean --out models
 	@touch $(MODEL)
 
-train: $(MODEL)  ## train the assistant when its data, domain or config changed
+train: $(MODEL)  ## train the assistant when its data, domain or config changed; keep it in the model registry
+	@$(PY) -m antrean db upgrade >/dev/null
+	$(PY) -m antrean model register $(MODEL) --live-if-none
 
 shell: $(STAMP) $(MODEL)  ## chat with the assistant in the terminal (actions run in the same process)
 	$(PY) -m antrean db upgrade

@@ -50,11 +50,18 @@ def main(spec_path: str) -> int:
         return EXIT_INVALID_DATA
 
     from rasa.model_training import train
+    from rasa.shared.exceptions import RasaException
 
     print("training", flush=True)
     started = time.monotonic()
-    trained = train(spec["domain"], spec["config"], [spec["data"]], output=spec["out"], fixed_model_name="model",
-                    force_training=True)
+    try:
+        trained = train(spec["domain"], spec["config"], [spec["data"]], output=spec["out"],
+                        fixed_model_name="model", force_training=True)
+    except RasaException as error:
+        # Some data errors only show while training (rules that contradict each other).
+        result_path.write_text(json.dumps({"errors": [str(error).strip()], "warnings": checked.warnings}))
+        print(f"invalid training data: {error}", flush=True)
+        return EXIT_INVALID_DATA
     seconds = time.monotonic() - started
     if trained.code != 0 or not trained.model:
         print(f"rasa train failed (code {trained.code})", flush=True)

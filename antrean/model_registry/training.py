@@ -145,7 +145,7 @@ def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None
                      "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
         result = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
         if process.returncode == EXIT_INVALID_DATA:
-            raise InvalidTrainingData("the training data is invalid (rasa data validate):\n"
+            raise InvalidTrainingData("the training data is invalid:\n"
                                       + "\n".join(result.get("errors") or [_tail(log)]))
         if process.returncode != 0 or "model" not in result:
             raise TrainingFailed(f"training failed (exit code {process.returncode}); the end of {log}:\n"

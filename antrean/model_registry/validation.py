@@ -105,8 +105,10 @@ def validate(data: Path, config: Path, domain: Path) -> ValidationResult:
     _, problems = sort_warnings(warning_lines, responses_used_outside_stories(domain, REPO_ROOT / "actions"))
     if not failed:
         return ValidationResult([], problems)
-    printed_lines = [line.strip() for line in printed.getvalue().splitlines() if line.strip()]
-    errors = [m for m in collected.messages if m] + [_plain(line) for line in printed_lines]
+    # Rasa reports some errors as warnings (an unknown action in a rule) and ends with a printed
+    # verdict: all of it is the message.
+    printed_lines = [_plain(line.strip()) for line in printed.getvalue().splitlines() if line.strip()]
+    errors = problems + [m for m in collected.messages if m] + printed_lines
     return ValidationResult(errors or ["rasa data validate failed"], problems)
 
 

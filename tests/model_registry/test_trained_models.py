@@ -1,0 +1,118 @@
+"""The loop with real Rasa models (trained once per session, see conftest.py): training through
+the registry, the stored evaluation, the comparison and the gate on a candidate without one intent's
+examples, invalid training data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from antrean.console.audit import AuditLog
+from antrean.model_registry import InvalidTrainingData, PromotionRefused, training_status
+from antrean.model_registry.inputs import CONFIG_FILE, DOMAIN_FILE, file_sha256
+from antrean.model_registry.testset import load_test_set
+from tests.model_registry.conftest import EXAMPLES_PER_INTENT, REMOVED_INTENT, copy_of, reduced_inputs
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def test_a_trained_model_is_kept_with_its_manifest(trained):
+    base = trained.base
+    assert base.present and base.path.parent == trained.registry.models_dir
+    assert base.path.name == f"{base.id}.tar.gz" and base.id.endswith(base.data_fingerprint[:8])
+    beside = json.loads(base.path.with_name(f"{base.id}.json").read_text())
+    assert beside["sha256"] == base.sha256 == file_sha256(base.path)
+    assert beside["size_bytes"] == base.path.stat().st_size
+    inputs = beside["inputs"]
+    per_intent = inputs["examples_per_intent"]
+    assert max(v["total"] for k, v in per_intent.items() if k not in ("ask_hours", "ask_fee")) <= EXAMPLES_PER_INTENT
+    assert inputs["examples_from_inbox"] == 2 and per_intent["ask_hours"]["from_inbox"] == 1
+    assert inputs["config_sha256"] == file_sha256(CONFIG_FILE)
+    assert inputs["domain_sha256"] == file_sha256(DOMAIN_FILE)
+    assert inputs["rasa_version"] == base.rasa_version == "3.6.21"
+    assert base.trained_by == "test:base" and base.training_seconds > 0
+    assert beside["evaluation"] == base.evaluation
+    assert REMOVED_INTENT not in trained.worse.manifest["inputs"]["examples_per_intent"]
+    # Rasa's validation warned about the missing intent; the training went on, the warning is kept.
+    assert any(f"'{REMOVED_INTENT}'" in w for w in trained.worse.manifest["validation_warnings"])
+    assert not training_status(trained.registry.models_dir).running
+    log = (trained.registry.models_dir / ".training.log").read_text()
+    assert "validating the training data" in log and "done" in log
+
+
+def test_the_evaluation_of_a_real_model(trained):
+    evaluation = trained.base.evaluation
+    examples = load_test_set()
+    messages = evaluation["messages"]
+    assert [m["text"] for m in messages] == [e.text for e in examples]
+    right = sum(1 for m in messages if m["predicted"] == m["intent"])
+    assert evaluation["intent"]["accuracy"] == pytest.approx(right / len(messages))
+    assert set(evaluation["intent"]["per_intent"]) == {e.intent for e in examples}
+    assert 0.5 < evaluation["intent"]["macro_f1"] <= 1
+    assert set(evaluation["entity"]["per_type"]) >= {"person_name", "birth_date", "address", "nik", "visit_date",
+                                                     "office", "application_type"}
+    fallback = sum(1 for m in messages if m["predicted"] == "nlu_fallback")
+    assert evaluation["fallback_rate"] == pytest.approx(fallback / len(messages))
+    # The LAW reader is deterministic: every `#` message is read right even by a small model.
+    assert evaluation["law"]["examples"] == sum(1 for e in examples if e.is_law) >= 6
+    assert evaluation["law"]["rate"] == 1.0
+    stories = evaluation["stories"]["results"]
+    assert len(stories) >= 21 and {s["file"] for s in stories} >= {"tests/test_stories.yml"}
+    assert "cancel a booking" in {s["name"] for s in stories}
+    assert all(s["failure"] for s in stories if not s["passed"])
+    assert 0 < evaluation["latency_ms"]["p50"] <= evaluation["latency_ms"]["p95"]
+    assert evaluation["model"]["size_bytes"] == trained.base.size_bytes and evaluation["model"]["load_seconds"] > 0
+
+
+def test_the_comparison_shows_the_missing_intent(trained, tmp_path):
+    comparison = trained.registry.compare(trained.base.id, trained.worse.id)
+    assert comparison.same_test_set
+    assert comparison.intents[0]["intent"] == REMOVED_INTENT and comparison.intents[0]["b_f1"] < 0.5
+    broken = [m for m in comparison.broken if m["intent"] == REMOVED_INTENT]
+    assert len(broken) >= 3 and all(m["a"] == REMOVED_INTENT and m["b"] != REMOVED_INTENT for m in broken)
+    assert all(0 <= m["a_confidence"] <= 1 and 0 <= m["b_confidence"] <= 1 for m in broken)
+    report = comparison.write(tmp_path)
+    text = report.read_text()
+    assert report.name == f"{trained.base.id}-vs-{trained.worse.id}.md"
+    assert f"| {REMOVED_INTENT} |" in text and "| broken |" in text
+    assert (tmp_path / f"{trained.base.id}-vs-{trained.worse.id}-confusion.png").stat().st_size > 1000
+
+
+def test_the_gate_refuses_the_candidate_without_one_intent_and_an_admin_override_is_audited(trained, registry):
+    base, worse = copy_of(registry, trained.base), copy_of(registry, trained.worse)
+    registry.promote(base.id, by="admin")  # the first model: only the LAW rule applies, and it holds
+    with pytest.raises(PromotionRefused) as refused:
+        registry.promote(worse.id, by="budi")
+    reasons = refused.value.verdict.reasons
+    assert {"intent_macro_f1", "intent_f1"} <= {r.code for r in reasons}
+    assert REMOVED_INTENT in {r.facts.get("intent") for r in reasons if r.code == "intent_f1"}
+    story_passed_before = {s["name"] for s in base.evaluation["stories"]["results"] if s["passed"]}
+    if "cancel a booking" in story_passed_before:
+        assert any(r.code == "story_broken" and r.facts["story"] == "cancel a booking" for r in reasons)
+    assert registry.live_model().id == base.id
+    registry.promote(worse.id, by="admin", override_reason="uji: hanya untuk percobaan")
+    assert registry.live_model().id == worse.id
+    [entry] = AuditLog(registry.engine, registry.clock).recent(action="model.promotion_overridden")
+    assert entry.detail["reason"] == "uji: hanya untuk percobaan" and len(entry.detail["refused_for"]) == len(reasons)
+    registry.rollback(by="admin")
+    assert registry.live_model().id == base.id
+
+
+@pytest.mark.parametrize("rule, message", [
+    # Rasa's validation: an action the domain does not know.
+    ("  - intent: bot_challenge\n  - action: action_tidak_ada_di_domain\n", "action_tidak_ada_di_domain"),
+    # Found only while training: a rule contradicting another one.
+    ("  - intent: greet\n  - action: utter_goodbye\n", "Contradicting rules or stories"),
+])
+def test_invalid_training_data_is_refused_with_rasas_message(registry, tmp_path, rule, message):
+    inputs = reduced_inputs(tmp_path / "broken", per_intent=3)
+    (inputs.data / "rules" / "broken.yml").write_text(
+        f'version: "3.1"\nrules:\n- rule: not like this\n  steps:\n{rule}')
+    with pytest.raises(InvalidTrainingData, match="the training data is invalid") as refused:
+        registry.train(by="test", inputs=inputs)
+    assert message in str(refused.value)
+    assert registry.all() == [] and not list(registry.models_dir.glob("*.tar.gz"))
+    assert not training_status(registry.models_dir).running
+    shutil.rmtree(tmp_path / "broken")
