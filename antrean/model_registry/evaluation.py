@@ -43,12 +43,19 @@ def quiet_rasa_logs() -> None:
     """Rasa prints a structlog line per parsed message and per predicted action, and logs every
     loaded component: thousands of lines for one evaluation. Commands want the figures only."""
     import logging
+    import os
+    import warnings
 
+    from rasa.utils.common import EXPECTED_WARNINGS
     from rasa.utils.log_utils import configure_structlog
 
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa's progress bars follow it
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices (read on import)
     configure_structlog(logging.WARNING)
     for name in ("rasa", "absl", "tensorflow", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for category, pattern in EXPECTED_WARNINGS:  # what Rasa's own commands hide
+        warnings.filterwarnings("ignore", message=f".*{pattern}", category=category)
 
 
 def default_story_files() -> list[Path]:
