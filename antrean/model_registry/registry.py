@@ -37,6 +37,8 @@ from antrean.runtime.db import REPO_ROOT
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = REPO_ROOT / "models"
+# What the registry writes to the console's audit log (antrean/console/views/audit.py labels them).
+AUDIT_ACTIONS = ("model.promoted", "model.promotion_overridden", "model.rolled_back", "model.pruned")
 
 
 class ModelRegistryError(Exception):

@@ -27,6 +27,10 @@ ACTION_LABELS = {
     "nlu.exported": "Mengekspor contoh NLU",
     "privacy.erased": "Menghapus data pribadi pemohon",
     "privacy.exported": "Mengekspor data pribadi pemohon (hak akses)",
+    "model.promoted": "Menjadikan model NLU aktif",
+    "model.promotion_overridden": "Menjadikan model NLU aktif walau ditolak gerbang",
+    "model.rolled_back": "Mengembalikan model NLU sebelumnya",
+    "model.pruned": "Menghapus berkas model NLU lama",
 }
 
 
