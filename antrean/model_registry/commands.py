@@ -58,9 +58,13 @@ def run(args) -> str:
     # Rasa's dependencies warn about their own deprecations on import; not the maintainer's concern.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     if args.model_command in ("train", "register", "evaluate", "compare", "promote"):
+        import os
+
         from antrean.model_registry.evaluation import quiet_rasa_logs
 
-        quiet_rasa_logs()  # these may load Rasa to evaluate a model
+        # These may load Rasa to evaluate a model: running servers on this machine come first.
+        os.nice(10)
+        quiet_rasa_logs()
     registry = open_registry()
     try:
         return HANDLERS[args.model_command](registry, args)
