@@ -32,6 +32,11 @@ Modules:
 - `gate.py`: the verdict and its settings (`ANTREAN_GATE_*`);
 - `commands.py`: `python -m antrean model …`.
 
+`evaluate`, and `gate`/`compare`/`promote` when a stored evaluation predates the current test set,
+load the model with Rasa in the calling process (10–60 s on 2 busy cores) and run their own event
+loop: call them from a worker thread or a child process (e.g. `python -m antrean model …`), never
+on a server's event loop. `train` always works in a child process and blocks until it is done.
+
 Promotion, override, rollback and pruning are written to the console's audit log
 (`model.promoted`, `model.promotion_overridden`, `model.rolled_back`, `model.pruned`). Who may
 override is the caller's decision (the console: admins; the CLI: whoever runs it, recorded)."""
