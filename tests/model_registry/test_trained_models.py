@@ -88,9 +88,11 @@ def test_the_gate_refuses_the_candidate_without_one_intent_and_an_admin_override
     reasons = refused.value.verdict.reasons
     assert {"intent_macro_f1", "intent_f1"} <= {r.code for r in reasons}
     assert REMOVED_INTENT in {r.facts.get("intent") for r in reasons if r.code == "intent_f1"}
-    story_passed_before = {s["name"] for s in base.evaluation["stories"]["results"] if s["passed"]}
-    if "cancel a booking" in story_passed_before:
-        assert any(r.code == "story_broken" and r.facts["story"] == "cancel a booking" for r in reasons)
+    # The stories with a cancel_booking message that the base model passed now fail, and only those.
+    with_cancel = {"stop the form", "cancel a booking", "keep a booking after all"}
+    passed_before = {s["name"] for s in base.evaluation["stories"]["results"] if s["passed"]} & with_cancel
+    broken = {r.facts["story"] for r in reasons if r.code == "story_broken"}
+    assert passed_before and broken and broken <= passed_before
     assert registry.live_model().id == base.id
     registry.promote(worse.id, by="admin", override_reason="uji: hanya untuk percobaan")
     assert registry.live_model().id == worse.id
