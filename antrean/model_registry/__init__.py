@@ -5,7 +5,7 @@ Use (pure Python + SQLAlchemy; Rasa is imported only inside training and evaluat
 
     from antrean.model_registry import open_registry
 
-    registry = open_registry()              # ANTREAN_DATABASE_URL, ANTREAN_MODELS_DIR, ANTREAN_GATE_*
+    registry = open_registry()              # settings: database, ANTREAN_MODELS_DIR, ANTREAN_GATE_*
     live = registry.live_model()            # ModelRecord | None: .id, .path, .sha256 (e.g. an ETag)
     record = registry.train(by="budi")      # validate, train (child process, one at a time), evaluate, keep
     record = registry.evaluate(record.id)   # again, e.g. after the test set grew
@@ -43,12 +43,10 @@ override is the caller's decision (the console: admins; the CLI: whoever runs it
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Mapping
 
 from antrean.model_registry.gate import GateSettings, Verdict
 from antrean.model_registry.registry import (
-    MODELS_DIR,
     ConcurrentChange,
     ModelFileProblem,
     ModelRecord,
@@ -65,27 +63,21 @@ from antrean.model_registry.training import (
     TrainingStatus,
     training_status,
 )
+from antrean.runtime.settings import Settings, resolve
 
 __all__ = [
     "ConcurrentChange", "GateSettings", "InvalidTrainingData", "ModelFileProblem", "ModelRecord", "ModelRegistry",
     "ModelRegistryError", "NothingToRollBack", "PromotionRefused", "TrainingFailed", "TrainingRunning",
-    "TrainingStatus", "UnknownModel", "Verdict", "models_dir", "open_registry", "training_status",
+    "TrainingStatus", "UnknownModel", "Verdict", "open_registry", "training_status",
 ]
 
 
-def models_dir(environ: dict[str, str] | None = None) -> Path:
-    """ANTREAN_MODELS_DIR, or models/ in the repository."""
-    environ = environ if environ is not None else dict(os.environ)
-    value = environ.get("ANTREAN_MODELS_DIR", "").strip()
-    return Path(value) if value else MODELS_DIR
-
-
-def open_registry(environ: dict[str, str] | None = None, engine=None) -> ModelRegistry:
-    """The registry of this installation, from the environment (the booking database holds its
-    tables). Pass `engine` to share one the caller already has."""
+def open_registry(settings: Settings | Mapping[str, str] | None = None, engine=None) -> ModelRegistry:
+    """The registry of this installation (its tables are in the booking database). Pass `engine` to
+    share one the caller already has."""
     from antrean.runtime.clock import clock_from_env
-    from antrean.runtime.db import database_url, make_engine
+    from antrean.runtime.db import make_engine
 
-    environ = environ if environ is not None else dict(os.environ)
-    return ModelRegistry(engine or make_engine(database_url(environ)), models_dir(environ), clock_from_env(environ),
-                         gate_settings=GateSettings.from_environ(environ))
+    settings = resolve(settings)
+    return ModelRegistry(engine or make_engine(settings.database_url), settings.models.models_dir,
+                         clock_from_env(settings), gate_settings=GateSettings.from_settings(settings.models))

@@ -50,13 +50,9 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> str:
-    import warnings
-
     from antrean.cli import CliError
     from antrean.model_registry import ModelRegistryError, open_registry
 
-    # Rasa's dependencies warn about their own deprecations on import; not the maintainer's concern.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
     if args.model_command in ("train", "register", "evaluate", "compare", "promote"):
         import os
 

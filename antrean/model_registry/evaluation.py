@@ -50,7 +50,6 @@ def quiet_rasa_logs() -> None:
     from rasa.utils.log_utils import configure_structlog
 
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa's progress bars follow it
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices (read on import)
     configure_structlog(logging.WARNING)
     for name in ("rasa", "absl", "tensorflow", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -15,14 +15,10 @@ Each reason has a `code` and `facts` besides its English text, so a page can wor
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 
 from antrean.model_registry.evaluation import headline, stories_by_name
-
-
-class GateSettingsError(ValueError):
-    pass
+from antrean.runtime.settings import ModelSettings
 
 
 @dataclass(frozen=True)
@@ -32,23 +28,9 @@ class GateSettings:
     intent_f1_drop: float = 0.10
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> GateSettings:
-        environ = environ if environ is not None else dict(os.environ)
-        values = {}
-        for name, variable in (("intent_f1_tolerance", "ANTREAN_GATE_INTENT_F1_TOLERANCE"),
-                               ("entity_f1_tolerance", "ANTREAN_GATE_ENTITY_F1_TOLERANCE"),
-                               ("intent_f1_drop", "ANTREAN_GATE_INTENT_F1_DROP")):
-            text = environ.get(variable, "").strip()
-            if not text:
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                raise GateSettingsError(f"{variable}={text!r} is not a number (e.g. 0.01)") from None
-            if not 0 <= value <= 1:
-                raise GateSettingsError(f"{variable}={text!r} must be between 0 and 1 (an F1 difference)")
-            values[name] = value
-        return cls(**values)
+    def from_settings(cls, models: ModelSettings) -> GateSettings:
+        """From the ANTREAN_GATE_* variables (antrean/runtime/settings.py, checked at start-up)."""
+        return cls(models.intent_f1_tolerance, models.entity_f1_tolerance, models.intent_f1_drop)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ from antrean.model_registry.training import EXIT_INVALID_DATA
 
 
 def main(spec_path: str) -> int:
+    from antrean.runtime.serve import quiet_foreign_warnings
+
+    # Before Rasa is imported: the log is read by people (and its tail shown on a page), and the
+    # dependencies' deprecation notices and TensorFlow's start-up lines are not about this training.
+    quiet_foreign_warnings()
     os.nice(10)
     spec = json.loads(Path(spec_path).read_text())
     result_path = Path(spec["result"])
@@ -27,15 +32,11 @@ def main(spec_path: str) -> int:
     configure_structlog(logging.WARNING)  # one structlog line per parsed message otherwise
     for name in ("absl", "tensorflow", "matplotlib", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # The log is read by people (and its tail shown on a page): Rasa's own list of warnings it
-    # expects, and its dependencies' deprecations, are not about this training.
     import warnings
 
     from rasa.utils.common import EXPECTED_WARNINGS
 
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=".*deprecated.*")
-    for category, pattern in EXPECTED_WARNINGS:
+    for category, pattern in EXPECTED_WARNINGS:  # what Rasa's own commands hide too
         warnings.filterwarnings("ignore", message=f".*{pattern}", category=category)
 
     from antrean.model_registry.validation import validate

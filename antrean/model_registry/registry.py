@@ -32,11 +32,9 @@ from antrean.model_registry.inputs import TrainingInputs
 from antrean.model_registry.schema import model_promotions, model_records
 from antrean.model_registry.testset import TEST_SET_DIR, load_test_set, test_set_fingerprint
 from antrean.runtime.clock import Clock, system_clock
-from antrean.runtime.db import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 
-MODELS_DIR = REPO_ROOT / "models"
 # What the registry writes to the console's audit log (antrean/console/views/audit.py labels them).
 AUDIT_ACTIONS = ("model.promoted", "model.promotion_overridden", "model.rolled_back", "model.pruned")
 
@@ -117,7 +115,7 @@ def file_sha256(path: Path) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, engine: Engine, models_dir: Path = MODELS_DIR, clock: Clock = system_clock, *,
+    def __init__(self, engine: Engine, models_dir: Path, clock: Clock = system_clock, *,
                  test_set_dir: Path = TEST_SET_DIR, story_files: list[Path] | None = None,
                  gate_settings: GateSettings | None = None,
                  evaluator: Callable[[Path, list, list[Path]], dict] = evaluate_model):

@@ -141,8 +141,7 @@ def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None
             process = subprocess.run(
                 [sys.executable, "-m", "antrean.model_registry.job", str(work / "spec.json")],
                 cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
-                     "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+                env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false"})
         result = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
         if process.returncode == EXIT_INVALID_DATA:
             raise InvalidTrainingData("the training data is invalid:\n"

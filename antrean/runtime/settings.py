@@ -90,6 +90,17 @@ def _positive_number(raw: str) -> float:
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+def _f1_difference(raw: str) -> float:
+    expected = "a number from 0 to 1 (a difference of two F1 scores)"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _Expected(expected) from None
+    if not 0 <= value <= 1:
+        raise _Expected(expected)
+    return value
+
+
 def _flag(raw: str) -> bool:
     if raw.lower() in _TRUE:
         return True
@@ -385,6 +396,20 @@ class RetentionSettings(_Area):
                        "(run `python -m antrean retention run` from cron instead)", _flag)
 
 
+@dataclass(frozen=True, repr=False)
+class ModelSettings(_Area):
+    title: ClassVar[str] = "Trained models (antrean/model_registry)"
+    models_dir: Path = _var("ANTREAN_MODELS_DIR", REPO_ROOT / "models", "where every trained model is kept, "
+                            "with its manifest and evaluation", _path, shown="`models/` in the checkout")
+    intent_f1_tolerance: float = _var("ANTREAN_GATE_INTENT_F1_TOLERANCE", 0.01, "the promotion gate refuses a "
+                                      "model whose intent macro-F1 is below the live one's by more than this",
+                                      _f1_difference)
+    entity_f1_tolerance: float = _var("ANTREAN_GATE_ENTITY_F1_TOLERANCE", 0.01, "… whose entity F1 (exact "
+                                      "spans) is below it by more than this", _f1_difference)
+    intent_f1_drop: float = _var("ANTREAN_GATE_INTENT_F1_DROP", 0.10, "… or one of whose intents' F1 is "
+                                 "below the live one's by more than this", _f1_difference)
+
+
 # --- all of them --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -396,6 +421,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from antrean.model_registry import ModelRecord, ModelRegistry
 from antrean.model_registry.inputs import TrainingInputs
@@ -82,27 +81,8 @@ def trained(tmp_path_factory) -> TrainedModels:
 
 
 @pytest.fixture
-def registry(tmp_path):
-    registry = sqlite_registry(tmp_path)
-    yield registry
-    registry.engine.dispose()
-
-
-def clean_registry_tables(url: str) -> None:
-    """The PostgreSQL test database lives for the session; the registry's tests start empty."""
-    if not url.startswith("postgresql"):
-        return
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        connection.execute(text("TRUNCATE model_promotions, model_records, audit_log RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
-@pytest.fixture
-def any_registry(database_url, tmp_path):
-    """A registry on SQLite and on PostgreSQL (the promotions' referee is the database)."""
-    clean_registry_tables(database_url)
-    registry = ModelRegistry(make_engine(database_url), tmp_path / "models")
+def registry(sqlite_url, tmp_path):
+    registry = ModelRegistry(make_engine(sqlite_url), tmp_path / "models")
     yield registry
     registry.engine.dispose()
 

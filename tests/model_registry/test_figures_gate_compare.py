@@ -14,8 +14,9 @@ from antrean.model_registry.evaluation import (
     percentile,
     summarise,
 )
-from antrean.model_registry.gate import GateSettings, GateSettingsError, gate
+from antrean.model_registry.gate import GateSettings, gate
 from antrean.model_registry.testset import Entity, TestExample
+from antrean.runtime.settings import Settings, SettingsError
 
 EXAMPLES = [
     TestExample("halo min", "greet", ()),
@@ -102,10 +103,13 @@ def test_the_gate_lists_every_reason():
 
 
 def test_tolerances_come_from_the_environment():
-    settings = GateSettings.from_environ({"ANTREAN_GATE_INTENT_F1_DROP": "0.5", "ANTREAN_GATE_ENTITY_F1_TOLERANCE": ""})
-    assert settings == GateSettings(intent_f1_drop=0.5)
-    with pytest.raises(GateSettingsError, match="ANTREAN_GATE_INTENT_F1_TOLERANCE"):
-        GateSettings.from_environ({"ANTREAN_GATE_INTENT_F1_TOLERANCE": "viel"})
+    environ = {"ANTREAN_GATE_INTENT_F1_DROP": "0.5", "ANTREAN_GATE_ENTITY_F1_TOLERANCE": ""}
+    assert GateSettings.from_settings(Settings.from_env(environ).models) == GateSettings(intent_f1_drop=0.5)
+    assert GateSettings.from_settings(Settings.from_env({}).models) == GateSettings()
+    with pytest.raises(SettingsError, match="ANTREAN_GATE_INTENT_F1_TOLERANCE must be a number from 0 to 1"):
+        Settings.from_env({"ANTREAN_GATE_INTENT_F1_TOLERANCE": "banyak"})
+    with pytest.raises(SettingsError, match="ANTREAN_GATE_INTENT_F1_DROP"):
+        Settings.from_env({"ANTREAN_GATE_INTENT_F1_DROP": "1.5"})
     # One intent dropping by 0.33 passes with a tolerance of 0.5, fails with the default 0.10.
     worse = evaluation(intents=("greet", "ask_hours", "cancel_booking", "cancel_booking", "ask_hours", "register"))
     lenient = GateSettings(intent_f1_tolerance=1, entity_f1_tolerance=1, intent_f1_drop=0.5)

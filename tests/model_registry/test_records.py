@@ -35,7 +35,6 @@ from antrean.model_registry.testset import load_test_set
 from antrean.model_registry.training import LOCK_NAME, training_lock
 from antrean.runtime.db import REPO_ROOT, make_engine
 from tests.conftest import MutableClock
-from tests.model_registry.conftest import clean_registry_tables
 from tests.model_registry.test_figures_gate_compare import STORY_FILE
 
 REAL_TEST_SET = load_test_set()
@@ -89,7 +88,6 @@ def make_registry(tmp_path, clock):
     engines = []
 
     def build(url: str) -> ModelRegistry:
-        clean_registry_tables(url)
         engine = make_engine(url)
         engines.append(engine)
         return ModelRegistry(engine, tmp_path / "models", clock, story_files=[], evaluator=never_evaluate)
