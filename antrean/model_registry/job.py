@@ -23,6 +23,9 @@ def main(spec_path: str) -> int:
     # Before Rasa is imported: the log is read by people (and its tail shown on a page), and the
     # dependencies' deprecation notices and TensorFlow's start-up lines are not about this training.
     quiet_foreign_warnings()
+    # Rasa's progress bars follow LOG_LEVEL (its log lines are configured below): a log of bars
+    # redrawn hundreds of times has no readable tail.
+    os.environ["LOG_LEVEL"] = "WARNING"
     os.nice(10)
     spec = json.loads(Path(spec_path).read_text())
     result_path = Path(spec["result"])
