@@ -18,7 +18,7 @@ Use (pure Python + SQLAlchemy; Rasa is imported only inside training and evaluat
     training_status(registry.models_dir)    # running? since, by, pid, log (its tail for a page)
 
 Modules:
-- `schema.py`: tables `model_records` and `model_promotions` (migration 0009);
+- `schema.py`: tables `model_records` and `model_promotions` (migration 0010);
 - `registry.py`: `ModelRegistry` (records, files, live model, promotions, rollback, pruning) and
   the errors (`ModelRegistryError` and its kinds: `UnknownModel`, `ModelFileProblem`,
   `PromotionRefused`, `NothingToRollBack`, `ConcurrentChange`);
