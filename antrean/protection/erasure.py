@@ -97,6 +97,7 @@ TABLES_WITHOUT_APPLICANT_DATA = {
     "counter_calls": "which booking was called to which counter, when, by whom",
     "staff_users": "staff accounts",
     "staff_sessions": "staff sessions",
+    "login_throttle": "failed staff logins per typed username and address, forgotten after a quiet hour",
     "review_saved_filters": "staff members' saved filters of the conversation list",
     "job_leases": "which process runs a named job (retention, erasure) until when",
     "review_sync_state": "the read model's watermark",
