@@ -30,7 +30,6 @@ import ipaddress
 import logging
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rasa.core.channels.rest import RestInput
@@ -39,7 +38,7 @@ from sanic.request import Request
 
 from antrean.assistant import worker_cpus
 from antrean.media import ticket as tickets
-from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+from antrean.media.contract import ingest_photo, photo_checker, photo_message_text, photo_metadata
 from antrean.runtime.settings import Settings, resolve
 
 logger = logging.getLogger(__name__)
@@ -52,20 +51,6 @@ PUBLIC_ROUTES = frozenset({"health", "ticket"})
 # every worker has loaded the model, and shows how requests spread over the workers.
 WORKER_HEADER = "X-Antrean-Worker"
 _WORKER_SALT = os.urandom(8)
-
-
-_photo_checkers: dict[int, ThreadPoolExecutor] = {}
-
-
-def photo_checker() -> ThreadPoolExecutor:
-    """This process's photo thread. Photos are checked one at a time, first come first served:
-    checked side by side on the same core, a burst of them would all finish late; one after
-    another, each applicant gets an answer as soon as their own photo is done. (Per process: a
-    forked Rasa worker must not reuse its parent's threads.)"""
-    checker = _photo_checkers.get(os.getpid())
-    if checker is None:
-        checker = _photo_checkers[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photos")
-    return checker
 
 
 @functools.cache

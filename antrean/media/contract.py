@@ -8,10 +8,16 @@ A channel that receives an image calls ``ingest_photo`` and sends Rasa a user me
                                  "width": int, "height": int}}}
 
 Actions read it back with ``media_from_metadata``, which accepts anything (metadata comes over the
-network and from older channel versions) and returns None when there is no usable photo info."""
+network and from older channel versions) and returns None when there is no usable photo info.
+
+Channels check photos on ``photo_checker()``, one thread per process: one photo at a time, first
+come first served (decoding takes tens of milliseconds of CPU and tens of megabytes of memory)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from antrean.media.photo_store import MediaStore, is_photo_ref
@@ -92,6 +98,26 @@ def ingest_photo(store: MediaStore, data: bytes, owner: str) -> tuple[str | None
     if not check.ok:
         return None, check
     return store.save_id_photo(data, owner, decoded=decoded), check
+
+
+_photo_checkers: dict[int, ThreadPoolExecutor] = {}
+
+
+def photo_checker() -> ThreadPoolExecutor:
+    """This process's photo thread. Checked side by side on the same cores, a burst of photos would
+    all finish late and hold every decoded photo in memory at once (a WhatsApp worker answers up to
+    32 senders at a time); one after another, each applicant gets an answer as soon as their own
+    photo is done and memory holds one photo. (Per process: a forked Rasa worker must not reuse
+    its parent's threads.)"""
+    checker = _photo_checkers.get(os.getpid())
+    if checker is None:
+        checker = _photo_checkers[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photos")
+    return checker
+
+
+async def ingest_photo_in_turn(store: MediaStore, data: bytes, owner: str) -> tuple[str | None, PhotoCheck]:
+    """``ingest_photo`` on this process's photo thread, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(photo_checker(), ingest_photo, store, data, owner)
 
 
 def _text(value: object) -> str | None:

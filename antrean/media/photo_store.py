@@ -52,7 +52,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 JPEG_QUALITY = 90
 # An officer needs to read 8-point text on the card; 3000 px on the longer side is ample for that
-# and keeps a 40 MP upload from becoming a 15 MB file kept for weeks.
+# and keeps a full-resolution upload from becoming a file of many megabytes kept for weeks.
 STORE_MAX_SIDE = 3000
 # A temporary file this old is a crashed write; it may hold a photo, so purging removes it.
 _STALE_TEMP_SECONDS = 3600

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
-from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
+from antrean.media.contract import ingest_photo_in_turn, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
 from antrean.runtime.settings import WhatsAppSettings
@@ -287,7 +287,7 @@ class Worker:
             if data is None:
                 metadata.update(photo_metadata(None, PhotoCheck(ok=False, problem=TOO_LARGE, tip_id=TIPS[TOO_LARGE])))
             else:
-                ref, check = await asyncio.to_thread(ingest_photo, self.media_store(), data, message.wa_id)
+                ref, check = await ingest_photo_in_turn(self.media_store(), data, message.wa_id)
                 metadata.update(photo_metadata(ref, check))
             text = photo_message_text(what.caption)
         while not self.ready():  # the model may still be loading after a restart

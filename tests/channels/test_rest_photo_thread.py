@@ -1,9 +1,9 @@
-"""REST photo uploads are checked on one thread per process, first come first served."""
+"""Photos (REST uploads and WhatsApp images) are checked on one thread per process, first come first served."""
 
 import threading
 import time
 
-from antrean.assistant.rest_channel import photo_checker
+from antrean.media.contract import photo_checker
 
 
 def test_photos_are_checked_one_at_a_time_in_arrival_order():

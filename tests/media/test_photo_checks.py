@@ -134,9 +134,26 @@ def test_a_header_beyond_pillows_own_bomb_limit_is_too_many_pixels_too():
     assert check_id_photo(png_with_header_size(20_000, 20_000)).problem == "too_many_pixels"
 
 
-def test_exactly_forty_megapixels_passes_the_pixel_limit():
-    # The header is allowed; the pixel data (an 8x8 image's) then fails to decode.
-    assert check_id_photo(png_with_header_size(8000, 5000)).problem == "not_an_image"
+def test_a_small_png_of_the_reviews_39_9_megapixels_is_refused_politely_without_decoding(no_pixel_decoding):
+    # The outside review's file: 37 KB of PNG, 39.9 MP, which took a worker's memory up by 125 MB.
+    data = encode(Image.new("RGB", (7300, 5460), (200, 210, 225)), "PNG")
+    assert len(data) < 200_000
+
+    check = check_id_photo(data)
+
+    assert (check.ok, check.problem, (check.width, check.height)) == (False, "too_many_pixels", (7300, 5460))
+    assert check.tip_id.startswith("Maaf, resolusi foto terlalu besar. Mohon kirim ulang sebagai foto biasa")
+    assert no_pixel_decoding == []
+
+
+def test_the_pixel_limit_admits_every_default_phone_photo_and_whatsapp_hd_and_nothing_much_larger():
+    for width, height in [(4000, 3000), (4032, 3024), (4080, 3072), (4096, 3072), (4608, 3456), (3456, 4608)]:
+        # The header is allowed; the pixel data (an 8x8 image's) then fails to decode.
+        assert check_id_photo(png_with_header_size(width, height)).problem == "not_an_image", (width, height)
+    assert photos.MAX_PIXELS == 16_000_000
+    assert check_id_photo(png_with_header_size(4000, 4000)).problem == "not_an_image"  # exactly the limit
+    for width, height in [(4001, 4000), (5712, 4284), (8000, 6000)]:  # just over; 24 MP; 48 MP
+        assert check_id_photo(png_with_header_size(width, height)).problem == "too_many_pixels", (width, height)
 
 
 def test_an_exif_rotated_portrait_photo_is_measured_after_rotation():

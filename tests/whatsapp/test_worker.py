@@ -5,6 +5,7 @@ anything, flood control, numbered menus."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -194,3 +195,50 @@ def test_in_sandbox_mode_replies_are_recorded_and_nothing_is_sent(inbox, sandbox
     assert recorded[0]["payload"]["text"]["body"] == "echo: halo"
     assert "kirim ulang" in recorded[1]["payload"]["text"]["body"]
     assert graph.sent == [] and graph.calls == {}
+
+
+class RecordingMediaStore(MediaStore):
+    """The real store, noting how many photos are being stored at once. Storing is the last step
+    of a photo's check (decode, measure, re-encode, write): overlapping saves mean overlapping checks."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+
+    def save_id_photo(self, data, owner, decoded=None):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.05)  # widens the window in which a second check could overlap this one
+            return super().save_id_photo(data, owner, decoded=decoded)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_photos_of_many_senders_at_once_are_checked_one_at_a_time(inbox, settings, graph, tmp_path):
+    from tests.actions.conftest import card_photo
+
+    senders = [f"62812000{i:03d}" for i in range(100, 108)]
+    photo = card_photo()
+    store(inbox, *[meta.image(sender, graph.add_media(photo)) for sender in senders])
+    media = RecordingMediaStore(tmp_path / "media")
+    seen = []
+
+    async def handle(message):
+        seen.append((message.sender_id, message.metadata["antrean_media"]["check"]["ok"]))
+
+    async def main():
+        client = GraphClient(settings)
+        worker = Worker(inbox, Deliverer(inbox, client, lambda code: None), handle, settings,
+                        media=MediaFetcher(client), media_store=lambda: media, poll_seconds=0.1)
+        await run_until(worker, all_processed(inbox), timeout=60)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert settings.concurrent_senders >= len(senders)  # all eight were answered side by side
+    assert sorted(seen) == [(sender, True) for sender in senders]
+    assert media.most_at_once == 1
