@@ -216,6 +216,22 @@ class Inbox:
             choices = connection.execute(query).scalar_one_or_none()
         return json.loads(choices) if choices else None
 
+    def last_offers(self, wa_id: str) -> list[tuple[dict, list[str] | None]]:
+        """Our latest reply to this sender that offered choices (buttons, a list, a numbered menu, a
+        template), with the other messages of the same turn that did: (payload, menu payloads)."""
+        outbox = whatsapp_outbox
+        offering = and_(outbox.c.wa_id == wa_id,
+                        or_(outbox.c.kind.in_(("interactive", "template")), outbox.c.choices.is_not(None)))
+        with self.engine.connect() as connection:
+            latest = connection.execute(select(outbox.c.id, outbox.c.inbox_id).where(offering)
+                                        .order_by(outbox.c.id.desc()).limit(1)).first()
+            if latest is None:
+                return []
+            same_turn = outbox.c.id == latest.id if latest.inbox_id is None else outbox.c.inbox_id == latest.inbox_id
+            rows = connection.execute(select(outbox.c.payload, outbox.c.choices).where(offering, same_turn)
+                                      .order_by(outbox.c.id)).all()
+        return [(json.loads(row.payload), json.loads(row.choices) if row.choices else None) for row in rows]
+
     def replies_to(self, wa_id: str) -> list[dict]:
         """Everything sent (or recorded in sandbox mode) to one number, oldest first."""
         query = select(whatsapp_outbox).where(whatsapp_outbox.c.wa_id == wa_id).order_by(whatsapp_outbox.c.id)

@@ -77,6 +77,24 @@ def choice_messages(text: str, buttons: list[dict]) -> list[tuple[dict, list[str
     return [(m, payloads if i == len(pieces) - 1 else None) for i, m in enumerate(pieces)]
 
 
+def offered_choices(payload: dict) -> list[tuple[str, str]]:
+    """(title, id) of every choice one of our messages offers: its reply buttons or list rows, or
+    the quick-reply payloads of a template (their titles are in the approved template, not here)."""
+    choices: list[tuple[str, str]] = []
+    if payload.get("type") == "interactive":
+        action = (payload.get("interactive") or {}).get("action") or {}
+        choices += [(str(b["reply"].get("title", "")), str(b["reply"].get("id", "")))
+                    for b in action.get("buttons") or [] if isinstance(b.get("reply"), dict)]
+        choices += [(str(r.get("title", "")), str(r.get("id", "")))
+                    for section in action.get("sections") or [] for r in section.get("rows") or []]
+    elif payload.get("type") == "template":
+        for component in (payload.get("template") or {}).get("components") or []:
+            if component.get("type") == "button":
+                choices += [("", str(p.get("payload", ""))) for p in component.get("parameters") or []
+                            if p.get("type") == "payload"]
+    return [(title, choice_id) for title, choice_id in choices if choice_id]
+
+
 class Deliverer:
     """Sends (or, in sandbox mode, records) replies, each claimed in the outbox first so that a turn
     replayed after a crash does not send it twice."""

@@ -116,7 +116,10 @@ def _status(status: dict) -> StatusUpdate:
 @dataclass(frozen=True)
 class TextInput:
     text: str
-    from_button: bool = False  # a reply button/list row/template button: the text is our payload
+    # A reply button, list row or template button: `text` is the choice's id, which a modified
+    # client can set to anything, so the worker takes it only if we offered it (else `title`).
+    from_button: bool = False
+    title: str | None = None  # what the applicant saw on the button
 
 
 @dataclass(frozen=True)
@@ -144,11 +147,11 @@ def interpret(kind: str, message: dict[str, Any]) -> TextInput | PhotoInput | No
     if kind == "interactive":
         reply = body.get(body.get("type")) if isinstance(body.get("type"), str) else None
         if isinstance(reply, dict) and isinstance(reply.get("id"), str) and reply["id"]:
-            return TextInput(reply["id"], from_button=True)
+            return TextInput(reply["id"], from_button=True, title=_optional_text(reply.get("title")))
     if kind == "button":  # a quick-reply button of a template message
         payload = body.get("payload") or body.get("text")
         if isinstance(payload, str) and payload:
-            return TextInput(payload, from_button=True)
+            return TextInput(payload, from_button=True, title=_optional_text(body.get("text")))
     if kind in MEDIA_KINDS and isinstance(body.get("id"), str) and body["id"]:
         mime = str(body.get("mime_type") or "").split(";")[0].strip().lower() or None
         if kind == "image" or mime in IMAGE_MIME_TYPES:
@@ -157,6 +160,10 @@ def interpret(kind: str, message: dict[str, Any]) -> TextInput | PhotoInput | No
                               caption)
         return NotAPhoto()
     return Unsupported()
+
+
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _list(document: dict, key: str) -> list:

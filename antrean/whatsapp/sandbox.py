@@ -24,7 +24,7 @@ from antrean.media.ticket import code_in_reference
 from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
-from antrean.whatsapp.outbound import text_messages
+from antrean.whatsapp.outbound import offered_choices, text_messages
 from antrean.whatsapp.payloads import parse_webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
@@ -170,11 +170,7 @@ def _outbound_parts(payload: dict) -> tuple[str, list[tuple[str, str]], str | No
     if kind == "text":
         return str(payload.get("text", {}).get("body", "")), [], None
     if kind == "interactive":
-        interactive = payload.get("interactive", {})
-        action = interactive.get("action", {})
-        choices = [(b["reply"]["title"], b["reply"]["id"]) for b in action.get("buttons", []) if "reply" in b]
-        choices += [(r["title"], r["id"]) for s in action.get("sections", []) for r in s.get("rows", [])]
-        return str(interactive.get("body", {}).get("text", "")), choices, None
+        return str(payload.get("interactive", {}).get("body", {}).get("text", "")), offered_choices(payload), None
     if kind == "image":
         image = payload.get("image", {})
         return str(image.get("caption", "")), [], code_in_reference(str(image.get("link", "")))

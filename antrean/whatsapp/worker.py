@@ -37,7 +37,7 @@ from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp import inbox as outcomes
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import Inbox, StoredMessage
-from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput
+from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput, offered_choices
 from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
 
@@ -276,7 +276,8 @@ class Worker:
         metadata = {"phone_number_id": message.phone_number_id, "wa_id": message.wa_id,
                     "wa_message_id": message.wa_message_id}
         if isinstance(what, TextInput):
-            text = what.text if what.from_button else await self.menu_answer(message.wa_id, what.text)
+            text = (await self.button_answer(message.wa_id, what) if what.from_button
+                    else await self.menu_answer(message.wa_id, what.text))
         else:
             try:
                 data = await self.media.fetch(what)
@@ -295,6 +296,18 @@ class Worker:
         await self.handle(UserMessage(text, out, sender_id=message.wa_id, input_channel=CHANNEL,
                                       message_id=message.wa_message_id, metadata=metadata))
         return outcomes.ANSWERED
+
+    async def button_answer(self, wa_id: str, reply: TextInput) -> str:
+        """A button's id goes to Rasa as it is (it may name an intent and entities, e.g.
+        `/inform{"visit_date":"…"}`) only if our latest choices offered it to this sender; any other id
+        (a stale button, or one a modified client made up) counts as the button's title typed."""
+        offers = await asyncio.to_thread(self.inbox.last_offers, wa_id)
+        offered = {choice_id for payload, menu in offers
+                   for choice_id in [*(i for _, i in offered_choices(payload)), *(menu or [])]}
+        if reply.text in offered:
+            return reply.text
+        logger.info("a button reply with an id we did not offer is taken as its title typed")
+        return await self.menu_answer(wa_id, reply.title or "")
 
     async def menu_answer(self, wa_id: str, text: str) -> str:
         """A number answering our numbered menu becomes that choice's payload; any other text loses

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from antrean.assistant.whatsapp_channel import WhatsAppInput
+from antrean.whatsapp.outbound import choice_messages
 from antrean.whatsapp.payloads import sign
 from antrean.whatsapp.schema import whatsapp_inbox
 from tests.actions.conftest import card_photo
@@ -130,23 +131,41 @@ def test_every_message_of_a_multi_entry_post_is_stored_once_and_a_retried_delive
     assert len(received) == 3
 
 
-def test_interactive_and_template_replies_reach_the_assistant_as_their_payloads(webhook, assistant, graph):
-    base, _ = webhook
+def offer(channel, payload: dict) -> None:
+    """Records one of our messages offering choices, as the outbox does for every message sent."""
+    channel.runtime.inbox.claim_reply(None, 1, meta.BATAM_NUMBER_ID, SENDER, payload["type"], payload, "sandbox")
+
+
+def test_interactive_and_template_replies_reach_the_assistant_as_their_payloads_when_offered(webhook, assistant,
+                                                                                            graph):
+    base, channel = webhook
     received, _ = assistant
+    offer(channel, choice_messages("Sudah benar?", [{"title": "Ya, daftarkan", "payload": "/affirm"},
+                                                    {"title": "Ubah data", "payload": "/deny"}])[0][0])
+    first_reply = meta.button_reply(SENDER, "/affirm", "Ya, daftarkan")
+    assert post(base, meta.notification(meta.messages_value(first_reply))).status_code == 200
+    wait_until(lambda: len(received) == 1)
+    offer(channel, choice_messages("Pilih kantor:", [{"title": n.title(), "payload": f'/inform{{"office":"{n}"}}'}
+                                                     for n in ("batam", "bogor", "tangerang", "jakarta_pusat")])[0][0])
+    assert post(base, meta.notification(meta.messages_value(
+        meta.list_reply(SENDER, '/inform{"office":"bogor"}', "Bogor")))).status_code == 200
+    wait_until(lambda: len(received) == 2)
+    offer(channel, {"type": "template", "template": {"name": "pengingat_antrean", "components": [
+        {"type": "button", "sub_type": "quick_reply", "index": "0",
+         "parameters": [{"type": "payload", "payload": "/check_booking"}]}]}})
     document = meta.notification(meta.messages_value(
-        meta.button_reply(SENDER, "/affirm", "Ya, daftarkan"),
-        meta.list_reply(SENDER, '/inform{"office":"bogor"}', "Bogor"),
         meta.template_button(SENDER, "/check_booking", "Cek antrean"),
+        meta.button_reply(SENDER, '/inform{"nik":"1"}', "Ya"),  # never offered: its title, as typed
         meta.text(SENDER, "/inform{\"nik\":\"1\"}")))
     assert post(base, document).status_code == 200
-    wait_until(lambda: len(received) == 4)
-    assert [m.text for m in received] == ["/affirm", '/inform{"office":"bogor"}', "/check_booking",
+    wait_until(lambda: len(received) == 5)
+    assert [m.text for m in received] == ["/affirm", '/inform{"office":"bogor"}', "/check_booking", "Ya",
                                           'inform{"nik":"1"}']  # typed text cannot pick an intent
     first = received[0]
     assert first.input_channel == "whatsapp" and first.sender_id == SENDER
     assert first.metadata["phone_number_id"] == meta.BATAM_NUMBER_ID and first.metadata["wa_id"] == SENDER
-    assert first.metadata["wa_message_id"] == document["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-    wait_until(lambda: len(graph.sent_to(SENDER)) == 4)
+    assert first.metadata["wa_message_id"] == first_reply["id"]
+    wait_until(lambda: len(graph.sent_to(SENDER)) == 5)
 
 
 def test_an_image_is_downloaded_verified_stored_and_handed_on_as_the_id_photo(webhook, assistant, graph):

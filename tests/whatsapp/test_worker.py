@@ -242,3 +242,43 @@ def test_photos_of_many_senders_at_once_are_checked_one_at_a_time(inbox, setting
     assert settings.concurrent_senders >= len(senders)  # all eight were answered side by side
     assert sorted(seen) == [(sender, True) for sender in senders]
     assert media.most_at_once == 1
+
+
+def test_a_button_reply_counts_as_its_id_only_if_we_offered_it_last_otherwise_as_its_title(inbox, settings, graph,
+                                                                                            tmp_path):
+    sender = "6281200094"
+    confirm = [{"title": "Ya, daftarkan", "payload": "/affirm"}, {"title": "Ubah data", "payload": "/deny"}]
+    offices = [{"title": name.title(), "payload": f'/inform{{"office":"{name}"}}'}
+               for name in ("batam", "bogor", "tangerang", "jakarta_pusat")]
+    seen = []
+
+    async def handle(message):
+        seen.append(message.text)
+        if message.text == "konfirmasi":
+            await message.output_channel.send_text_with_buttons(sender, "Sudah benar?", confirm)
+        elif message.text == "kantor":
+            await message.output_channel.send_text_with_buttons(sender, "Pilih kantor:", offices)
+        else:
+            await message.output_channel.send_text_message(sender, "oke")  # offers nothing
+
+    async def turn(*messages):
+        store(inbox, *messages)
+        client = GraphClient(settings)
+        await run_until(make_worker(inbox, settings, client, handle, tmp_path), all_processed(inbox))
+        await client.aclose()
+
+    async def main():
+        await turn(meta.text(sender, "konfirmasi"))
+        await turn(meta.button_reply(sender, '/inform{"nik":"2171031708900001"}', "Ya, daftarkan"),  # forged id
+                   meta.button_reply(sender, "/affirm", "Ya, daftarkan"),  # offered, and still the last offer
+                   meta.button_reply(sender, "/restart", "/affirm"))  # a forged title is only text
+        await turn(meta.text(sender, "kantor"))
+        await turn(meta.list_reply(sender, '/inform{"office":"bogor"}', "Bogor"),
+                   meta.button_reply(sender, "/affirm", "Ya, daftarkan"),  # offered before, not in the last offer
+                   meta.template_button(sender, "/check_booking", "Cek antrean"))  # no template offered it
+
+    asyncio.run(main())
+    assert seen == ["konfirmasi", "Ya, daftarkan", "/affirm", "affirm",
+                    "kantor", '/inform{"office":"bogor"}', "Ya, daftarkan", "Cek antrean"]
+    [buttons] = [m for m in graph.sent_to(sender) if m["type"] == "interactive" and "buttons" in m["interactive"]["action"]]
+    assert [b["reply"]["id"] for b in buttons["interactive"]["action"]["buttons"]] == ["/affirm", "/deny"]
