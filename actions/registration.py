@@ -29,7 +29,7 @@ from antrean.identity import (
     parse_nik,
 )
 from antrean.media import ticket
-from antrean.media.contract import media_from_metadata
+from antrean.media.contract import NOT_KEPT_TIP, REGISTRATION_CLOSED, media_from_metadata
 from antrean.runtime.settings import current
 
 FORM_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
@@ -46,6 +46,12 @@ def sender_number(tracker: Tracker) -> str:
 def office_written_to(tracker: Tracker) -> str | None:
     """The office the latest message was written to (its channel metadata), if it names one."""
     return office_from_metadata(tracker.latest_message.get("metadata"), wiring.booking().offices)
+
+
+def registration_open_for(tracker: Tracker) -> bool:
+    """Whether the conversation's office (chosen, or known from the channel) takes registrations
+    now; with no office known yet, whether any does."""
+    return wiring.booking().registration_open(tracker.get_slot("office") or office_written_to(tracker))
 
 
 def answers_another_question(tracker: Tracker, slot: str, value: Any) -> bool:
@@ -124,10 +130,27 @@ class ValidateRegistrationForm(CountingFormValidationAction):
             return {}
         if slot == "guardian_photo" and media.ref == tracker.get_slot("id_photo"):
             return {}
+        if media.problem == REGISTRATION_CLOSED or not registration_open_for(tracker):
+            return self._photo_while_closed(media, dispatcher, tracker)
         if not media.ok:
             return self.reject(dispatcher, tracker, slot, message=media.tip_id)
         dispatcher.utter_message(response="utter_photo_received")
         return self.accept(tracker, slot, media.ref)
+
+    @staticmethod
+    def _photo_while_closed(media, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """No registration can use an ID photo outside the window (booking refuses it): it is not
+        kept, and the applicant is told so instead of "Foto diterima"."""
+        if media.ref:  # stored by a channel that could not tell (the window closed meanwhile)
+            wiring.media().delete(media.ref)
+        dispatcher.utter_message(text=NOT_KEPT_TIP)
+        office_id = tracker.get_slot("office")  # chosen before, or extracted just now from the channel
+        if not office_id:
+            return {}  # the form asks for it next, and its validation explains the window
+        service = wiring.booking()
+        opening = service.calendar(office_id).next_registration_opening(service.clock())
+        dispatcher.utter_message(text=replies.registration_closed(wiring.office(office_id), opening))
+        return {"registration_blocked": True}  # no slot is required any more: the form ends, its submit tidies up
 
     # --- validation -------------------------------------------------------------------------------
 

@@ -2,8 +2,12 @@
 
 - photos: a JSON body may carry `photo_base64` (and `message` as its caption); the photo is checked
   and stored through the media contract (antrean.media.contract), exactly as the WhatsApp channel
-  does, so end-to-end tests can register with an e-KTP photo without WhatsApp;
-- metadata: `metadata` from the body is passed on (e.g. `office_id`, `wa_id`);
+  does, so end-to-end tests can register with an e-KTP photo without WhatsApp; outside the
+  registration window (of the `office_id` given, or of every office) it is neither checked nor kept;
+- metadata: of the body's `metadata` only what a client may choose is passed on (`office_id`).
+  Identity (`wa_id`, any other name for the sender's phone, the input channel) and photo results
+  (`antrean_media`) are the channel's alone: a client's are dropped, and a photo result comes only
+  from an upload this channel checked;
 - the QR ticket: `GET /webhooks/antrean/tiket/<code>.png` for an authentic, existing booking code;
 - staff replies to a handoff: `GET /webhooks/antrean/balasan/<sender>?setelah=<id>` lists what staff
   answered from the console (REST has no push; the client asks), oldest first.
@@ -13,10 +17,11 @@ POST /webhooks/antrean/webhook  {"sender": "6281…", "message": "…", "metadat
 Protection: the channel is for tests, the simulator and trusted integrations, and `balasan` hands
 out staff replies for any sender id. With `ANTREAN_REST_TOKEN` set, every route except the health
 check and the QR ticket (its code is an unguessable, HMAC-checked booking code) needs
-`Authorization: Bearer <token>`; anything else gets 401 before the body is read or a photo stored.
-Unset, the channel is open as before, and a warning is logged once at start-up when the server
-listens on a non-loopback interface. Clients in this repository send the header with
-`client_headers()`."""
+`Authorization: Bearer <token>`; anything else gets 401 before the body is read or a photo stored
+(the webhook is a streaming route: the token is checked on the headers, then the body is read, up
+to MAX_BODY_BYTES; every other route takes at most antrean.runtime.http_limits.SMALL_BODY_BYTES).
+Unset, the channel is open, which the Rasa server refuses at start-up unless it listens on a
+loopback interface only. Clients in this repository send the header with `client_headers()`."""
 
 from __future__ import annotations
 
@@ -32,18 +37,26 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import rasa.utils.endpoints
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from antrean.assistant import worker_cpus
 from antrean.media import ticket as tickets
-from antrean.media.contract import ingest_photo, photo_checker, photo_message_text, photo_metadata
+from antrean.media.contract import ingest_photo, not_kept_metadata, photo_checker, photo_message_text, photo_metadata
+from antrean.runtime.http_limits import SMALL_BODY_BYTES, limit_bodies, read_limited
 from antrean.runtime.settings import Settings, resolve
 
 logger = logging.getLogger(__name__)
 
 MAX_PHOTO_BASE64_CHARS = 8 * 1024 * 1024  # ~6 MB decoded: a little above the 5 MB photo limit
+MAX_BODY_BYTES = MAX_PHOTO_BASE64_CHARS + SMALL_BODY_BYTES  # a photo and the rest of a message
+# What a client may put in `metadata`; everything else is set by channels only (fail closed: a key
+# an action starts trusting later is not the client's to set unless it is added here).
+CLIENT_METADATA_KEYS = frozenset({"office_id"})
 TOKEN_ENV = "ANTREAN_REST_TOKEN"
 # Routes anyone may call even with a token set (fail closed: a route added later is protected).
 PUBLIC_ROUTES = frozenset({"health", "ticket"})
@@ -73,6 +86,10 @@ def client_headers(environ: Settings | Mapping[str, str] | None = None) -> dict[
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+class OpenChannelRefused(RasaException):
+    """The REST channel would be reachable beyond this machine without a token."""
+
+
 def is_loopback(host: str | None) -> bool:
     if not host or host == "localhost":
         return bool(host)
@@ -80,6 +97,17 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a host name: it may resolve to anything
         return False
+
+
+def client_metadata(body: Any) -> dict[str, Any]:
+    """What a client may choose of a message's metadata (CLIENT_METADATA_KEYS), from a JSON body."""
+    sent = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(sent, dict):
+        return {}
+    dropped = len(set(sent) - CLIENT_METADATA_KEYS)
+    if dropped:
+        logger.info("REST message: %d metadata key(s) only channels may set were dropped", dropped)
+    return {key: value for key, value in sent.items() if key in CLIENT_METADATA_KEYS}
 
 
 class AntreanRestInput(RestInput):
@@ -107,9 +135,11 @@ class AntreanRestInput(RestInput):
             return photo_message_text(body.get("message"))
         return body.get("message")
 
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()  # not the client's `input_channel`: it would pass for another channel
+
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
-        body = request.json or {}
-        metadata = dict(body.get("metadata") or {}) if isinstance(body.get("metadata"), dict) else {}
+        metadata = client_metadata(request.json)
         metadata.update(getattr(request.ctx, "photo_metadata", None) or {})
         return metadata or None
 
@@ -125,49 +155,92 @@ class AntreanRestInput(RestInput):
             return None
         return response.json({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"})
 
-    async def _warn_if_open(self, app, _loop) -> None:
-        host = getattr(app.state, "host", None)
-        if self.token is None and host is not None and not is_loopback(host):
-            logger.warning("The REST channel (/webhooks/antrean/…) listens on %s without %s: anyone who can "
-                           "reach it can talk as any sender and read staff replies. Set %s.", host, TOKEN_ENV,
-                           TOKEN_ENV)
+    async def _refuse_if_open(self, app, _loop) -> None:
+        """Runs before the server binds (in Rasa's main process, before any worker is forked)."""
+        host, unix = getattr(app.state, "host", None), getattr(app.state, "unix", None)
+        if self.token is None and not unix and not is_loopback(host):
+            raise OpenChannelRefused(
+                f"The REST channel (/webhooks/antrean/…) would listen on {host or 'a given socket'} without "
+                f"{TOKEN_ENV}: anyone who can reach it could talk as any sender and read staff replies. Set "
+                f"{TOKEN_ENV} to a long random token (clients send it as 'Authorization: Bearer …'), or listen "
+                "on 127.0.0.1 only (rasa run --interface 127.0.0.1).")
 
-    async def _pin_worker(self, _app, _loop) -> None:
+    async def _before_start(self, app, loop) -> None:
+        await self._refuse_if_open(app, loop)  # also for servers started without a main process
+        limit_bodies(app)  # for every route of the Rasa server that does not read its own body
         worker_cpus.pin_this_worker()
 
     async def _ingest_in_background(self, request: Request) -> None:
-        """Check and store an uploaded photo on a worker thread before Rasa's (synchronous)
-        `get_metadata` runs: Pillow's decoding and blur check take tens of milliseconds, which on
-        the event loop would stall every other conversation of this Rasa server."""
-        body = request.json if request.method == "POST" else None
+        """Check and store an uploaded photo on this process's photo thread before Rasa's
+        (synchronous) `get_metadata` runs: Pillow's decoding and blur check take tens of
+        milliseconds, which on the event loop would stall every other conversation of this server."""
+        body = request.json
         photo = body.get("photo_base64") if isinstance(body, dict) else None
         if isinstance(photo, str) and photo:
             loop = asyncio.get_running_loop()
             request.ctx.photo_metadata = await loop.run_in_executor(
-                photo_checker(), self._ingest, photo, str(body.get("sender") or ""))
+                photo_checker(), self._ingest, photo, str(body.get("sender") or ""),
+                client_metadata(body).get("office_id"))
 
-    def _ingest(self, photo: str, sender: str) -> dict[str, Any]:
+    def _ingest(self, photo: str, sender: str, office_id: str | None) -> dict[str, Any]:
+        booking, media = self.services
+        if not booking.registration_open(office_id):
+            return not_kept_metadata()  # no registration could use it: neither decoded nor kept
         data = b""  # unreadable or oversized uploads are checked as empty: "not an image" for the applicant
         if len(photo) <= MAX_PHOTO_BASE64_CHARS:
             try:
                 data = base64.b64decode(photo, validate=True)
             except (binascii.Error, ValueError):
                 logger.info("photo upload is not valid base64")
-        _, media = self.services
         ref, check = ingest_photo(media, data, owner=sender)
         return photo_metadata(ref, check)
 
+    async def _receive(self, request: Request, on_new_message):
+        """Rasa's RestInput webhook, on a streaming route: the token middleware has run on the
+        headers alone, and the body is read here, up to MAX_BODY_BYTES."""
+        body = await read_limited(request, MAX_BODY_BYTES)
+        if body is None:
+            return response.json({"error": "payload too large"}, status=413)
+        request.body = body  # request.json parses it from here on
+        if not isinstance(request.json, dict):
+            return response.json({"error": "the body must be a JSON object"}, status=400)
+        await self._ingest_in_background(request)
+        sender_id = await self._extract_sender(request)
+        text = self._extract_message(request)
+        input_channel = self._extract_input_channel(request)
+        metadata = self.get_metadata(request)
+        if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
+            return response.stream(self.stream_response(on_new_message, text, sender_id, input_channel, metadata),
+                                   content_type="text/event-stream")
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(text, collector, sender_id, input_channel=input_channel,
+                                             metadata=metadata))
+        except asyncio.CancelledError:
+            logger.error("REST message timed out")
+        except Exception:
+            logger.exception("REST message could not be handled")
+        return response.json(collector.messages)
+
     def blueprint(self, on_new_message) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
-        # Registered first: a refused request is answered before the photo middleware runs.
+        # Rasa's RestInput blueprint, rebuilt: its webhook is an ordinary route, whose whole body
+        # (up to Sanic's limit) Sanic reads before any middleware, the token check included.
+        blueprint = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         blueprint.middleware("request")(self._authorise)
-        blueprint.middleware("request")(self._ingest_in_background)
-        blueprint.listener("after_server_start")(self._warn_if_open)
-        blueprint.listener("before_server_start")(self._pin_worker)
+        blueprint.listener("main_process_start")(self._refuse_if_open)
+        blueprint.listener("before_server_start")(self._before_start)
 
         @blueprint.middleware("response")
         async def name_the_worker(_request: Request, reply) -> None:
             reply.headers[WORKER_HEADER] = worker_token()
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_request: Request):
+            return response.json({"status": "ok"})
+
+        @blueprint.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request):
+            return await self._receive(request, on_new_message)
 
         @blueprint.route(tickets.ROUTE, methods=["GET"])
         async def ticket(request: Request, filename: str):

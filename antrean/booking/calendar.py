@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 import holidays
@@ -84,3 +85,10 @@ class OfficeCalendar:
                     return opening
             day += timedelta(days=1)
         return None
+
+
+def registration_open_for(calendars: Mapping[str, OfficeCalendar], office_id: str | None, moment: datetime) -> bool:
+    """Whether the office takes registrations at `moment`; for an unknown or unnamed office, whether
+    any does (a message that names no office may still become a registration there)."""
+    chosen = [calendars[office_id]] if office_id in calendars else list(calendars.values())
+    return any(calendar.registration_open(moment) for calendar in chosen)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from antrean.booking import store
-from antrean.booking.calendar import OfficeCalendar
+from antrean.booking.calendar import OfficeCalendar, registration_open_for
 from antrean.booking.capacity import Session, arrival_time, session_starting, sessions_for
 from antrean.booking.codes import BookingCodes
 from antrean.booking.model import (
@@ -108,6 +108,10 @@ class BookingService:
     def calendar(self, office_id: str) -> OfficeCalendar:
         self.office(office_id)
         return self._calendars[office_id]
+
+    def registration_open(self, office_id: str | None = None) -> bool:
+        """Whether an office takes registrations now; for an unknown or unnamed office, whether any does."""
+        return registration_open_for(self._calendars, office_id, self.clock())
 
     def availability(self, office_id: str, days: list[date] | None = None) -> list[DayAvailability]:
         """Seats per session for the bookable days (or the given days)."""

@@ -26,6 +26,10 @@ from antrean.media.photos import PhotoCheck, inspect_id_photo
 SEND_PHOTO_TEXT = "/send_photo"
 METADATA_KEY = "antrean_media"
 KIND_IMAGE = "image"
+# Not a check's verdict: outside the registration window no registration could use an ID photo,
+# so the channel neither checks nor keeps it (data minimisation) and says so with this code.
+REGISTRATION_CLOSED = "registration_closed"
+NOT_KEPT_TIP = "Foto e-KTP Anda tidak kami simpan karena pendaftaran sedang ditutup."
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ def photo_metadata(ref: str | None, check: PhotoCheck) -> dict:
             },
         }
     }
+
+
+def not_kept_metadata() -> dict:
+    """The metadata of a photo received while registration is closed: neither checked nor kept."""
+    return photo_metadata(None, PhotoCheck(ok=False, problem=REGISTRATION_CLOSED, tip_id=NOT_KEPT_TIP))
 
 
 def media_from_metadata(metadata: dict | None) -> MediaInfo | None:

@@ -28,6 +28,7 @@ class Runtime:
         self.graph: GraphClient | None = None
         self.worker: Worker | None = None
         self._offices = None
+        self._calendars = None  # for the registration window, built on first use
         self._media_store = None
 
     def start_worker(self, on_new_message, app=None) -> Worker:
@@ -38,7 +39,8 @@ class Runtime:
         media = MediaFetcher(self.graph, SimulatorMedia(self.engine))
         self.worker = Worker(self.inbox, Deliverer(self.inbox, self.graph, self.render_ticket), on_new_message,
                              self.settings, media=media, media_store=self.media_store,
-                             ready=_agent_ready(app), already_handled=_tracker_has_message(app))
+                             ready=_agent_ready(app), already_handled=_tracker_has_message(app),
+                             registration_open=self.registration_open)
         self.worker.start()
         return self.worker
 
@@ -60,16 +62,32 @@ class Runtime:
             self._media_store = media_store(self.everything)
         return self._media_store
 
+    def offices(self):
+        if self._offices is None:
+            from antrean.runtime.bootstrap import offices
+
+            self._offices = offices(self.everything)
+        return self._offices
+
+    def registration_open(self, phone_number_id: str) -> bool:
+        """Whether the office of the business number written to takes registrations now (the
+        same clock and window as the actions; any office's, for a number no office lists)."""
+        from antrean.booking.calendar import OfficeCalendar, registration_open_for
+        from antrean.booking.offices import office_for_phone_number_id
+        from antrean.runtime.clock import clock_from_env
+
+        if self._calendars is None:
+            self._calendars = {office_id: OfficeCalendar(o) for office_id, o in self.offices().items()}
+            self._clock = clock_from_env(self.everything)
+        office = office_for_phone_number_id(self.offices(), phone_number_id)
+        return registration_open_for(self._calendars, office.id if office else None, self._clock())
+
     def render_ticket(self, code: str) -> bytes | None:
         """The same ticket the REST channel serves at its reference, read with this runtime's own
         engine (the bookings share the inbox's database)."""
         from antrean.media.ticket import ticket_png_from_database
 
-        if self._offices is None:
-            from antrean.runtime.bootstrap import offices
-
-            self._offices = offices(self.everything)
-        return ticket_png_from_database(self.engine, self._offices, code)
+        return ticket_png_from_database(self.engine, self.offices(), code)
 
 
 def _is_rasa_server(app) -> bool:

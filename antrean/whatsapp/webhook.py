@@ -21,6 +21,7 @@ import time
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from antrean.runtime.http_limits import limit_bodies, read_limited
 from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.payloads import MalformedWebhook, parse_webhook, signature_is_valid
 
@@ -31,6 +32,12 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
     """The webhook's routes, shared by the Rasa channel and the stand-alone receiver
     (antrean.whatsapp.receiver): `inbox()` gives the Inbox, `wake()` tells a worker in the same
     process that there is work (a worker elsewhere finds it by polling)."""
+
+    @blueprint.listener("before_server_start")
+    async def limit_other_bodies(app, _loop):
+        # The webhook reads its own body (up to max_body_bytes); the verification GET and the
+        # health check need none, and Sanic would otherwise read up to 100 MB of one.
+        limit_bodies(app)
 
     @blueprint.route("/", methods=["GET"])
     async def health(_request: Request):
@@ -54,7 +61,7 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
         return reply
 
     async def _receive(request: Request):
-        body = await _read_limited(request, settings.max_body_bytes)
+        body = await read_limited(request, settings.max_body_bytes)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
         if not signature_is_valid(settings.app_secret, body, request.headers.get("x-hub-signature-256")):
@@ -77,19 +84,3 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None as soon as it exceeds the limit (a huge body is never buffered)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)

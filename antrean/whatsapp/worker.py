@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
-from antrean.media.contract import ingest_photo_in_turn, photo_message_text, photo_metadata
+from antrean.media.contract import ingest_photo_in_turn, not_kept_metadata, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
 from antrean.runtime.settings import WhatsAppSettings
@@ -106,6 +106,7 @@ class Worker:
                  media: MediaFetcher, media_store: Callable[[], MediaStore],
                  ready: Callable[[], bool] = lambda: True,
                  already_handled: Callable[[str, str], Awaitable[bool]] | None = None,
+                 registration_open: Callable[[str], bool] = lambda phone_number_id: True,
                  poll_seconds: float | None = None, worker_id: str | None = None):
         self.inbox = inbox
         self.deliverer = deliverer
@@ -115,6 +116,7 @@ class Worker:
         self.media_store = media_store
         self.ready = ready
         self.already_handled = already_handled
+        self.registration_open = registration_open  # by the business number written to (its office)
         self.poll_seconds = poll_seconds or settings.poll_interval
         self.worker_id = (worker_id or settings.worker_id
                           or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -278,6 +280,10 @@ class Worker:
         if isinstance(what, TextInput):
             text = (await self.button_answer(message.wa_id, what) if what.from_button
                     else await self.menu_answer(message.wa_id, what.text))
+        elif not await asyncio.to_thread(self.registration_open, message.phone_number_id):
+            # No registration can use an ID photo now: not downloaded, checked or kept.
+            metadata.update(not_kept_metadata())
+            text = photo_message_text(what.caption)
         else:
             try:
                 data = await self.media.fetch(what)

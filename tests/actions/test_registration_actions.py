@@ -12,7 +12,7 @@ from actions.registration import (
     ValidateRegistrationForm,
 )
 from antrean.booking.model import BookingStatus
-from antrean.media.contract import ingest_photo, photo_metadata
+from antrean.media.contract import ingest_photo, not_kept_metadata, photo_metadata
 from tests.actions.conftest import DOMAIN_SLOTS, card_photo, make_tracker, stored_photo_metadata
 from tests.builders import make_nik, make_request
 from tests.conftest import wib
@@ -188,3 +188,38 @@ def test_a_day_that_filled_up_during_confirmation_is_chosen_again_keeping_the_de
     assert events == [SlotSet("visit_date", None), SlotSet("confirmed", None), FollowupAction("registration_form")]
     assert store.path(photo_ref).exists()  # the e-KTP photo is still needed
     assert "penuh" in dispatcher.messages[0]["text"]
+
+
+def test_a_law_message_with_a_photo_outside_the_window_is_not_told_foto_diterima(wired, dispatcher, clock):
+    _, store = wired
+    clock.moment = wib(2026, 12, 1, 10, 30)  # Tuesday, after Batam's 07:30-10:00
+    # What both channels send outside the window: the photo neither checked nor kept.
+    metadata = {"phone_number_id": "106540352242922", **not_kept_metadata()}
+    tracker = make_tracker(text="Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12", intent="register",
+                           metadata=metadata, active_loop="registration_form",
+                           events=[{"event": "user", "text": "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12",
+                                    "parse_data": {}}])
+    values = slot_values(validate(tracker, dispatcher))
+
+    assert values == {"requested_slot": None}  # the form ends here (and its submit tidies up)
+    assert [m.get("response") for m in dispatcher.messages] == [None, None]  # no utter_photo_received
+    texts = [m["text"] for m in dispatcher.messages]
+    assert texts[0] == "Foto e-KTP Anda tidak kami simpan karena pendaftaran sedang ditutup."
+    assert "hanya dilayani hari kerja pukul 07.30" in texts[1] and "Rabu, 2 Desember 2026" in texts[1]
+    assert list(store.root.rglob("*.jpg")) == []
+
+
+def test_a_photo_kept_by_a_channel_as_the_window_closed_is_deleted_and_the_registration_stopped(wired, dispatcher,
+                                                                                               clock):
+    _, store = wired
+    metadata = stored_photo_metadata(store)  # checked at 09:59:59
+    clock.moment = wib(2026, 12, 1, 10, 0)  # read by the form at 10:00
+    tracker = make_tracker(slots=complete_slots(visit_date=None, confirmed=None), metadata=metadata,
+                           intent="send_photo", active_loop="registration_form", requested_slot="id_photo")
+    events = asyncio.run(ValidateRegistrationForm().get_extraction_events(dispatcher, tracker, FORM_DOMAIN))
+
+    assert slot_values(events) == {"registration_blocked": True}
+    assert [m.get("response") for m in dispatcher.messages] == [None, None]  # no "Foto diterima"
+    assert "tidak kami simpan" in dispatcher.messages[0]["text"]
+    assert "Rabu, 2 Desember 2026" in dispatcher.messages[1]["text"]
+    assert not store.path(metadata["antrean_media"]["ref"]).exists()

@@ -166,7 +166,8 @@ def main() -> int:
         service.mark_served(bookings[0].code, "loket")
         app.ctx.queue.call_next("batam", bookings[0].day, "3", "loket")
         channel = WhatsAppInput(WhatsAppSettings(verify_token="screens", app_secret="screens-secret"),
-                                environ={"ANTREAN_DATABASE_URL": url, "ANTREAN_MEDIA_DIR": str(Path(tmp) / "media")})
+                                environ={"ANTREAN_DATABASE_URL": url, "ANTREAN_MEDIA_DIR": str(Path(tmp) / "media"),
+                                         "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00"})  # registration open
         scripted = ScriptedAssistant(f"http://127.0.0.1:5005/webhooks/antrean/tiket/{simulated.code}.png")
         with serving(app) as base, chromium() as browser, served(channel, scripted) as assistant:
             app.ctx.config.environ["ANTREAN_RASA_URL"] = assistant.removesuffix("/webhooks/whatsapp")

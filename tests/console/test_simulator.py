@@ -46,6 +46,7 @@ def assistant(console, console_sqlite_url, tmp_path, book):
     scripted = ScriptedAssistant(f"http://127.0.0.1:5005/webhooks/antrean/tiket/{booking.code}.png")
     channel = WhatsAppInput(WhatsAppSettings(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET),
                             environ={"ANTREAN_DATABASE_URL": console_sqlite_url,
+                                     "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",  # registration open
                                      "ANTREAN_MEDIA_DIR": str(tmp_path / "media")})
     with served(channel, scripted) as base:
         console.app.ctx.config.environ["ANTREAN_RASA_URL"] = base.removesuffix("/webhooks/whatsapp")

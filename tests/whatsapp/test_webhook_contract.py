@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from antrean.assistant.whatsapp_channel import WhatsAppInput
+from antrean.media.contract import REGISTRATION_CLOSED
 from antrean.whatsapp.outbound import choice_messages
 from antrean.whatsapp.payloads import sign
 from antrean.whatsapp.schema import whatsapp_inbox
@@ -21,6 +22,7 @@ from tests.whatsapp.server import served
 pytestmark = pytest.mark.integration
 
 SENDER = "6281234567001"
+OPEN = "2026-12-01T08:00:00+07:00"  # Tuesday 08:00 WIB
 
 
 @pytest.fixture
@@ -37,7 +39,8 @@ def assistant():
 
 @pytest.fixture
 def channel(settings, sqlite_url, tmp_path):
-    return WhatsAppInput(settings, environ={"ANTREAN_DATABASE_URL": sqlite_url,
+    # The clock inside the registration window: outside it, photos are not even fetched.
+    return WhatsAppInput(settings, environ={"ANTREAN_DATABASE_URL": sqlite_url, "ANTREAN_CLOCK": OPEN,
                                             "ANTREAN_MEDIA_DIR": str(tmp_path / "media"),
                                             "ANTREAN_SECRET_KEY": "x" * 40})
 
@@ -233,3 +236,23 @@ def test_a_photo_whose_bytes_do_not_match_the_announced_hash_is_not_used(webhook
     wait_until(lambda: stored(channel)[0].outcome == "media_failed")
     assert received == []
     assert "kirim ulang" in graph.sent_to(SENDER)[0]["text"]["body"]
+
+
+def test_outside_the_registration_window_a_photo_is_neither_fetched_nor_checked_nor_kept(settings, sqlite_url,
+                                                                                        tmp_path, assistant, graph):
+    received, on_new_message = assistant
+    channel = WhatsAppInput(settings, environ={"ANTREAN_DATABASE_URL": sqlite_url,
+                                              "ANTREAN_CLOCK": "2026-12-01T10:30:00+07:00",  # Batam: 07:30-10:00
+                                              "ANTREAN_MEDIA_DIR": str(tmp_path / "media"),
+                                              "ANTREAN_SECRET_KEY": "x" * 40})
+    law = "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12"
+    with served(channel, on_new_message) as base:
+        media_id = graph.add_media(card_photo())
+        assert post(base, meta.notification(meta.messages_value(meta.image(SENDER, media_id, caption=law)))
+                    ).status_code == 200
+        [message] = wait_until(lambda: list(received))
+    assert message.text == law  # the details still reach the assistant, which explains the window
+    photo = message.metadata["antrean_media"]
+    assert (photo["ref"], photo["check"]["ok"], photo["check"]["problem"]) == (None, False, REGISTRATION_CLOSED)
+    assert graph.calls.get("media_info", 0) == 0 and graph.calls.get("download", 0) == 0
+    assert list((tmp_path / "media").rglob("*.jpg")) == []
