@@ -19,6 +19,7 @@ from antrean.console.queue import CounterQueue
 from antrean.console.review import ReviewSource
 from antrean.console.views.common import BadQuery, OfficeNotAllowed
 from antrean.console.web import finish_response, forbidden, load_session, render
+from antrean.runtime.http_limits import limit_bodies
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -42,6 +43,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     service = config.build_service()
     app = Sanic(config.name)
     app.config.FALLBACK_ERROR_FORMAT = "html"
+    limit_bodies(app)  # forms; the one upload route reads its own body after the session check (web.py)
     app.ctx.config = config
     # A key of its own for the login form's token, derived so it cannot stand in for the booking codes' key.
     app.ctx.prelogin_key = hmac.new(config.build_secret(), b"antrean console pre-login csrf", hashlib.sha256).digest()

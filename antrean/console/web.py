@@ -18,6 +18,7 @@ from sanic.response import HTTPResponse, redirect
 
 from antrean.console.accounts import AnonymousStaff, StaffSession
 from antrean.console.permissions import Permission
+from antrean.runtime.http_limits import read_limited
 
 SESSION_COOKIE = "antrean_sesi"
 PRELOGIN_COOKIE = "antrean_csrf"  # binds the login form's CSRF token before there is a session
@@ -64,11 +65,40 @@ async def load_session(request: Request) -> HTTPResponse | None:
         request.ctx.csrf_token = request.cookies.get(cookie_name(request, PRELOGIN_COOKIE)) or ""
         if not prelogin_token_ok(request, request.ctx.csrf_token):
             request.ctx.csrf_token = request.ctx.new_prelogin_token = new_prelogin_token(request)
+    if (refused := await check_body(request)) is not None:
+        return refused
     if request.method in UNSAFE_METHODS and not csrf_ok(request):
         return render(request, "error.html", status=403, title="Permintaan ditolak",
                       message="Formulir ini sudah kedaluwarsa atau tidak berasal dari konsol. "
                               "Muat ulang halaman, lalu coba lagi.")
     return None
+
+
+async def check_body(request: Request) -> HTTPResponse | None:
+    """A body announced beyond its route's limit is refused unread (413: Sanic refuses it too, but
+    then runs this middleware for its error page, where the CSRF check would answer first). An
+    upload route (`stream=True, ctx_body_limit=…`) is read here, only for a logged-in staff member
+    and only up to its limit; Sanic has read an ordinary route's (small) body already."""
+    route = getattr(request, "route", None)
+    upload_limit = getattr(route.ctx, "body_limit", None) if route is not None else None
+    declared = request.headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > (upload_limit or request.app.config.REQUEST_MAX_SIZE):
+        return _too_large(request)
+    if upload_limit is None or request.method not in UNSAFE_METHODS:
+        return None
+    if request.ctx.session is None:
+        return render(request, "error.html", status=401, title="Sesi berakhir",
+                      message="Sesi Anda sudah berakhir. Silakan masuk lagi.")
+    body = await read_limited(request, upload_limit)
+    if body is None:
+        return _too_large(request)
+    request.body = body  # request.form and request.files parse it from here on
+    return None
+
+
+def _too_large(request: Request) -> HTTPResponse:
+    return render(request, "error.html", status=413, title="Terlalu besar",
+                  message="Data yang dikirim terlalu besar untuk halaman ini.")
 
 
 def csrf_ok(request: Request) -> bool:
