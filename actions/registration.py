@@ -37,8 +37,8 @@ FORM_SLOTS = ["office", "application_type", "person_name", "birth_date", "addres
 
 
 def sender_number(tracker: Tracker) -> str:
-    """The WhatsApp number the conversation comes from: Rasa's sender id on the WhatsApp channel;
-    other channels may pass `wa_id` in the metadata."""
+    """The WhatsApp number the conversation comes from: the `wa_id` the WhatsApp channel puts in the
+    metadata (only channels set it: the REST channel drops a client's), else Rasa's sender id."""
     metadata = tracker.latest_message.get("metadata") or {}
     return str(metadata.get("wa_id") or tracker.sender_id)
 
