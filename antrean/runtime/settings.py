@@ -271,7 +271,8 @@ class AssistantSettings(_Area):
     pin_workers: bool = _var("ANTREAN_PIN_WORKERS", True, "`0`: several Rasa workers are not pinned to a CPU "
                              "each (antrean/assistant/worker_cpus.py)", _flag)
     rest_token: str | None = _var("ANTREAN_REST_TOKEN", None, "bearer token the REST channel's webhook and "
-                                  "staff-reply routes require", shown="unset: open", secret=True)
+                                  "staff-reply routes require", shown="unset: open, and the Rasa server "
+                                  "refuses to listen beyond loopback", secret=True)
     public_url: str | None = _var("ANTREAN_PUBLIC_URL", None, "address applicants' QR-ticket links point to",
                                   _http_url, shown="the Rasa server's own address (`http://localhost:5005`)")
     action_url: str | None = _var("ANTREAN_ACTION_URL", None, "`endpoints.production.yml`: the action server's "
