@@ -57,8 +57,9 @@ def stack(tmp_path_factory, request, trained_model):
         stack.stop()
 
 
-def say(stack: Stack, text: str | None = None, photo: bytes | None = None) -> list[dict]:
-    body = {"sender": SENDER, "message": text or "", "metadata": {"office_id": "batam"}}
+def say(stack: Stack, text: str | None = None, photo: bytes | None = None, sender: str = SENDER,
+        metadata: dict | None = None) -> list[dict]:
+    body = {"sender": sender, "message": text or "", "metadata": {"office_id": "batam", **(metadata or {})}}
     if photo is not None:
         body["photo_base64"] = base64.b64encode(photo).decode()
     # The token the stack's Rasa server was started with, if any (ANTREAN_REST_TOKEN).
@@ -119,3 +120,61 @@ def test_several_workers_each_run_on_a_cpu_of_their_own(stack):
         assert len(set().union(*allowed)) == min(len(workers), len(usable))  # spread, not stacked
     else:  # one process answers everything: it may use every CPU
         assert allowed == [usable]
+
+
+def test_a_client_claiming_another_number_or_an_unchecked_photo_is_booked_under_its_own_sender(stack):
+    running, database = stack
+    sender, stranger = "6281299990003", "6281311112222"
+    claims = {"wa_id": stranger, "whatsapp_number": stranger}  # the issue's attack: book under a stranger's number
+    invented_photo = {"antrean_media": {"ref": "photo:" + "ab" * 16, "kind": "image",
+                                        "check": {"ok": True, "problem": None, "tip_id": None, "width": 1600,
+                                                  "height": 1200}}}
+
+    def claiming(text=None, photo=None, extra=None):
+        return say(running, text, photo, sender=sender, metadata={**claims, **(extra or {})})
+
+    claiming("Siti Aminah#17-08-1990#Jl. Raya Sekupang No. 14 RT 01/RW 02 Tiban Baru")
+    claiming('/inform{"application_type":"new"}')
+    # A photo result with no upload is not the client's to give: the e-KTP photo is still asked for.
+    assert "foto e-KTP" in texts(claiming("2171031708900002", extra=invented_photo))
+    assert "Foto diterima" in texts(claiming(photo=card_photo()))
+    claiming('/inform{"visit_date":"2026-12-03"}')
+    confirmation = claiming("/affirm")
+
+    engine = make_engine(database)
+    service = BookingService(engine, load_offices(), fixed_clock(wib(2026, 12, 1, 8)), BookingCodes(SECRET.encode()))
+    [booking] = service.get_by_whatsapp_number(sender)
+    assert service.get_by_whatsapp_number(stranger) == []
+    engine.dispose()
+    assert booking.code in texts(confirmation) and booking.applicant.nik == "2171031708900002"
+    assert booking.photo_ref != invented_photo["antrean_media"]["ref"]
+    assert (running.run_dir / "media").exists() and list((running.run_dir / "media").rglob(
+        booking.photo_ref.removeprefix("photo:") + ".jpg"))
+
+
+@pytest.fixture(scope="module")
+def closed_stack(tmp_path_factory, trained_model):
+    """One Rasa worker, actions in process, the clock at 10:30 on a Tuesday: after Batam's window."""
+    folder = tmp_path_factory.mktemp("e2e-closed")
+    database = f"sqlite:///{folder / 'bookings.sqlite3'}"
+    upgrade_database(database)
+    stack = Stack(rasa_port=free_port(), actions_port=free_port(), rasa_workers=1, actions_in_process=True,
+                  conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", run_dir=folder,
+                  environment={"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": "2026-12-01T10:30:00+07:00",
+                               "ANTREAN_MEDIA_DIR": str(folder / "media"), "ANTREAN_SECRET_KEY": SECRET})
+    stack.start()
+    try:
+        stack.wait_until_ready()
+        yield stack, folder
+    finally:
+        stack.stop()
+
+
+def test_outside_the_window_a_law_message_with_a_photo_is_not_told_foto_diterima_and_nothing_is_kept(closed_stack):
+    running, folder = closed_stack
+    replies = texts(say(running, "Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru",
+                        photo=card_photo()))
+    assert "Foto diterima" not in replies
+    assert "Foto e-KTP Anda tidak kami simpan karena pendaftaran sedang ditutup." in replies
+    assert "07.30" in replies and "Rabu, 2 Desember 2026" in replies
+    assert list((folder / "media").rglob("*.jpg")) == []
