@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_commands = users.add_subparsers(dest="users_command", required=True)
     users_add = users_commands.add_parser("add", help="create a staff account (asks for the password)")
     users_add.add_argument("username")
-    users_add.add_argument("--role", required=True, choices=("admin", "reviewer", "counter", "security"))
+    users_add.add_argument("--role", required=True, choices=("admin", "reviewer", "counter", "security", "maintainer"))
     users_add.add_argument("--name", required=True, help="full name shown in the console and the audit log")
     users_add.add_argument("--office", help="limit the account to one office (default: every office)")
     users_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")

@@ -25,6 +25,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(config: ConsoleConfig | None = None) -> Sanic:
+    # Imported here: antrean.model_registry uses the console's audit log, so the console package
+    # must not import the registry when it is first loaded.
+    from antrean.console.model_training import ConsoleTraining
     from antrean.console.views import (
         audit,
         auth,
@@ -34,6 +37,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         dashboard,
         door,
         handoff,
+        models,
         nlu,
         personal_data,
         simulator,
@@ -53,6 +57,8 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.ctx.queue = CounterQueue(service.engine, service.clock)
     app.ctx.media = config.build_media_store
     app.ctx.review = ReviewSource(config, service)
+    app.ctx.models = config.build_model_registry()
+    app.ctx.model_training = ConsoleTraining(app.ctx.models, service.engine, service.clock, config.training_inputs)
     templates = Environment(
         loader=PackageLoader("antrean.console", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -68,7 +74,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     app.register_middleware(finish_response, "response")
     app.static("/static", str(STATIC_DIR), name="static")
     for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, conversations.bp, nlu.bp, simulator.bp,
-                      dashboard.bp, audit.bp, personal_data.bp):
+                      dashboard.bp, audit.bp, personal_data.bp, models.bp):
         app.blueprint(blueprint)
     if config.review_sync_seconds > 0:
         app.register_listener(app.ctx.review.start_timer, "after_server_start")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
@@ -22,6 +23,10 @@ from antrean.media.photo_store import MediaStore
 from antrean.review.sync import SETTLE_SECONDS
 from antrean.review.tracker import make_tracker_engine
 from antrean.runtime.settings import REPO_ROOT, Settings, secret_key
+
+if TYPE_CHECKING:  # antrean.model_registry imports the console's audit log: no import at start-up
+    from antrean.model_registry import ModelRegistry
+    from antrean.model_registry.inputs import TrainingInputs
 
 _test_app_numbers = itertools.count(1)
 
@@ -60,6 +65,13 @@ class ConsoleConfig:
     # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
     # `python -m antrean retention run` instead).
     retention_daily: bool = True
+    # The "Model" page: the registry's folder (None: ANTREAN_MODELS_DIR), what "Latih model baru"
+    # trains from (None: the repository's data/, config.yml, domain.yml) and, for tests, the test
+    # set's folder and the conversation tests a new model is evaluated with (None: the registry's).
+    models_dir: Path | None = None
+    training_inputs: TrainingInputs | None = None
+    test_set_dir: Path | None = None
+    story_files: list[Path] | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
@@ -95,6 +107,19 @@ class ConsoleConfig:
 
     def build_tracker_engine(self) -> Engine:
         return make_tracker_engine(self.tracker_url or self.settings.tracker_url)
+
+    def build_model_registry(self) -> ModelRegistry:
+        from antrean.model_registry import open_registry
+
+        settings = self.settings
+        if self.models_dir is not None:
+            settings = Settings.from_env({**self.environ, "ANTREAN_MODELS_DIR": str(self.models_dir)})
+        registry = open_registry(settings, engine=self.build_service().engine)
+        if self.test_set_dir is not None:
+            registry.test_set_dir = Path(self.test_set_dir)
+        if self.story_files is not None:
+            registry.story_files = list(self.story_files)
+        return registry
 
     def build_media_store(self) -> MediaStore:
         if self.media_store is None:

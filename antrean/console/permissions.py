@@ -18,6 +18,7 @@ class Permission(IntFlag):
     REVIEW = 0x40  # conversations and NLU (later pages)
     ADMINISTER = 0x80  # audit log, accounts
     DASHBOARD = 0x100  # aggregate figures only (no personal data): registrations, funnel, NLU quality
+    MODELS = 0x200  # trained NLU models: train, compare, promote through the gate, roll back
 
     @classmethod
     def none(cls) -> Permission:
@@ -25,13 +26,16 @@ class Permission(IntFlag):
 
 
 ROLES: dict[str, Permission] = {
-    "admin": Permission(0x1FF),
+    "admin": Permission(0x3FF),
     "reviewer": Permission.REVIEW | Permission.HANDOFF | Permission.DASHBOARD,
     # The counter works with applicants face to face: it may see full data, but not run the door,
     # so one person cannot both let someone in and serve them under another's name.
     "counter": (Permission.VIEW_BOOKINGS | Permission.REVEAL_PERSONAL_DATA | Permission.EXPORT
                 | Permission.SERVE | Permission.HANDOFF | Permission.DASHBOARD),
     "security": Permission.CHECK_IN,
+    # Maintainers retrain the assistant from what reviewers confirmed: the inbox and the models, no
+    # applicant's booking. Overriding the gate stays with admins (ADMINISTER).
+    "maintainer": Permission.MODELS | Permission.REVIEW | Permission.DASHBOARD,
 }
 
 def permissions_of(role: str) -> Permission:

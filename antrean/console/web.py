@@ -277,6 +277,7 @@ NAVIGATION = [
     ("Inbox NLU", "/nlu", Permission.REVIEW),
     ("Simulator", "/simulator", Permission.REVIEW),
     ("Dasbor", "/dasbor", Permission.DASHBOARD),
+    ("Model", "/model", Permission.MODELS),
     ("Log audit", "/audit", Permission.ADMINISTER),
     ("Hapus data", "/privasi", Permission.ADMINISTER),
 ]

@@ -24,7 +24,7 @@ from tests.conftest import wib
 # repeatable, so every test can start an app of its own in this one process.
 Sanic.test_mode = True
 
-ROLES = ("admin", "reviewer", "counter", "security")
+ROLES = ("admin", "reviewer", "counter", "security", "maintainer")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -99,7 +99,7 @@ class Console:
 
 def _start_console(service, clock, tmp_path, tracker_url):
     config = TestingConfig(service=service, media_store=MediaStore(tmp_path / "media"), tracker_url=tracker_url,
-                           stories_dir=tmp_path / "reviewed_stories")
+                           stories_dir=tmp_path / "reviewed_stories", models_dir=tmp_path / "models")
     return create_app(config)
 
 

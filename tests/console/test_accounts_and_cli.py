@@ -66,7 +66,8 @@ def test_resetting_a_password_ends_existing_sessions(accounts):
     ("security", Permission.CHECK_IN, Permission.VIEW_BOOKINGS),
     ("counter", Permission.SERVE | Permission.REVEAL_PERSONAL_DATA, Permission.CHECK_IN),
     ("reviewer", Permission.REVIEW, Permission.REVEAL_PERSONAL_DATA),
-    ("admin", Permission.ADMINISTER | Permission.CHECK_IN | Permission.DASHBOARD, Permission(0x200)),
+    ("admin", Permission.ADMINISTER | Permission.CHECK_IN | Permission.MODELS, Permission(0x400)),
+    ("maintainer", Permission.MODELS | Permission.REVIEW, Permission.ADMINISTER | Permission.REVEAL_PERSONAL_DATA),
 ])
 def test_roles_grant_exactly_their_permissions(accounts, role, can, cannot):
     user = accounts.add("staf", "Staf", role, PASSWORD)

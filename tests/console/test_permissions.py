@@ -15,13 +15,15 @@ PAGES = {
     "/loket": {"admin", "counter"},
     "/bantuan": {"admin", "counter", "reviewer"},
     "/audit": {"admin"},
-    "/nlu": {"admin", "reviewer"},
-    "/dasbor": {"admin", "reviewer", "counter"},
-    "/simulator": {"admin", "reviewer"},
-    "/simulator/log": {"admin", "reviewer"},
+    "/nlu": {"admin", "reviewer", "maintainer"},
+    "/dasbor": {"admin", "reviewer", "counter", "maintainer"},
+    "/simulator": {"admin", "reviewer", "maintainer"},
+    "/simulator/log": {"admin", "reviewer", "maintainer"},
     "/bantuan/1": {"admin", "counter", "reviewer"},  # 404 for those allowed: no such request
+    "/model": {"admin", "maintainer"},
+    "/model/kembalikan": {"admin", "maintainer"},  # redirects those allowed: nothing to roll back
 }
-ROLES = ("admin", "reviewer", "counter", "security")
+ROLES = ("admin", "reviewer", "counter", "security", "maintainer")
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -29,7 +31,7 @@ def test_every_page_opens_for_its_roles_and_refuses_the_others(console, role):
     client = console.as_role(role)
     for path, allowed in PAGES.items():
         response = client.get(path)
-        expected = (404 if path == "/bantuan/1" else 200) if role in allowed else 403
+        expected = ({"/bantuan/1": 404, "/model/kembalikan": 302}.get(path, 200)) if role in allowed else 403
         assert response.status_code == expected, (role, path)
         if expected == 403:
             assert "Tidak diizinkan" in response.text
@@ -62,6 +64,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(console, path):
     ("counter", "/nlu/1"),
     ("security", "/simulator/kirim"),
     ("counter", "/simulator/baru"),
+    ("reviewer", "/model/latih"),
+    ("counter", "/model/kembalikan"),
+    ("security", "/model/x/aktifkan"),
 ])
 def test_actions_refuse_roles_they_are_not_for_even_with_a_valid_token(console, role, path):
     client = console.as_role(role)
