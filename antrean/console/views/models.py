@@ -204,6 +204,7 @@ async def promote_check(request: Request, model_id: str):
         record, live, verdict = await blocking(check)
     except ModelRegistryError as error:
         return await redirect_with(request, "/model", "error", _message(error))
+    await pop_flash(request)
     rows = [{"label": label, "live": formatted(key, verdict.live_figures[key]) if verdict.live_figures else "—",
              "candidate": formatted(key, verdict.candidate_figures[key])}
             for key, (label, _) in FIGURE_LABELS.items()]
@@ -245,6 +246,7 @@ async def rollback_check(request: Request):
     live, target = await blocking(check)
     if live is None or target is None:
         return await redirect_with(request, "/model", "error", "Tidak ada model sebelumnya untuk dikembalikan.")
+    await pop_flash(request)
     live_figures, target_figures = figures_of(live), figures_of(target)
     rows = [{"label": label, "live": formatted(key, live_figures[key]) if live_figures else "—",
              "target": formatted(key, target_figures[key]) if target_figures else "—"}
