@@ -128,6 +128,22 @@ def write_conversations(tracker_url: str) -> None:
     w.close()
 
 
+def kept_models(registry, files: Path):
+    """Three made-up models for the Model page: the live one misreads fee questions, a better one
+    reads them, a worse one never recognises a cancellation (the gate refuses it). Their files are
+    small tars and their evaluations are built from made-up predictions on the real test set."""
+    from tests.model_registry.test_records import STORIES_WORSE, WORSE, evaluation, inputs, model_file
+
+    live = registry.register(model_file(files, "live"), by="cli:rahmat", inputs=inputs("a"), training_seconds=212.0,
+                             evaluation=evaluation({"ask_fee": "ask_hours"}))
+    registry.promote(live.id, by="rahmat")
+    better = registry.register(model_file(files, "better"), by="rahmat", inputs=inputs("b"), training_seconds=198.0,
+                               evaluation=evaluation())
+    worse = registry.register(model_file(files, "worse"), by="rahmat", inputs=inputs("c"), training_seconds=187.0,
+                              evaluation=evaluation(WORSE, STORIES_WORSE))
+    return live, better, worse
+
+
 def main() -> int:
     if not chromium_available():
         print(f"skipped: {CHROMIUM} is absent (apt-get install -y chromium)", file=sys.stderr)
@@ -156,10 +172,13 @@ def main() -> int:
         write_unsure_questions(tracker_url)
         app = create_app(ConsoleConfig(service=service, name="antrean_console_screens", tracker_url=tracker_url,
                                        review_settle_seconds=0, review_sync_seconds=0, retention_daily=False,
-                                       stories_dir=Path(tmp) / "stories", media_store=MediaStore(Path(tmp) / "media")))
+                                       stories_dir=Path(tmp) / "stories", media_store=MediaStore(Path(tmp) / "media"),
+                                       models_dir=Path(tmp) / "models"))
         passwords = {}
-        names = {"ani": "Ani Wijaya", "satpam": "Slamet Riyadi", "loket": "Lina Marlina", "rina": "Rina Kusuma"}
-        for username, role in (("ani", "admin"), ("satpam", "security"), ("loket", "counter"), ("rina", "reviewer")):
+        names = {"ani": "Ani Wijaya", "satpam": "Slamet Riyadi", "loket": "Lina Marlina", "rina": "Rina Kusuma",
+                 "rahmat": "Rahmat Hidayat"}
+        for username, role in (("ani", "admin"), ("satpam", "security"), ("loket", "counter"), ("rina", "reviewer"),
+                               ("rahmat", "maintainer")):
             passwords[username] = secrets.token_urlsafe(16)
             app.ctx.accounts.add(username, names[username], role, passwords[username])
         app.ctx.queue.call_next("batam", bookings[0].day, "3", "loket")
@@ -236,6 +255,14 @@ def main() -> int:
             admin.click("button:has-text('Hapus data pribadi sekarang')")
             admin.wait_for_selector(".flash-ok")
             admin.screenshot(path=str(OUT / "16-privasi-hasil.png"), full_page=True)
+            live, better, worse = kept_models(app.ctx.models, Path(tmp) / "model-files")
+            maintainer = session("rahmat", desk)
+            maintainer.goto(base + "/model")
+            maintainer.screenshot(path=str(OUT / "17-model-daftar.png"), full_page=True)
+            maintainer.goto(base + f"/model/banding?a={live.id}&b={better.id}")
+            maintainer.screenshot(path=str(OUT / "18-model-banding.png"), full_page=True)
+            admin.goto(base + f"/model/{worse.id}/aktifkan")
+            admin.screenshot(path=str(OUT / "19-model-gerbang-ditolak.png"), full_page=True)
             admin.goto(base + "/audit")
             admin.screenshot(path=str(OUT / "08-log-audit.png"), full_page=True)
         service.engine.dispose()
