@@ -25,6 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from antrean.identity import regions
+from antrean.identity.ektp import homography
 
 CARD_SIZE = (1284, 810)  # 15 px per mm of the ID-1 card (85.6 x 54 mm)
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
@@ -134,7 +135,8 @@ def invent_person(rng: random.Random, today: date = date(2026, 12, 1)) -> Person
                   regency=(regions.regency_name(regency) or "").upper().replace("KABUPATEN ", "KABUPATEN "))
 
 
-def draw_card(person: Person, family: int = 0, text_scale: float = 1.0, rng: random.Random | None = None) -> Image.Image:
+def draw_card(person: Person, family: int = 0, text_scale: float = 1.0,
+              rng: random.Random | None = None) -> Image.Image:
     """The card face, upright and flat, CARD_SIZE pixels."""
     rng = rng or random.Random(person.nik)
     width, height = CARD_SIZE
@@ -262,14 +264,8 @@ def photograph(card: Image.Image, shot: Shot, rng: random.Random) -> bytes:
 
 def perspective_coefficients(target: list[tuple[float, float]], source: list[tuple[float, float]]) -> list[float]:
     """Pillow's PERSPECTIVE data mapping each point of `target` (output) to `source` (input)."""
-    import numpy as np
-
-    rows, values = [], []
-    for (x, y), (u, v) in zip(target, source):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        values.extend((u, v))
-    return list(np.linalg.solve(np.array(rows, dtype=float), np.array(values, dtype=float)))
+    matrix = homography(target, source)
+    return list((matrix / matrix[2, 2]).ravel()[:8])
 
 
 @dataclass(frozen=True)

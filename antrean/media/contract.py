@@ -16,6 +16,7 @@ come first served (decoding takes tens of milliseconds of CPU and tens of megaby
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ KIND_IMAGE = "image"
 # so the channel neither checks nor keeps it (data minimisation) and says so with this code.
 REGISTRATION_CLOSED = "registration_closed"
 NOT_KEPT_TIP = "Foto e-KTP Anda tidak kami simpan karena pendaftaran sedang ditutup."
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,24 @@ def media_from_metadata(metadata: dict | None) -> MediaInfo | None:
 
 def ingest_photo(store: MediaStore, data: bytes, owner: str) -> tuple[str | None, PhotoCheck]:
     """Check a received photo and store it only if it passed (data minimisation: a photo the
-    applicant must retake anyway is never written to disk). Storage errors (a full disk) raise."""
+    applicant must retake anyway is never written to disk), with what could be read from it as an
+    e-KTP (antrean.identity.ektp; nothing when reading is unavailable). Storage errors (a full
+    disk) raise. Runs on the process's photo thread (``photo_checker``), never on an event loop."""
     check, decoded = inspect_id_photo(data)
     if not check.ok:
         return None, check
-    return store.save_id_photo(data, owner, decoded=decoded), check
+    return store.save_id_photo(data, owner, decoded=decoded, card=_read_card(decoded)), check
+
+
+def _read_card(decoded) -> dict | None:
+    from antrean.identity import ektp
+
+    try:
+        reading = ektp.read_card(decoded)
+    except Exception as error:  # a reading that fails must never cost the applicant their photo
+        logger.warning("e-KTP reading failed (%s); the applicant will be asked for the NIK", type(error).__name__)
+        return None
+    return reading.as_dict() if reading is not None else None
 
 
 _photo_checkers: dict[int, ThreadPoolExecutor] = {}
@@ -116,8 +132,8 @@ def photo_checker() -> ThreadPoolExecutor:
     """This process's photo thread. Checked side by side on the same cores, a burst of photos would
     all finish late and hold every decoded photo in memory at once (a WhatsApp worker answers up to
     32 senders at a time); one after another, each applicant gets an answer as soon as their own
-    photo is done and memory holds one photo. (Per process: a forked Rasa worker must not reuse
-    its parent's threads.)"""
+    photo is done and memory holds one photo; Tesseract's model for reading the e-KTP is loaded
+    once, for this thread. (Per process: a forked Rasa worker must not reuse its parent's threads.)"""
     checker = _photo_checkers.get(os.getpid())
     if checker is None:
         checker = _photo_checkers[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photos")

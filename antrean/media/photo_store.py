@@ -70,15 +70,20 @@ class MediaStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save_id_photo(self, data: bytes, owner: str, decoded: Image.Image | None = None) -> str:
+    def save_id_photo(self, data: bytes, owner: str, decoded: Image.Image | None = None,
+                      card: dict | None = None) -> str:
         """Re-encode an already-checked photo without metadata, store it, return its reference.
         ``decoded``: the upright image the check decoded from ``data``, if at hand (saves decoding
-        it again). Raises ``PhotoRejected`` (a ValueError) if the bytes cannot be decoded safely."""
+        it again). ``card``: what was read from the e-KTP on it, kept in the sidecar so that it
+        lives exactly as long as the photo it came from (``card_reading``, ``forget_card``).
+        Raises ``PhotoRejected`` (a ValueError) if the bytes cannot be decoded safely."""
         owner_hash = self._owner_hash(owner)
         jpeg = _clean_jpeg(data, decoded)
         name = secrets.token_hex(16)
         shard = self._private_dir(self.root / name[:2])
         sidecar = {"v": 1, "owner": owner_hash, "created": int(self._clock().timestamp())}
+        if card is not None:
+            sidecar["card"] = card
         # Sidecar first: a crash between the two writes then leaves an orphan sidecar (purged
         # later), never a photo that delete_owned_by cannot find.
         _write_private(shard / f"{name}.json", json.dumps(sidecar).encode())
@@ -103,6 +108,22 @@ class MediaStore:
     def open(self, ref: str) -> bytes:
         """The stored JPEG; FileNotFoundError once deleted or purged."""
         return self.path(ref).read_bytes()
+
+    def card_reading(self, ref: str) -> dict | None:
+        """What was read from the e-KTP on this photo (``save_id_photo(card=)``), or None: not
+        read, forgotten, or the photo is gone."""
+        record = _read_sidecar(self.path(ref).with_suffix(".json"))
+        card = record.get("card") if record else None
+        return card if isinstance(card, dict) else None
+
+    def forget_card(self, ref: str) -> None:
+        """Drop what was read from the photo, keeping the photo: once the booking holds the NIK,
+        nothing else read from the card is needed."""
+        sidecar = self.path(ref).with_suffix(".json")
+        record = _read_sidecar(sidecar)
+        if record is not None and "card" in record:
+            record.pop("card")
+            _write_private(sidecar, json.dumps(record).encode())
 
     # -- deleting --------------------------------------------------------------------------------
 
