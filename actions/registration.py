@@ -28,12 +28,15 @@ from antrean.identity import (
     parse_birth_date,
     parse_nik,
 )
+from antrean.identity.ektp import CardReading
+from antrean.identity.ownership import CardCheck, check_guardian_card, check_own_card
 from antrean.media import ticket
 from antrean.media.contract import NOT_KEPT_TIP, REGISTRATION_CLOSED, media_from_metadata
 from antrean.runtime.settings import current
 
 FORM_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
-              "guardian_photo", "visit_date", "confirmed", "is_minor", "registration_blocked", "failed_validations"]
+              "guardian_photo", "visit_date", "confirmed", "is_minor", "nik_from_card", "card_mismatch",
+              "registration_blocked", "failed_validations"]
 
 
 def sender_number(tracker: Tracker) -> str:
@@ -218,15 +221,43 @@ class ValidateRegistrationForm(CountingFormValidationAction):
                 check_nik_against(nik, date.fromisoformat(tracker.get_slot("birth_date")))
         except IdentityError as error:
             return self.reject(dispatcher, tracker, "nik", message=error.message_id)
-        existing = wiring.booking().get_active_by_nik(nik.value)
+        if not tracker.get_slot("is_minor"):
+            # A NIK typed after the e-KTP was read (a correction in the summary, say) is held
+            # against the card too.
+            card = self._card_check(tracker, nik=nik.value)
+            if card.mismatch:
+                return self._refuse_card(dispatcher, card.mismatch)
+        return self._accept_nik(dispatcher, tracker, nik.value, nik_from_card=False)
+
+    def _accept_nik(self, dispatcher, tracker: Tracker, nik: str, nik_from_card: bool) -> dict[str, Any]:
+        existing = wiring.booking().get_active_by_nik(nik)
         if existing is not None:
             office = wiring.office(existing.office_id)
             dispatcher.utter_message(text=(
                 f"NIK ini sudah punya antrean aktif: {replies.booking_status(existing, office)}\n"
                 "Satu NIK hanya boleh satu antrean. Ketik *ubah jadwal* untuk pindah hari, atau *batal* untuk "
                 "membatalkan."))
-            return {"nik": nik.value, "registration_blocked": True}
-        return self.accept(tracker, "nik", nik.value)
+            return {"nik": nik, "registration_blocked": True}
+        return self.accept(tracker, "nik", nik, nik_from_card=nik_from_card)
+
+    # --- the e-KTP read from the photo ------------------------------------------------------------
+
+    @staticmethod
+    def _card_check(tracker: Tracker, photo_ref: str | None = None, nik: str | None = None) -> CardCheck:
+        """The applicant's typed details against what was read from their e-KTP photo."""
+        reading = card_reading(photo_ref or tracker.get_slot("id_photo"))
+        birth = tracker.get_slot("birth_date")
+        return check_own_card(reading, name=tracker.get_slot("person_name"),
+                              birth_date=date.fromisoformat(birth) if birth else None,
+                              nik=nik if nik is not None else tracker.get_slot("nik"),
+                              today=today_at(tracker.get_slot("office") or wiring.default_office().id))
+
+    @staticmethod
+    def _refuse_card(dispatcher: CollectingDispatcher, mismatch: str) -> dict[str, Any]:
+        """Someone else's e-KTP: the applicant is told, nothing is booked, and the conversation
+        carries `card_mismatch` for staff (the console's flag and the dashboard's count)."""
+        dispatcher.utter_message(text=replies.card_not_own(mismatch))
+        return {"registration_blocked": True, "card_mismatch": mismatch}
 
     @staticmethod
     def _nik_agrees(nik_text: str, birth: date, today: date) -> bool:
@@ -249,11 +280,32 @@ class ValidateRegistrationForm(CountingFormValidationAction):
         return self.accept(tracker, "visit_date", chosen.isoformat())
 
     def validate_id_photo(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        # Checked when it arrived (extract_id_photo); defined so rasa-sdk does not log a warning
-        # for every photo that it has nothing to validate.
+        """The photo itself was checked when it arrived (extract_id_photo). An adult's is their
+        e-KTP: held against the typed details (validated before it in the same turn), and a NIK
+        read from it with confidence fills the NIK, shown in the summary to be checked."""
+        if not value or tracker.get_slot("is_minor"):  # a minor's first photo is the birth certificate
+            return {"id_photo": value}
+        card = self._card_check(tracker, photo_ref=value)
+        if card.mismatch:
+            return {"id_photo": value, **self._refuse_card(dispatcher, card.mismatch)}
+        if card.nik and not tracker.get_slot("nik"):
+            return {"id_photo": value, **self._accept_nik(dispatcher, tracker, card.nik, nik_from_card=True)}
         return {"id_photo": value}
 
     def validate_guardian_photo(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        """A minor's parent's e-KTP: its holder must be an adult clearly older than the child, and
+        the NIK typed for the child must not be the parent's."""
+        if not value:
+            return {"guardian_photo": value}
+        birth = tracker.get_slot("birth_date")
+        card = check_guardian_card(card_reading(value), child_birth_date=date.fromisoformat(birth) if birth else None,
+                                   child_nik=tracker.get_slot("nik"),
+                                   today=today_at(tracker.get_slot("office") or wiring.default_office().id))
+        if card.mismatch:
+            return {"guardian_photo": value, **self._refuse_card(dispatcher, card.mismatch)}
+        if card.nik_is_guardians:
+            dispatcher.utter_message(text=replies.NIK_IS_PARENTS)
+            return {"guardian_photo": value, "nik": None, "nik_from_card": None}
         return {"guardian_photo": value}
 
     def validate_confirmed(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -313,7 +365,8 @@ class ActionAskConfirmed(Action):
                 f"Nama: {tracker.get_slot('person_name')}",
                 f"Tanggal lahir: {replies.day_name(date.fromisoformat(tracker.get_slot('birth_date')))}",
                 f"Alamat: {tracker.get_slot('address')}",
-                f"NIK: {tracker.get_slot('nik')}",
+                f"NIK: {tracker.get_slot('nik')}" + (" (dibaca dari foto e-KTP, mohon periksa)"
+                                                     if tracker.get_slot("nik_from_card") else ""),
                 f"Hari datang: {replies.day_name(date.fromisoformat(tracker.get_slot('visit_date')))}",
                 "",
                 "Sudah benar?",
@@ -321,6 +374,16 @@ class ActionAskConfirmed(Action):
             buttons=[{"title": "Ya, daftarkan", "payload": "/affirm"}, {"title": "Ubah data", "payload": "/deny"}],
         )
         return []
+
+
+def card_reading(photo_ref: str | None) -> CardReading | None:
+    """What was read from a stored photo as an e-KTP (kept beside the photo), if anything."""
+    if not photo_ref:
+        return None
+    try:
+        return CardReading.from_dict(wiring.media().card_reading(photo_ref))
+    except ValueError:  # not a photo reference
+        return None
 
 
 def reset_form() -> list[EventType]:
@@ -344,6 +407,13 @@ class ActionSubmitRegistration(Action):
         if tracker.get_slot("registration_blocked") or tracker.get_slot("confirmed") is not True:
             discard_photos(tracker)
             return reset_form()
+        if not tracker.get_slot("is_minor"):
+            # Details changed after the photo (in the summary) are held against the card once more.
+            card = ValidateRegistrationForm._card_check(tracker)
+            if card.mismatch:
+                events = ValidateRegistrationForm._refuse_card(dispatcher, card.mismatch)
+                discard_photos(tracker)
+                return [SlotSet(name, value) for name, value in events.items()] + reset_form()
         service = wiring.booking()
         office = service.office(tracker.get_slot("office"))
         request = BookingRequest(
@@ -372,6 +442,10 @@ class ActionSubmitRegistration(Action):
                 return [SlotSet("visit_date", None), SlotSet("confirmed", None), FollowupAction("registration_form")]
             discard_photos(tracker)
             return reset_form()
+        # The booking holds the NIK now; nothing else read from the card is needed.
+        for slot in ("id_photo", "guardian_photo"):
+            if tracker.get_slot(slot):
+                wiring.media().forget_card(tracker.get_slot(slot))
         session = session_starting(office, booking.day, booking.session_start)
         dispatcher.utter_message(text=replies.booking_confirmation(booking, office, session))
         dispatcher.utter_message(image=ticket_url(booking.code))

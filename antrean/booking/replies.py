@@ -215,3 +215,28 @@ def replacement_text(office: Office) -> str:
         f"Biaya tambahan: hilang {rupiah(office.fees.get('denda_paspor_hilang', 0))}, rusak "
         f"{rupiah(office.fees.get('denda_paspor_rusak', 0))}.",
     ])
+
+
+# What differs between the typed details and the e-KTP on the photo (identity.ownership).
+_CARD_DIFFERENCES = {
+    "nik": "NIK yang Anda tulis berbeda dengan NIK pada foto e-KTP",
+    "birth_date": "tanggal lahir yang Anda tulis berbeda dengan tanggal lahir pada foto e-KTP",
+    "name": "nama yang Anda tulis berbeda dengan nama pada foto e-KTP",
+}
+
+NIK_IS_PARENTS = ("NIK yang Anda tulis adalah NIK pada e-KTP orang tua. Untuk pemohon anak, tulis *NIK anak* "
+                  "yang tercantum di Kartu Keluarga.")
+
+
+def card_not_own(mismatch: str) -> str:
+    """The refusal when the e-KTP is someone else's: polite, says what differs, books nothing."""
+    if mismatch == "guardian":
+        return ("Maaf, untuk pemohon anak, foto e-KTP yang dikirim harus e-KTP *salah satu orang tua* anak "
+                "tersebut. e-KTP pada foto bukan milik orang tua anak ini, jadi pendaftaran tidak dapat kami "
+                "lanjutkan dan data yang dikirim tidak disimpan. Ketik *daftar* untuk mengulang dengan e-KTP ayah "
+                "atau ibu anak tersebut.")
+    what = _CARD_DIFFERENCES.get(mismatch, "data yang Anda tulis berbeda dengan data pada foto e-KTP")
+    return (f"Maaf, {what}. Antrean paspor hanya dapat didaftarkan dengan *e-KTP milik pemohon sendiri*, "
+            "sehingga pendaftaran ini tidak dapat kami lanjutkan dan data yang dikirim tidak disimpan.\n"
+            "Jika ada salah ketik, ketik *daftar* untuk mengulang dengan data dan foto e-KTP Anda sendiri. "
+            "Untuk mendaftarkan anak, tulis data anak dan kirim e-KTP salah satu orang tua.")

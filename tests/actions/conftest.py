@@ -16,7 +16,7 @@ from antrean.media.contract import ingest_photo, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.runtime.db import make_engine
 
-DOMAIN_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "nik", "id_photo",
+DOMAIN_SLOTS = ["office", "application_type", "person_name", "birth_date", "address", "id_photo", "nik",
                 "guardian_photo", "visit_date", "confirmed"]
 
 
