@@ -315,3 +315,21 @@ def test_storing_the_image_the_check_decoded_gives_the_same_file_as_decoding_aga
 
     assert store_module._clean_jpeg(data, decoded) == store_module._clean_jpeg(data)
     assert store.open(store.save_id_photo(data, "6281234", decoded=decoded)) == store_module._clean_jpeg(data)
+
+
+def test_what_was_read_from_a_card_lives_and_dies_with_its_photo(tmp_path):
+    from tests.media.images import card, encode
+
+    store = MediaStore(tmp_path / "media")
+    data = encode(card())
+    ref = store.save_id_photo(data, "6281234567890", card={"card_found": True, "nik": "2171031708900001"})
+    assert store.card_reading(ref)["nik"] == "2171031708900001"
+    assert oct(store.path(ref).with_suffix(".json").stat().st_mode & 0o777) == "0o600"
+    store.forget_card(ref)
+    assert store.card_reading(ref) is None and store.path(ref).exists()
+    assert store.refs_owned_by("6281234567890") == [ref]  # the sidecar still names its owner
+
+    again = store.save_id_photo(data, "6281234567890", card={"card_found": True, "nik": "2171031708900001"})
+    assert store.delete_owned_by("6281234567890") == 2
+    assert store.card_reading(again) is None
+    assert not list((tmp_path / "media").glob("*/*.json"))
