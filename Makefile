@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate test-stories test-reviewed-stories validate screenshots
+.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate evaluate-ocr test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -60,6 +60,9 @@ test-reviewed-stories: $(STAMP) $(MODEL)  ## conversations exported from the con
 
 evaluate: $(STAMP)  ## NLU cross-validation over five seeded fold splits into results/nlu-cv (~5 min)
 	$(PY) scripts/cross_validate.py --seeds 1 2 3 4 5 --folds 3 --out results/nlu-cv
+
+evaluate-ocr: $(STAMP)  ## e-KTP reading over 80 generated card photos (seed 1) into results/ocr (~2 min)
+	$(PY) scripts/evaluate_ocr.py --count 80 --seed 1 --out results/ocr $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .

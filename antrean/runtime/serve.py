@@ -208,7 +208,17 @@ def default_rasa_workers(settings: Settings | None = None) -> int:
     return configured or max(1, min(4, os.cpu_count() or 1))
 
 
+def log_reading_status() -> bool:
+    """Say once, at start-up, whether e-KTP photos will be read (Tesseract) or the NIK asked."""
+    from antrean.identity import ektp
+
+    available, why = ektp.status()
+    (logger.info if available else logger.warning)(why)
+    return available
+
+
 def serve() -> int:
+    reading = log_reading_status()
     settings = resolve()
     stack = Stack(rasa_port=settings.assistant.port, console_port=settings.console.port,
                   receiver_port=settings.whatsapp.receiver_port, rasa_workers=default_rasa_workers(settings),
@@ -228,6 +238,7 @@ def serve() -> int:
               f"  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
               f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
               f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
+              f"  e-KTP reading    {'on (Tesseract)' if reading else 'off: applicants are asked for their NIK'}\n"
               "Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes):
             time.sleep(0.5)

@@ -138,3 +138,18 @@ def test_generated_cards_are_the_same_for_the_same_seed():
     assert [s.jpeg for s in first] == [s.jpeg for s in again]
     assert first[0].person != first[1].person
     assert random.Random(5).random() == random.Random(5).random()
+
+
+def test_start_up_says_once_whether_photos_are_read(monkeypatch, caplog):
+    from antrean.runtime.serve import log_reading_status
+
+    monkeypatch.setenv(ektp.ENABLED_ENV, "0")
+    ektp.status.cache_clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="antrean.runtime.serve"):
+            assert log_reading_status() is False
+        assert [r.levelname for r in caplog.records] == ["WARNING"]
+        assert "applicants are asked for their NIK" in caplog.text
+    finally:
+        monkeypatch.delenv(ektp.ENABLED_ENV)
+        ektp.status.cache_clear()
