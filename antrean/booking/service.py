@@ -277,14 +277,22 @@ class BookingService:
 
     def cancel(self, code: str, actor: str = "applicant", whatsapp_number: str | None = None) -> Booking:
         """Cancel and free the seat. With `whatsapp_number`, only that number's bookings qualify."""
+        return self._cancel(code, actor, whatsapp_number, "cancelled")
 
+    def release(self, code: str, actor: str) -> Booking:
+        """Staff free the NIK (and seat) held by a booking made with someone else's NIK, so its
+        owner can book: the booking is cancelled with a `released` event. The console requires
+        and audits the reason."""
+        return self._cancel(code, actor, None, "released")
+
+    def _cancel(self, code: str, actor: str, whatsapp_number: str | None, kind: str) -> Booking:
         def attempt(connection: Connection) -> Booking:
             booking = self._locked(connection, code, whatsapp_number)
             ensure_transition(booking, BookingStatus.CANCELLED)
             now = self.clock()
             self._finish(connection, booking, BookingStatus.CANCELLED, now)
             store.release_seat(connection, booking.office_id, booking.day, booking.session_start)
-            store.record_event(connection, booking.id, now, "cancelled", actor)
+            store.record_event(connection, booking.id, now, kind, actor)
             return replace(booking, status=BookingStatus.CANCELLED, updated_at=now, finished_at=now)
 
         return self._transaction(attempt)

@@ -5,7 +5,8 @@
   address, NIK and photo all given) → booked → checked in → served; the first two from the
   conversation read model (0005), the rest from the bookings registered in the range;
 - the fallback rate and the histogram of intent confidence over user messages (read model);
-- the busiest minutes of the registration window, from the bookings' creation times.
+- the busiest minutes of the registration window, from the bookings' creation times;
+- the conversations in which someone else's e-KTP was refused (the `card_mismatch` facet).
 Aggregates only: no name, number or text leaves this module."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from antrean.booking.capacity import daily_capacity
 from antrean.booking.offices import Office
 from antrean.booking.schema import bookings
 from antrean.booking.store import from_db_time, to_db_time
+from antrean.review.derive import CARD_MISMATCH_SLOT
 from antrean.review.schema import review_conversations, review_facets, review_user_messages
 
 DETAIL_SLOTS = ("person_name", "birth_date", "address", "nik", "id_photo")
@@ -91,6 +93,18 @@ def funnel(engine: Engine, office: Office, first: date, last: date) -> list[tupl
             registered, bookings.c.status == "served")).scalar_one()
     return [("Mulai percakapan", started), ("Data diri lengkap", details), ("Terdaftar", booked),
             ("Check-in", checked_in), ("Dilayani", served)]
+
+
+def card_mismatches(engine: Engine, office: Office, first: date, last: date) -> int:
+    """Conversations started in the range in which the assistant refused an e-KTP as someone else's."""
+    start, end = utc_bounds(office, first, last)
+    flagged = select(review_facets.c.conversation_id).where(
+        review_facets.c.kind == "slot", review_facets.c.name == CARD_MISMATCH_SLOT, review_facets.c.value != "")
+    query = select(func.count()).select_from(review_conversations).where(
+        review_conversations.c.office_id == office.id, review_conversations.c.started_at >= start,
+        review_conversations.c.started_at < end, review_conversations.c.id.in_(flagged))
+    with engine.connect() as connection:
+        return connection.execute(query).scalar_one()
 
 
 def nlu_quality(engine: Engine, office: Office, first: date, last: date) -> NluQuality:

@@ -34,6 +34,15 @@ EVENT_LABELS = {
     "called": "Dipanggil ke loket",
     "served": "Selesai dilayani",
     "no_show": "Ditandai tidak hadir",
+    "released": "Dilepas oleh petugas (NIK dipakai orang lain)",
+}
+
+# Why the assistant refused an e-KTP as someone else's (the `card_mismatch` slot, review facets).
+CARD_MISMATCH_LABELS = {
+    "nik": "NIK yang ditulis berbeda dengan NIK di e-KTP",
+    "birth_date": "tanggal lahir yang ditulis berbeda dengan e-KTP",
+    "name": "nama yang ditulis jelas berbeda dengan e-KTP",
+    "guardian": "e-KTP yang dikirim untuk anak bukan milik orang tua",
 }
 
 APPLICATION_TYPES = {"new": "Paspor baru", "renewal": "Penggantian (habis masa berlaku/penuh)"}

@@ -28,6 +28,9 @@ FALLBACK_ACTION = "action_fallback"
 HANDOFF_ACTION = "action_handoff"
 HANDOFF_INTENT = "human_handoff"
 SUBMIT_ACTION = "action_submit_registration"
+# Set when the assistant refused an e-KTP as someone else's (nik / birth_date / name / guardian): a
+# code, stored as a slot facet like any other, which the console shows as a flag and counts.
+CARD_MISMATCH_SLOT = "card_mismatch"
 # Slots whose values identify a person: the slot filter may ask whether they were set, never for a value.
 PERSONAL_SLOTS = frozenset({"person_name", "birth_date", "address", "nik", "id_photo", "guardian_photo"})
 # Listening and session bookkeeping run in every conversation; filtering on them finds everything.

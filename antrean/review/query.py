@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.review.schema import OUTCOMES, review_conversations, review_facets, review_tags
+from antrean.review.work import card_mismatches
 
 PAGE_SIZE = 50
 COUNT_LIMIT = 10_000
@@ -99,6 +100,7 @@ class ConversationRow:
     booking_code: str | None
     reviewed: bool
     tags: list[str] = field(default_factory=list)
+    card_mismatch: str | None = None  # the assistant refused someone else's e-KTP here (why)
 
 
 @dataclass
@@ -238,6 +240,8 @@ def list_conversations(engine: Engine, chosen: ConversationFilter, zone: ZoneInf
                                       .order_by(review_tags.c.tag))
             for conversation_id, tag in tags:
                 by_id[conversation_id].tags.append(tag)
+            for conversation_id, why in card_mismatches(connection, by_id).items():
+                by_id[conversation_id].card_mismatch = why
     more = subqueries and total > COUNT_LIMIT
     return Page(rows, COUNT_LIMIT if more else total, number, page_size, more=more)
 

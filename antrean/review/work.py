@@ -12,7 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from antrean.booking.store import from_db_time, to_db_time
-from antrean.review.schema import review_conversations, review_saved_filters, review_tags, review_user_messages
+from antrean.review.derive import CARD_MISMATCH_SLOT
+from antrean.review.schema import (
+    review_conversations,
+    review_facets,
+    review_saved_filters,
+    review_tags,
+    review_user_messages,
+)
 
 TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 NOTE_LIMIT = 2000
@@ -45,6 +52,16 @@ class ConversationInfo:
     note: str | None
     tags: tuple[str, ...]
     flagged: frozenset[int]  # event ids of flagged user messages
+    card_mismatch: str | None = None  # the assistant refused an e-KTP as someone else's (why)
+
+
+def card_mismatches(connection, conversation_ids) -> dict[int, str]:
+    """Conversations in which the assistant refused an e-KTP as not the applicant's own, with why
+    (the `card_mismatch` slot's value, kept as a facet: a code, no personal data)."""
+    f = review_facets.c
+    rows = connection.execute(select(f.conversation_id, f.value).where(
+        f.kind == "slot", f.name == CARD_MISMATCH_SLOT, f.value != "", f.conversation_id.in_(list(conversation_ids))))
+    return {conversation_id: value for conversation_id, value in rows}
 
 
 def get_conversation(engine: Engine, conversation_id: int) -> ConversationInfo | None:
@@ -58,9 +75,10 @@ def get_conversation(engine: Engine, conversation_id: int) -> ConversationInfo |
         flagged = frozenset(connection.execute(
             select(review_user_messages.c.event_id).where(review_user_messages.c.conversation_id == row.id,
                                                           review_user_messages.c.flagged.is_(True))).scalars())
+        mismatch = card_mismatches(connection, [row.id]).get(row.id)
     values = {k: v for k, v in row._mapping.items() if k in ConversationInfo.__dataclass_fields__}
     times = {name: from_db_time(values[name]) for name in ("started_at", "ended_at", "reviewed_at")}
-    return ConversationInfo(**{**values, **times, "tags": tags, "flagged": flagged})
+    return ConversationInfo(**{**values, **times, "tags": tags, "flagged": flagged, "card_mismatch": mismatch})
 
 
 def set_reviewed(engine: Engine, conversation_id: int, reviewed: bool, staff: str, now: datetime) -> None:

@@ -12,12 +12,20 @@ from sanic import Blueprint, Request, response
 from sanic.exceptions import NotFound
 from sanic.response import raw
 
-from antrean.booking.model import Booking, BookingStatus
+from antrean.booking.model import Booking, BookingRefused, BookingStatus
 from antrean.console.permissions import Permission
 from antrean.console.present import masked_nik, masked_number, status_label
 from antrean.console.search import search_bookings
 from antrean.console.views.common import chosen_day, chosen_office, office_today
-from antrean.console.web import blocking, forbidden, permission_required, remote_addr, render
+from antrean.console.web import (
+    blocking,
+    forbidden,
+    permission_required,
+    pop_flash,
+    redirect_with,
+    remote_addr,
+    render,
+)
 from antrean.identity import mask_msisdn, mask_nik
 
 bp = Blueprint("bookings", url_prefix="/pemesanan")
@@ -81,6 +89,7 @@ async def _detail(request: Request, code: str, revealed: bool):
                        fields=["nik", "whatsapp_number", "birth_date", "address"])
     events = await blocking(service.events, booking.id)
     office = service.office(booking.office_id)
+    await pop_flash(request)
     return render(request, "bookings/detail.html", booking=booking, office=office, events=events,
                   revealed=revealed, session=next((s for s in service.sessions(office.id, booking.day)
                                                     if s.start == booking.session_start), None))
@@ -115,6 +124,34 @@ async def photo(request: Request, code: str):
     await blocking(request.app.ctx.audit.record, request.ctx.user.username, "photo.viewed", target=booking.code,
                    office_id=booking.office_id, remote_addr=remote_addr(request))
     return raw(data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/<code>/lepas", name="release")
+@permission_required(Permission.VIEW_BOOKINGS | Permission.REVEAL_PERSONAL_DATA)
+async def release(request: Request, code: str):
+    """Someone booked with a stranger's NIK and so blocks its owner: staff who have checked the
+    owner's e-KTP cancel that booking. The reason is required and goes to the audit log (which an
+    erasure scrubs), not into the booking's history."""
+    booking = await _booking_or_404(request, code)
+    if not request.ctx.user.may_see_office(booking.office_id):
+        return forbidden(request, "Booking ini milik kantor lain.")
+    reason = " ".join((request.form.get("alasan") or "").split())[:500]
+    back = f"/pemesanan/{booking.code}"
+    if len(reason) < 10:
+        return await redirect_with(request, back, "error", "Tulis alasan melepas NIK ini (paling sedikit 10 huruf), "
+                                                           "misalnya siapa pemilik NIK yang datang dan apa yang dicek.")
+    if not booking.is_active or booking.status is not BookingStatus.BOOKED:
+        return await redirect_with(request, back, "error", "Hanya booking yang masih terdaftar (belum check-in) "
+                                                           "yang bisa dilepas.")
+    try:
+        released = await blocking(request.app.ctx.service.release, booking.code, f"staff:{request.ctx.user.username}")
+    except BookingRefused:
+        return await redirect_with(request, back, "error", "Booking ini berubah sementara itu; muat ulang halaman.")
+    await blocking(request.app.ctx.audit.record, request.ctx.user.username, "booking.released", target=released.code,
+                   office_id=released.office_id, remote_addr=remote_addr(request), nik=mask_nik(released.applicant.nik),
+                   reason=reason)
+    return await redirect_with(request, back, "ok", "Booking dibatalkan dan NIK-nya dilepas: pemilik NIK kini bisa "
+                                                    "mendaftar lewat WhatsApp.")
 
 
 EXPORT_FIELDS = ["antrean", "sesi", "kode", "nama", "nik", "jenis", "anak", "whatsapp", "status", "hadir_pukul"]

@@ -15,6 +15,7 @@ from sanic.response import raw, redirect
 from sqlalchemy.exc import SQLAlchemyError
 
 from antrean.console.permissions import Permission
+from antrean.console.present import CARD_MISMATCH_LABELS
 from antrean.console.views.common import query_day
 from antrean.console.web import (
     blocking,
@@ -67,6 +68,7 @@ async def index(request: Request):
     await pop_flash(request)
     return render(request, "conversations/index.html", page=page, chosen=chosen, choices=choices, saved=saved,
                   outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS, zone_default=_zone(request, chosen.kantor),
+                  card_labels=CARD_MISMATCH_LABELS,
                   tracker_unreachable=synced is None)
 
 
@@ -98,6 +100,7 @@ async def _transcript_page(request: Request, conversation_id: int, revealed: boo
     return render(request, "conversations/detail.html", conversation=conversation, items=items or [],
                   revealed=revealed, tracker_unreachable=items is None, office=office,
                   zone=_zone(request, conversation.office_id), outcome_labels=OUTCOME_LABELS,
+                  card_labels=CARD_MISMATCH_LABELS,
                   back=request.args.get("kembali", ""))
 
 

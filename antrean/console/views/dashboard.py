@@ -68,7 +68,8 @@ def quota_panel(engine: Engine, office: Office, calendar: OfficeCalendar, first:
 
 def funnel_panel(engine: Engine, office: Office, calendar: OfficeCalendar, first: date, last: date) -> dict:
     stages = dashboard.funnel(engine, office, first, last)
-    return {"stages": stages, "funnel_chart": funnel_chart(stages, "Corong hasil percakapan")}
+    return {"stages": stages, "funnel_chart": funnel_chart(stages, "Corong hasil percakapan"),
+            "card_mismatches": dashboard.card_mismatches(engine, office, first, last)}
 
 
 def nlu_panel(engine: Engine, office: Office, calendar: OfficeCalendar, first: date, last: date) -> dict:

@@ -77,11 +77,14 @@ async def check_in(request: Request):
 
 
 def _summary(service, booking: Booking) -> dict:
-    """What the guard needs to match the person in front of them, and nothing more."""
+    """What the guard needs to match the person and their e-KTP in front of them, and nothing more."""
     office = service.office(booking.office_id)
     session = next((s for s in service.sessions(office.id, booking.day) if s.start == booking.session_start), None)
     return {
         "name": booking.applicant.full_name,
+        # Compared with the e-KTP in hand: a booking made with someone else's NIK shows its maker's
+        # name and birth date, not the card holder's.
+        "birth_date": day_name(booking.applicant.birth_date),
         "nik": masked_nik(booking),
         "queue": booking.queue_label(office.queue_prefix),
         "day": day_name(booking.day),
