@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate evaluate-ocr test-stories test-reviewed-stories validate screenshots
+.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -95,6 +95,9 @@ bench-console: $(STAMP)  ## conversation pages: 100,000 conversations / 1,000,00
 
 bench-rush: $(STAMP) $(MODEL)  ## Batam's morning over WhatsApp: 750 applicants in 60 s, SQLite and PostgreSQL; ARGS=--applicants N
 	$(PY) -m benchmarks.rush $(ARGS)
+
+bench-messages: $(STAMP) $(MODEL)  ## applicant messages needed to book, three ways, e-KTP reading off and on
+	$(PY) -m benchmarks.messages_to_book $(ARGS)
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && py=$$(scripts/find-python310) && "$$py" -m venv .venv-lock

@@ -4,7 +4,9 @@ N applicants (750 by default: three bookable days of Batam's 250 seats, a day's 
 send the LAW text `Nama#TGL Lahir#Alamat` and a photo of their e-KTP, both within the first 60
 seconds of the registration window, as signed webhook POSTs to the Rasa server's WhatsApp channel;
 then they answer the assistant's questions like a person would (the latest question, once every
-reply they are waiting for has come): application type, NIK, day, confirmation. The Graph API is
+reply they are waiting for has come): application type, NIK (when it was not read from the card),
+day, confirmation. Each applicant's photo is a generated e-KTP with their own details
+(benchmarks/ektp_cards.py), read by the assistant unless `--reading off`. The Graph API is
 the local stand-in (tests/whatsapp/standin.py): it serves the photos and records every /messages
 call. The clock of the stack is frozen at the window's opening (ANTREAN_CLOCK), a working day.
 
@@ -21,7 +23,7 @@ stand-in's record — never assumed:
 - where the time goes: CPU seconds of the Rasa server (webhook, inbox, worker, NLU, dialogue,
   outbound), the action server (actions, booking), PostgreSQL, and this process (load + stand-in).
 
-    python -m benchmarks.rush [--applicants 750] [--database sqlite|postgresql|both]
+    python -m benchmarks.rush [--applicants 750] [--database sqlite|postgresql|both] [--reading on|off|both]
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ from antrean.booking.schema import bookings, session_seats
 from antrean.runtime.db import make_engine, upgrade_database
 from antrean.runtime.serve import DEFAULT_MODEL, Stack, default_rasa_workers
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
+from benchmarks.ektp_cards import Person, photo_of
 from benchmarks.processes import cpu_seconds
 from tests.builders import make_nik
-from tests.media.images import card, encode
 from tests.whatsapp import meta
 from tests.whatsapp.server import free_port
 from tests.whatsapp.standin import GraphStandIn
@@ -133,7 +135,9 @@ class Applicant:
     nik: str
     start_offset: float
     photo_delay: float
+    person: Person | None = None
     media_id: str = ""
+    nik_asked: int = 0
     sent_ids: list[str] = field(default_factory=list)
     sent: int = 0  # messages that each end in a question (or the end of the conversation)
     questions: int = 0
@@ -151,19 +155,33 @@ def make_applicants(count: int, window: float, seed: int) -> list[Applicant]:
         name = f"{NAMES[i % len(NAMES)]} {chr(65 + i % 26)}"
         address = f"{STREETS[i % len(STREETS)]} No. {i + 1} RT 0{i % 9 + 1}/RW 0{i % 7 + 1} Batam Centre"
         start = rng.uniform(0, max(window - 6, 0.1))
+        nik = make_nik(birth, serial=i + 1)
+        person = Person(nik=nik, name=name.upper(), birth_place="BATAM", birth_date=birth, sex="L",
+                        address=address.upper(), province="KEPULAUAN RIAU", regency="KOTA BATAM")
         people.append(Applicant(index=i, wa_id=f"62812{i + 70000000:08d}", law=f"{name}#{birth:%d-%m-%Y}#{address}",
-                                nik=make_nik(birth, serial=i + 1), start_offset=start,
-                                photo_delay=rng.uniform(1, 5)))
+                                nik=nik, start_offset=start, photo_delay=rng.uniform(1, 5), person=person))
     return people
 
 
+def _card_photo(applicant: Applicant) -> bytes:
+    return photo_of(applicant.person, seed=applicant.index)
+
+
+def card_photos(applicants: list[Applicant]) -> list[bytes]:
+    """Each applicant's own e-KTP photo (~0.2 s of CPU each), drawn before the rush on every core."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(_card_photo, applicants, chunksize=8))
+
+
 class Rush:
-    def __init__(self, webhook_url: str, standin: NotifyingStandIn, photo: bytes, *, think: float,
+    def __init__(self, webhook_url: str, standin: NotifyingStandIn, photos: list[bytes], *, think: float,
                  idle_timeout: float, seed: int, database: str):
         self.url = webhook_url
         self.engine = make_engine(database, **({} if database.startswith("sqlite") else {"pool_size": 4}))
         self.standin = standin
-        self.photo = photo
+        self.photos = photos
         self.think = think
         self.idle_timeout = idle_timeout
         self.rng = random.Random(seed + 1)
@@ -259,6 +277,7 @@ class Rush:
             if kind == "ask_type":
                 reply = meta.button_reply(applicant.wa_id, '/inform{"application_type":"new"}', "Paspor baru")
             elif kind == "ask_nik":
+                applicant.nik_asked += 1
                 reply = meta.text(applicant.wa_id, applicant.nik)
             elif kind == "ask_photo":
                 reply = meta.image(applicant.wa_id, applicant.media_id)
@@ -272,8 +291,8 @@ class Rush:
     async def run(self, applicants: list[Applicant], database: str) -> tuple[float, float, bool]:
         """Returns when every conversation ended and the inbox is drained: (start, end, drained)."""
         self.standin.listener = (asyncio.get_running_loop(), self.on_reply)
-        for applicant in applicants:
-            applicant.media_id = self.standin.add_media(self.photo)
+        for applicant, photo in zip(applicants, self.photos, strict=True):
+            applicant.media_id = self.standin.add_media(photo)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         try:
             async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -421,11 +440,12 @@ class Databases:
 def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_timeout: float = 3600,
          seed: int = 2017, concurrent_senders: int | None = None, postgres: str = DEFAULT_POSTGRES,
          model: Path = DEFAULT_MODEL, receiver: bool = True, profile: Path | None = None, rasa_workers: int = 1,
-         log=print) -> dict:
+         reading: bool = True, photos: list[bytes] | None = None, log=print) -> dict:
     """One rush against a fresh stack and fresh databases; returns the figures (the smoke test
-    calls this with a few applicants)."""
-    photo = encode(card())
+    calls this with a few applicants). `reading`: whether the stack reads the e-KTP photos;
+    `photos`: the applicants' card photos when already drawn (the same for several runs)."""
     applicants = make_applicants(count, window, seed)
+    photos = photos if photos is not None else card_photos(applicants)
     seats, capacities = capacities_for(None)
     with tempfile.TemporaryDirectory(prefix="antrean-rush-") as folder_name:
         folder = Path(folder_name)
@@ -440,7 +460,8 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 # Every applicant sends a handful of messages; the flood limit is not what is measured.
                 "ANTREAN_WA_FLOOD_MAX_MESSAGES": "100",
                 # With the receiver in its own process the worker finds new messages by polling.
-                "ANTREAN_WA_POLL_SECONDS": "0.25" if receiver else "2"}
+                "ANTREAN_WA_POLL_SECONDS": "0.25" if receiver else "2",
+                "ANTREAN_EKTP_READING": "1" if reading else "0"}
             if concurrent_senders:
                 environment["ANTREAN_WA_CONCURRENT_SENDERS"] = str(concurrent_senders)
             stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
@@ -453,7 +474,7 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 stack.wait_until_ready(timeout=900)
                 log(f"[{kind}] stack ready in {time.monotonic() - loaded:.0f} s; {count} applicants, "
                     f"first messages within {window:.0f} s")
-                runner = Rush(stack.whatsapp_webhook_url, standin, photo, think=think,
+                runner = Rush(stack.whatsapp_webhook_url, standin, photos, think=think,
                               idle_timeout=idle_timeout, seed=seed, database=database)
                 cpu_before, load_before = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
                 started, finished, drained = asyncio.run(runner.run(applicants, database))
@@ -465,7 +486,8 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
     first_replies = [a.first_reply_at - started for a in applicants if a.first_reply_at]
     last_replies = [a.last_reply_at - started for a in applicants if a.last_reply_at]
     figures.update({
-        "database": kind, "applicants": count, "window_seconds": window,
+        "database": kind, "applicants": count, "window_seconds": window, "reading": reading,
+        "nik_asked": sum(1 for a in applicants if a.nik_asked),
         "webhook": "receiver process" if receiver else "in the Rasa server",
         "webhook_p50_ms": percentile(runner.post_latencies, 0.50) * 1000,
         "webhook_p99_ms": percentile(runner.post_latencies, 0.99) * 1000,
@@ -507,7 +529,9 @@ def report(f: dict) -> str:
     total_cpu = sum(cpu.values()) or 1
     lines = [
         f"== {f['database']}: {f['applicants']} applicants, LAW text + e-KTP photo "
-        f"within {f['window_seconds']:.0f} s; webhook {f['webhook']} ==",
+        f"within {f['window_seconds']:.0f} s; webhook {f['webhook']}; e-KTP reading "
+        f"{'on' if f.get('reading', True) else 'off'} ==",
+        f"applicants asked for their NIK: {f.get('nik_asked', 0)} of {f['applicants']}",
         f"webhook answer latency: p50 {f['webhook_p50_ms']:.1f} ms, p99 {f['webhook_p99_ms']:.1f} ms, "
         f"> 1 s: {f['webhook_over_1s']:.2%} ({f['webhook_posts']} POSTs, {f['webhook_failures']} not answered 200); "
         f"inside the receiver (Server-Timing) p50 {f['webhook_server_p50_ms']:.1f} ms, "
@@ -599,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rasa-workers", type=int, default=default_rasa_workers(),
                         help="Rasa server processes (default as `make run`: one per core, at most four; "
                              "one under --profile)")
+    parser.add_argument("--reading", choices=("on", "off", "both"), default="on",
+                        help="whether the assistant reads the e-KTP photos (both: one run each, same photos)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the stack's processes are stopped too.
@@ -609,11 +635,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     results, failed = [], False
-    for kind in (("sqlite", "postgresql") if args.database == "both" else (args.database,)):
+    photos = card_photos(make_applicants(args.applicants, args.window, 2017))
+    runs = [(kind, reading) for kind in (("sqlite", "postgresql") if args.database == "both" else (args.database,))
+            for reading in ((True, False) if args.reading == "both" else (args.reading == "on",))]
+    for kind, reading in runs:
         figures = rush(kind, args.applicants, window=args.window, think=args.think,
                        concurrent_senders=args.concurrent_senders, receiver=not args.webhook_in_rasa,
                        postgres=os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
-                       profile=args.profile, rasa_workers=args.rasa_workers, log=lambda m: print(m, flush=True))
+                       profile=args.profile, rasa_workers=args.rasa_workers, reading=reading, photos=photos,
+                       log=lambda m: print(m, flush=True))
         print(report(figures), flush=True)
         if args.profile:
             baseline = args.profile.with_suffix(".baseline" + args.profile.suffix)
