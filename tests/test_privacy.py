@@ -7,7 +7,7 @@ applicant's data is untouched and the day's seat counts are right."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -416,3 +416,19 @@ def test_cli_refuses_a_bad_nik(tmp_path, monkeypatch, capsys):
     assert main(["privacy", "erase", "--number", ALICE, "--nik", "123"]) == 2
     assert "NIK" in capsys.readouterr().err
 
+
+
+def test_what_was_read_from_an_ektp_is_exported_and_goes_with_its_photo(stores, tmp_path):
+    service, _tracker_url, tracker_engine, media = stores
+    reading = {"card_found": True, "nik": ALICE_NIK, "name": ALICE_NAME.upper()}
+    ref = media.save_id_photo(encode(card()), ALICE, card=reading)
+    found = export(service.engine, Subject.from_input(ALICE), tracker_engine=tracker_engine, media=media)
+    assert found["photo_readings"] == {ref: reading}
+    erase(service.engine, Subject.from_input(ALICE), actor="admin", now=service.clock(),
+          tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert media.card_reading(ref) is None and not media.path(ref).exists()
+    assert ALICE_NIK not in "".join(p.read_text() for p in (tmp_path / "media").glob("*/*.json"))
+    # Retention: an old upload goes with what was read from it.
+    old = media.save_id_photo(encode(card()), BOB, card=reading)
+    media.purge_older_than(0, now=datetime.now(timezone.utc) + timedelta(days=1))
+    assert media.card_reading(old) is None and not media.path(old).exists()

@@ -36,6 +36,7 @@ step. Messages the applicant sends *after* the erasure are new data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -488,8 +489,22 @@ def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = 
             found[name] = _rows(connection, column.table, column == sender)
     found["photos"] = sorted({row.photo_ref for row in booking_rows if row.photo_ref}
                              | set(_owned_refs(media, sender)))
+    # What was read from an e-KTP photo and is still kept beside it (until booked, or the photo goes).
+    found["photo_readings"] = _photo_readings(media, found["photos"])
     found["conversation_events"] = _exported_tracker_events(tracker_engine, sender)
     return found
+
+
+def _photo_readings(media, refs: list[str]) -> dict[str, dict]:
+    if media is None:
+        return {}
+    readings = {}
+    for ref in refs:
+        for photo in ref.split():  # a minor's booking holds two photos
+            with contextlib.suppress(ValueError, OSError):
+                if (reading := media.card_reading(photo)) is not None:
+                    readings[photo] = reading
+    return readings
 
 
 def _exported_tracker_events(tracker_engine: Engine | None, sender_id: str) -> list[dict]:
