@@ -197,7 +197,7 @@ def reader() -> CardReader | None:
     return existing
 
 
-def read_card(image: Image.Image, today: date | None = None) -> CardReading | None:
+def read_card(image: Image.Image) -> CardReading | None:
     """Read an upright photo with this thread's reader; None when reading is unavailable."""
     current = reader()
     return current.read(image) if current is not None else None
