@@ -104,16 +104,17 @@ def test_a_whatsapp_registration_books_a_seat_and_sends_the_qr_ticket(running):
 
     sent = len(graph.sent_to(SENDER))
     assert send(stack, meta.button_reply(SENDER, '/inform{"application_type":"new"}', "Paspor baru")).status_code == 200
-    assert "NIK" in "\n".join(body_text(m) for m in replies_after(graph, sent))
+    assert "foto e-KTP" in "\n".join(body_text(m) for m in replies_after(graph, sent))
+
+    # A card-like photo with no readable e-KTP on it: the NIK is asked for next.
+    sent = len(graph.sent_to(SENDER))
+    assert send(stack, meta.image(SENDER, graph.add_media(card_photo()))).status_code == 200
+    nik_question = "\n".join(body_text(m) for m in replies_after(graph, sent))
+    assert "Foto diterima" in nik_question and "*NIK*" in nik_question
 
     sent = len(graph.sent_to(SENDER))
     assert send(stack, meta.text(SENDER, "2171031708900001")).status_code == 200
-    assert "foto e-KTP" in "\n".join(body_text(m) for m in replies_after(graph, sent))
-
-    sent = len(graph.sent_to(SENDER))
-    assert send(stack, meta.image(SENDER, graph.add_media(card_photo()))).status_code == 200
     day_question = replies_after(graph, sent)
-    assert "Foto diterima" in "\n".join(body_text(m) for m in day_question)
     assert '/inform{"visit_date":"2026-12-03"}' in choice_ids(day_question)
 
     sent = len(graph.sent_to(SENDER))
