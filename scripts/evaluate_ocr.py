@@ -24,7 +24,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from antrean.identity import ektp
-from antrean.identity.ownership import name_words
+from antrean.identity.ownership import digits_different, name_words
 from antrean.media.photos import inspect_id_photo
 from benchmarks.ektp_cards import FAMILIES, font_files, samples
 
@@ -53,6 +53,7 @@ def evaluate(count: int, seed: int) -> dict:
             row.update(
                 nik=reading.nik == person.nik, trusted=trusted is not None,
                 trusted_wrong=trusted is not None and trusted != person.nik,
+                wrong_digits=digits_different(trusted, person.nik) if trusted and trusted != person.nik else 0,
                 name=reading.name is not None and name_words(reading.name) == name_words(person.name),
                 birth=reading.birth_date == person.birth_date, sex=reading.sex == person.sex,
                 found=reading.card_found)
@@ -90,7 +91,8 @@ def report(result: dict) -> str:
         f"| **NIK trusted** (filled in, shown in the summary to be checked; else asked) | "
         f"{share(sum(r['trusted'] for r in read), len(read))} |",
         f"| trusted NIK that was wrong (the applicant sees it in the summary) | "
-        f"{share(sum(r['trusted_wrong'] for r in read), sum(r['trusted'] for r in read))} |",
+        f"{share(sum(r['trusted_wrong'] for r in read), sum(r['trusted'] for r in read))}"
+        f"{wrong_digits(read)} |",
         "| **misread NIK used without the applicant confirming** | **0** (every NIK read is shown in the summary "
         "and booked only after \"ya\") |",
         f"| **name read exactly** (letters and spaces) | {share(sum(r['name'] for r in read), len(read))} |",
@@ -133,6 +135,11 @@ def report(result: dict) -> str:
             problems[r["problem"]] += 1
         lines.append("Refused by the photo check: " + ", ".join(f"{k} {v}" for k, v in sorted(problems.items())) + ".")
     return "\n".join(lines) + "\n"
+
+
+def wrong_digits(read: list[dict]) -> str:
+    counts = sorted(r["wrong_digits"] for r in read if r["trusted_wrong"])
+    return f"; digits wrong in each: {', '.join(map(str, counts))}" if counts else ""
 
 
 def tesseract_version() -> str:
