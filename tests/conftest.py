@@ -40,6 +40,16 @@ def absent(what: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
+def tesseract():
+    """Tesseract's Indonesian data and the tesserocr binding, which read e-KTP photos."""
+    from antrean.identity import ektp
+
+    available, why = ektp.status()
+    if not available:
+        absent(why)
+
+
+@pytest.fixture(scope="session")
 def trained_model():
     from antrean.runtime.serve import DEFAULT_MODEL
 

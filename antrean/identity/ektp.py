@@ -52,7 +52,7 @@ from antrean.identity.nik import check_nik_against, mask_nik, parse_nik
 
 logger = logging.getLogger(__name__)
 
-ENABLED_ENV = "ANTREAN_EKTP_READING"  # "0" turns reading off
+ENABLED_ENV = "ANTREAN_EKTP_READING"  # "0" turns reading off (antrean.runtime.settings)
 TESSDATA_ENV = "ANTREAN_TESSDATA"  # a tessdata folder holding ind.traineddata
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata", "/usr/local/share/tessdata")
@@ -159,16 +159,23 @@ def _str(value: object) -> str | None:
 
 # --- availability ------------------------------------------------------------------------------------
 
-def enabled(environ: dict[str, str] | None = None) -> bool:
-    return (os.environ if environ is None else environ).get(ENABLED_ENV, "1").strip() != "0"
+def _settings():
+    # Read where used, not at import: the identity checks stay importable without the runtime.
+    from antrean.runtime.settings import current
+
+    return current().reading
 
 
-def tessdata_dir(environ: dict[str, str] | None = None) -> Path | None:
-    environ = os.environ if environ is None else environ
-    candidates = [environ[TESSDATA_ENV]] if environ.get(TESSDATA_ENV) else list(TESSDATA_DIRS)
-    for folder in candidates:
-        if (Path(folder) / f"{LANGUAGE}.traineddata").is_file():
-            return Path(folder)
+def enabled() -> bool:
+    return _settings().enabled
+
+
+def tessdata_dir() -> Path | None:
+    """The folder holding ind.traineddata: ANTREAN_TESSDATA, else Debian's (and other usual) places."""
+    configured = _settings().tessdata
+    for folder in [configured] if configured else [Path(f) for f in TESSDATA_DIRS]:
+        if (folder / f"{LANGUAGE}.traineddata").is_file():
+            return folder
     return None
 
 

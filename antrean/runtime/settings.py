@@ -382,6 +382,15 @@ class WhatsAppSettings(_Area):
 
 
 @dataclass(frozen=True, repr=False)
+class ReadingSettings(_Area):
+    title: ClassVar[str] = "Reading the e-KTP (antrean/identity/ektp.py)"
+    enabled: bool = _var("ANTREAN_EKTP_READING", True, "`0`: e-KTP photos are not read (applicants are asked for "
+                         "their NIK)", _flag)
+    tessdata: Path | None = _var("ANTREAN_TESSDATA", None, "a folder holding Tesseract's `ind.traineddata`", _path,
+                                 shown="Debian's `/usr/share/tesseract-ocr/5/tessdata` (package tesseract-ocr-ind)")
+
+
+@dataclass(frozen=True, repr=False)
 class RetentionSettings(_Area):
     title: ClassVar[str] = "Retention of personal data"
     photo_days: int = _var("ANTREAN_RETENTION_PHOTO_DAYS", 30, "ID photos are deleted this many days after the "
@@ -421,6 +430,7 @@ class Settings:
     conversations: ConversationSettings = field(default_factory=ConversationSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    reading: ReadingSettings = field(default_factory=ReadingSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
 

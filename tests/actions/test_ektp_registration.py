@@ -16,7 +16,7 @@ from benchmarks.ektp_cards import Person, photo_of
 from tests.actions.conftest import DOMAIN_SLOTS, make_tracker
 from tests.builders import make_nik
 
-pytestmark = pytest.mark.skipif(not ektp.status()[0], reason=ektp.status()[1])
+pytestmark = pytest.mark.usefixtures("tesseract")
 
 FORM_DOMAIN = {"forms": {"registration_form": {"required_slots": DOMAIN_SLOTS}}, "slots": {}}
 SENDER = "6281234567890"

@@ -9,21 +9,16 @@ import pytest
 from antrean.booking.codes import BookingCodes
 from antrean.booking.offices import load_offices
 from antrean.booking.service import BookingService
-from antrean.identity import ektp
 from antrean.runtime.clock import fixed_clock
 from antrean.runtime.db import make_engine
-from antrean.runtime.serve import DEFAULT_MODEL
 from benchmarks.messages_to_book import SECRET, applicant, book_by_chatting, start_stack
 from tests.conftest import wib
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.skipif(not ektp.status()[0], reason=ektp.status()[1])]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+def stack(tmp_path_factory, trained_model, tesseract):
     folder = tmp_path_factory.mktemp("messages")
     running = start_stack(folder, reading=True)
     try:

@@ -16,7 +16,7 @@ from tests.builders import make_nik
 TODAY = date(2026, 12, 1)
 BIRTH = date(1990, 8, 17)
 NIK = make_nik(BIRTH, "L", serial=77)
-needs_tesseract = pytest.mark.skipif(not ektp.status()[0], reason=ektp.status()[1])
+needs_tesseract = pytest.mark.usefixtures("tesseract")
 
 
 def test_the_place_and_date_of_birth_are_split_and_lookalike_letters_become_digits():
