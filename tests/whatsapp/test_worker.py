@@ -207,13 +207,13 @@ class RecordingMediaStore(MediaStore):
         self.running = 0
         self.most_at_once = 0
 
-    def save_id_photo(self, data, owner, decoded=None):
+    def save_id_photo(self, data, owner, decoded=None, card=None):
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
             time.sleep(0.05)  # widens the window in which a second check could overlap this one
-            return super().save_id_photo(data, owner, decoded=decoded)
+            return super().save_id_photo(data, owner, decoded=decoded, card=card)
         finally:
             with self.lock:
                 self.running -= 1
