@@ -33,6 +33,8 @@ venv: $(STAMP)  ## create .venv from requirements.lock (skipped when up to date)
 
 run: $(STAMP) $(MODEL)  ## set up and start Antrean on the embedded default (SQLite under var/)
 	$(PY) -m antrean db upgrade
+	@# A model make just trained from changed data becomes the registry's live model (served to Rasa).
+	$(PY) -m antrean model register $(MODEL) --live --by "make run"
 	$(PY) -m antrean run
 
 $(MODEL): $(STAMP) $(TRAINING_INPUTS)

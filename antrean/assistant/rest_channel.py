@@ -63,6 +63,9 @@ PUBLIC_ROUTES = frozenset({"health", "ticket"})
 # Which Rasa worker process answered (a hash, not its pid): lets `Stack.wait_until_ready` wait until
 # every worker has loaded the model, and shows how requests spread over the workers.
 WORKER_HEADER = "X-Antrean-Worker"
+# The ETag of the model the answering worker runs (the live model's sha256 when it pulls from
+# `python -m antrean model serve`): shows when every worker has taken a promotion.
+MODEL_HEADER = "X-Antrean-Model"
 _WORKER_SALT = os.urandom(8)
 
 
@@ -233,6 +236,9 @@ class AntreanRestInput(RestInput):
         @blueprint.middleware("response")
         async def name_the_worker(_request: Request, reply) -> None:
             reply.headers[WORKER_HEADER] = worker_token()
+            agent = getattr(_request.app.ctx, "agent", None)
+            if agent is not None and agent.fingerprint:
+                reply.headers[MODEL_HEADER] = agent.fingerprint.strip('"')
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request: Request):

@@ -1,11 +1,12 @@
 """Antrean's changes to Rasa itself, installed explicitly, once per process, by one start-up hook.
 
 What is installed (each gives Rasa's own results; tests/channels/test_speedups.py and
-tests/in_process compare them): the speed-ups of speedups.py and the in-process action endpoint of
-actions_in_process.py. Both replace attributes of Rasa's classes and read Rasa's private ones, so
-they are written for one Rasa series: on any other, `install_speedups` logs one warning and leaves
-Rasa exactly as it is (slower, and `action_endpoint: {actions_module: …}` unavailable: use an action
-server, `url:`). Importing any Antrean module changes nothing in Rasa.
+tests/in_process compare them): the speed-ups of speedups.py, the in-process action endpoint of
+actions_in_process.py and the background loading of a pulled model (model_pulling.py). They
+replace attributes of Rasa's classes and read Rasa's private ones, so they are written for one
+Rasa series: on any other, `install_speedups` logs one warning and leaves Rasa exactly as it is
+(slower, `action_endpoint: {actions_module: …}` unavailable: use an action server, `url:`; a pulled
+model loads on the event loop). Importing any Antrean module changes nothing in Rasa.
 
 Where the hook is called, and why there: `AntreanTrackerStore.__init__`. Every Rasa process of ours
 creates its tracker store from the endpoints file (`make run`/`serve` write one naming it, as do
@@ -55,10 +56,11 @@ def install_speedups() -> bool:
                            "runs unpatched (slower; `actions_module:` in endpoints.yml does not work, use an action "
                            "server with `url:`).", version, *SUPPORTED_SERIES)
         return False
-    from antrean.assistant import actions_in_process, speedups
+    from antrean.assistant import actions_in_process, model_pulling, speedups
 
     actions_in_process.install()
     speedups.install()
+    model_pulling.install()
     _installed = True
     logger.debug("Rasa %s: Antrean's speed-ups and in-process action endpoint installed", version)
     return True

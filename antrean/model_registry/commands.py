@@ -9,7 +9,8 @@ import argparse
 import getpass
 import json
 
-SUBCOMMANDS = ("list", "history", "train", "register", "evaluate", "compare", "promote", "rollback", "prune")
+SUBCOMMANDS = ("list", "history", "train", "register", "evaluate", "compare", "promote", "rollback", "prune",
+               "serve")
 
 
 def add_parser(commands) -> None:
@@ -29,6 +30,8 @@ def add_parser(commands) -> None:
     register = sub.add_parser("register", help="keep a model trained elsewhere (make train's models/antrean.tar.gz)")
     register.add_argument("file")
     register.add_argument("--live-if-none", action="store_true", help="make it live when no model is live yet")
+    register.add_argument("--live", action="store_true",
+                          help="a new file: make it live, overriding a refusing gate (make run on a working copy)")
     by(register)
     evaluate = sub.add_parser("evaluate", help="measure a model on the test set and the conversation tests")
     evaluate.add_argument("id")
@@ -47,11 +50,20 @@ def add_parser(commands) -> None:
     prune = sub.add_parser("prune", help="delete the files of older models (live and rollback target stay)")
     prune.add_argument("--keep", type=int, required=True, metavar="N")
     by(prune)
+    serve = sub.add_parser("serve", help="the live model for running Rasa servers (endpoints: models: url)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5007)
 
 
 def run(args) -> str:
     from antrean.cli import CliError
     from antrean.model_registry import ModelRegistryError, open_registry
+
+    if args.model_command == "serve":
+        from antrean.model_registry.serving import serve
+
+        serve(args.host, args.port)
+        return ""
 
     if args.model_command in ("train", "register", "evaluate", "compare", "promote"):
         import os
@@ -169,7 +181,21 @@ def cmd_register(registry, args) -> str:
 
     record, created = registry.register_file(Path(args.file), by=_actor(args))
     lines = [f"registered {args.file} as {record.id}" if created else f"{args.file} is already {record.id}"]
-    if args.live_if_none and registry.live_model() is None:
+    live = registry.live_model()
+    # Only a file seen for the first time (make retrained it): a model promoted since, e.g. from the
+    # console, is not replaced by the next `make run`.
+    if getattr(args, "live", False) and created and live is not None and live.id != record.id:
+        from antrean.model_registry import PromotionRefused
+
+        try:
+            registry.promote(record.id, by=_actor(args))
+            lines.append(f"{record.id} is live")
+        except PromotionRefused as refusal:
+            # The working copy's own data, on the developer's own machine: what they asked for,
+            # with the gate's reasons shown and the override in the audit log.
+            registry.promote(record.id, by=_actor(args), override_reason="make run: the working copy's model")
+            lines.append(f"{record.id} is live despite the gate (override recorded):\n{refusal.verdict.summary()}")
+    elif (args.live_if_none or getattr(args, "live", False)) and live is None:
         from antrean.model_registry import PromotionRefused
 
         try:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
@@ -52,6 +53,11 @@ class Stack:
     run_dir: Path = VAR_DIR / "run"
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
     receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
+    # The registry's live model served here (`python -m antrean model serve`), when set: every Rasa
+    # worker pulls it every `model_pull_seconds` and takes a promotion or rollback without a restart
+    # (antrean/model_registry/serving.py); `model` is then unused.
+    model_server_port: int | None = None
+    model_pull_seconds: int = 10
     profile_rasa_to: Path | None = None  # run the Rasa server under cProfile, stats written here at exit
     # Rasa server processes (Sanic workers sharing the port; Rasa reads SANIC_WORKERS). One process
     # handles a conversation turn on one core; more use more cores. Killing the Rasa server
@@ -67,10 +73,15 @@ class Stack:
     actions: subprocess.Popen | None = None  # None when the actions run in process
     receiver: subprocess.Popen | None = None
     console: subprocess.Popen | None = None
+    model_server: subprocess.Popen | None = None
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def model_server_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.model_server_port}/models/live" if self.model_server_port else None
 
     def tracker_store(self) -> dict:
         url = make_url(self.conversations_url)
@@ -82,17 +93,20 @@ class Stack:
     def write_endpoints(self) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / f"endpoints-{self.rasa_port}.yml"
-        path.write_text(yaml.safe_dump({
+        endpoints = {
             "action_endpoint": ({ACTIONS_MODULE: "actions"} if self.actions_in_process
                                 else {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}),
             "tracker_store": self.tracker_store(),
             "lock_store": {"type": LOCK_STORE, "directory": str(self.run_dir / "locks")},
-        }))
+        }
+        if self.model_server_port:
+            endpoints["models"] = {"url": self.model_server_url, "wait_time_between_pulls": self.model_pull_seconds}
+        path.write_text(yaml.safe_dump(endpoints))
         path.chmod(0o600)  # may hold a database password
         return path
 
     def start(self) -> None:
-        if not self.model.exists():
+        if not self.model_server_port and not self.model.exists():
             raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
         rasa = [sys.executable, "-m", "antrean.runtime.serve"]  # Rasa's command line, quietly
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
@@ -109,6 +123,13 @@ class Stack:
             # query over unprocessed rows only).
             env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
         endpoints = self.write_endpoints()
+        if self.model_server_port:
+            # Up before Rasa: each worker pulls the live model once before it takes a message.
+            self.model_server = subprocess.Popen(
+                [sys.executable, "-m", "antrean", "model", "serve", "--port", str(self.model_server_port)],
+                cwd=REPO_ROOT, env=env)
+            self.processes.append(self.model_server)
+            self._wait_for(self.model_server_url, self.model_server)
         if not self.actions_in_process:
             self.actions = subprocess.Popen(
                 [*rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
@@ -154,6 +175,23 @@ class Stack:
         old.wait(timeout=30)
         self.rasa = subprocess.Popen(old.args, cwd=REPO_ROOT, env=self._env)
         self.processes[self.processes.index(old)] = self.rasa
+
+    @staticmethod
+    def _wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args[:5]} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as reply:
+                    reply.read(0)
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers (503: the live model's file is wrong; Rasa keeps asking)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s") from None
+                time.sleep(0.2)
 
     def wait_until_ready(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
@@ -218,11 +256,17 @@ def log_reading_status() -> bool:
 
 
 def serve() -> int:
+    from antrean.model_registry.serving import DEFAULT_PORT, ensure_live_model
+
     reading = log_reading_status()
     settings = resolve()
+    # The Rasa workers run the registry's live model and take promotions without a restart; on a
+    # fresh clone that is `make train`'s model, made live here on the first start.
+    ensure_live_model(DEFAULT_MODEL, by="serve")
     stack = Stack(rasa_port=settings.assistant.port, console_port=settings.console.port,
                   receiver_port=settings.whatsapp.receiver_port, rasa_workers=default_rasa_workers(settings),
-                  conversations_url=settings.tracker_url, run_dir=settings.storage.var_dir / "run")
+                  conversations_url=settings.tracker_url, run_dir=settings.storage.var_dir / "run",
+                  model_server_port=DEFAULT_PORT)
     stack.start()
     stopping = False
 
@@ -239,6 +283,7 @@ def serve() -> int:
               f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
               f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
               f"  e-KTP reading    {'on (Tesseract)' if reading else 'off: applicants are asked for their NIK'}\n"
+              f"  live model       {stack.model_server_url} (pulled every {stack.model_pull_seconds} s)\n"
               "Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes):
             time.sleep(0.5)

@@ -1,0 +1,72 @@
+"""Rasa's model pulling (`models:` in the endpoints), loading a new model beside the running one.
+
+Rasa 3.6 pulls the model server every `wait_time_between_pulls` seconds and, when the ETag changed,
+calls `agent.load_model` on the event loop: the worker answers nothing while the new model loads
+(seconds to a minute on a busy machine), so every conversation on it waits. Here the new model's
+`MessageProcessor` is built in a thread; the event loop keeps answering with the old one and the
+agent switches to the new one in a single step on the loop once it is ready. A message already
+being handled finishes with the processor it started with (Rasa's `handle_message` holds it), so
+none is lost or answered twice. At start-up (no model yet) it loads as Rasa does.
+
+The download, the ETag handling and the error policy (log, keep the old model, try again at the next
+pull) are Rasa's own (`_pull_model_and_fingerprint`); the speed-ups of speedups.py patch Rasa's
+classes, so a processor built later runs with them too (tests/model_registry/test_hot_swap.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def _new_processor(agent, model_directory: str):
+    from rasa.core.processor import MessageProcessor
+
+    return MessageProcessor(model_path=model_directory, tracker_store=agent.tracker_store,
+                            lock_store=agent.lock_store, action_endpoint=agent.action_endpoint,
+                            generator=agent.nlg, http_interpreter=agent.http_interpreter)
+
+
+def switch_to(agent, processor, fingerprint: str) -> None:
+    """What Rasa's `Agent.load_model` does after building the processor, all at once on the loop."""
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+
+    agent.processor = processor
+    agent.domain = processor.domain
+    agent._set_fingerprint(fingerprint)
+    agent.tracker_store.domain = agent.domain
+    if isinstance(agent.nlg, TemplatedNaturalLanguageGenerator):
+        agent.nlg.responses = agent.domain.responses if agent.domain else {}
+
+
+async def update_model_from_server(model_server, agent) -> None:
+    from rasa.core import agent as rasa_agent
+    from rasa.nlu.utils import is_url
+    from rasa.utils.common import TempDirectoryPath, get_temp_dir_name
+
+    if not is_url(model_server.url):
+        import aiohttp
+
+        raise aiohttp.InvalidURL(model_server.url)
+    with TempDirectoryPath(get_temp_dir_name()) as directory:
+        try:
+            fingerprint = await rasa_agent._pull_model_and_fingerprint(model_server, agent.fingerprint, directory)
+            if not fingerprint:
+                return
+            previous = agent.fingerprint
+            if agent.processor is None:
+                agent.load_model(directory, fingerprint)
+            else:
+                processor = await asyncio.get_running_loop().run_in_executor(None, _new_processor, agent, directory)
+                switch_to(agent, processor, fingerprint)
+            logger.info("worker %d now runs model %s (was %s)", os.getpid(), fingerprint[:14], (previous or "-")[:14])
+        except Exception:  # Rasa's policy: a model that fails to load leaves the old one in place
+            logger.exception("Failed to update model. The previous model will stay loaded instead.")
+
+
+def install() -> None:
+    from rasa.core import agent as rasa_agent
+
+    rasa_agent._update_model_from_server = update_model_from_server
