@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
+.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -100,6 +100,9 @@ bench-rush: $(STAMP) $(MODEL)  ## Batam's morning over WhatsApp: 750 applicants 
 
 bench-messages: $(STAMP) $(MODEL)  ## applicant messages needed to book, three ways, e-KTP reading off and on
 	$(PY) -m benchmarks.messages_to_book $(ARGS)
+
+bench-retrain: $(STAMP) $(MODEL)  ## export → train → evaluate → compare → live on every worker, under load: time, PSS, slowest reply
+	$(PY) -m benchmarks.retrain $(ARGS)
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && py=$$(scripts/find-python310) && "$$py" -m venv .venv-lock
