@@ -279,6 +279,9 @@ class AssistantSettings(_Area):
                                   "webhook (read by Rasa)", _http_url, shown="unset")
     redis_host: str | None = _var("ANTREAN_REDIS_HOST", None, "`endpoints.production.yml`: the Redis lock store's "
                                   "host (read by Rasa)", shown="unset")
+    model_server_url: str | None = _var("ANTREAN_MODEL_SERVER_URL", None, "`endpoints.production.yml`: where every "
+                                        "Rasa worker pulls the live model (`python -m antrean model serve`, route "
+                                        "`/models/live`; read by Rasa)", _http_url, shown="unset")
 
     @property
     def ticket_base_url(self) -> str:
