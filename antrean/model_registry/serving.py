@@ -106,27 +106,27 @@ def create_app(registry: ModelRegistry) -> Sanic:
     return app
 
 
-def ensure_live_model(default: Path, by: str, registry: ModelRegistry | None = None) -> str | None:
+def ensure_live_model(default: Path, by: str) -> str | None:
     """The live model's id; when none is live yet (a fresh clone), `default` (make train's
-    models/antrean.tar.gz) is registered and made live first — evaluated once, so the gate has
-    figures to compare the next candidate with. None when there is neither."""
+    models/antrean.tar.gz) is registered and made live first — evaluated once, in a child process
+    (`model register --live-if-none`), so the caller never holds Rasa's memory. None when there is
+    neither."""
+    import subprocess
+    import sys
+
     from antrean.model_registry import open_registry
 
-    own = registry is None
-    registry = registry or open_registry()
+    registry = open_registry()
     try:
         live = registry.live_model()
-        if live is not None:
-            return live.id
-        if not Path(default).exists():
-            return None
-        print(f"No model is live yet: registering and evaluating {default} (once; up to a minute)", flush=True)
-        record, _ = registry.register_file(Path(default), by=by)
-        registry.promote(record.id, by=by)
-        return record.id
+        if live is None and Path(default).exists():
+            print(f"No model is live yet: keeping {default} in the registry and evaluating it (once)", flush=True)
+            subprocess.run([sys.executable, "-m", "antrean", "model", "register", str(default), "--live-if-none",
+                            "--by", by], check=True)
+            live = registry.live_model()
+        return live.id if live else None
     finally:
-        if own:
-            registry.engine.dispose()
+        registry.engine.dispose()
 
 
 def serve(host: str, port: int) -> None:

@@ -262,7 +262,11 @@ def serve() -> int:
     settings = resolve()
     # The Rasa workers run the registry's live model and take promotions without a restart; on a
     # fresh clone that is `make train`'s model, made live here on the first start.
-    ensure_live_model(DEFAULT_MODEL, by="serve")
+    try:
+        if ensure_live_model(DEFAULT_MODEL, by="serve") is None:
+            raise SystemExit(f"no trained model at {DEFAULT_MODEL} and none live in the registry: run `make train`")
+    except subprocess.CalledProcessError:
+        raise SystemExit(f"{DEFAULT_MODEL} could not be made live (see above)") from None
     stack = Stack(rasa_port=settings.assistant.port, console_port=settings.console.port,
                   receiver_port=settings.whatsapp.receiver_port, rasa_workers=default_rasa_workers(settings),
                   conversations_url=settings.tracker_url, run_dir=settings.storage.var_dir / "run",
