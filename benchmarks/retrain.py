@@ -36,6 +36,7 @@ import httpx
 
 from antrean.assistant.rest_channel import MODEL_HEADER, WORKER_HEADER, client_headers
 from antrean.model_registry import ModelRegistry
+from antrean.model_registry.evaluation import quiet_rasa_logs
 from antrean.model_registry.inputs import TrainingInputs
 from antrean.runtime.db import REPO_ROOT, make_engine, upgrade_database
 from antrean.runtime.serve import DEFAULT_MODEL, Stack
@@ -142,6 +143,7 @@ def main() -> None:
     if not args.model.exists():
         sys.exit(f"no trained model at {args.model}: run `make train`")
 
+    quiet_rasa_logs()  # the set-up's evaluation loads Rasa here: the figures, not a line per message
     folder = Path(tempfile.mkdtemp(prefix="bench-retrain-"))
     database = f"sqlite:///{folder / 'antrean.sqlite3'}"
     upgrade_database(database)

@@ -61,7 +61,8 @@ async def update_model_from_server(model_server, agent) -> None:
             else:
                 processor = await asyncio.get_running_loop().run_in_executor(None, _new_processor, agent, directory)
                 switch_to(agent, processor, fingerprint)
-            logger.info("worker %d now runs model %s (was %s)", os.getpid(), fingerprint[:14], (previous or "-")[:14])
+            logger.info("worker %d now runs model %s (was %s)", os.getpid(), fingerprint.strip('"')[:12],
+                        (previous or "-").strip('"')[:12])
         except Exception:  # Rasa's policy: a model that fails to load leaves the old one in place
             logger.exception("Failed to update model. The previous model will stay loaded instead.")
 
