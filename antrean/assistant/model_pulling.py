@@ -17,16 +17,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 
 logger = logging.getLogger(__name__)
 
 
-def _new_processor(agent, model_directory: str):
-    from rasa.core.processor import MessageProcessor
+# While a model loads beside the running one, the loading thread and the event loop share the GIL;
+# the loop waits up to the switch interval (5 ms) each time it wants it back, and an answer takes it
+# back many times. A shorter interval while loading keeps answers close to their usual time.
+LOADING_SWITCH_INTERVAL = 0.0005
 
-    return MessageProcessor(model_path=model_directory, tracker_store=agent.tracker_store,
-                            lock_store=agent.lock_store, action_endpoint=agent.action_endpoint,
-                            generator=agent.nlg, http_interpreter=agent.http_interpreter)
+
+def _new_processor(agent, model_directory: str):
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    processor = MessageProcessor(model_path=model_directory, tracker_store=agent.tracker_store,
+                                 lock_store=agent.lock_store, action_endpoint=agent.action_endpoint,
+                                 generator=agent.nlg, http_interpreter=agent.http_interpreter)
+    # The first parse of a model does one-off work (the speed-ups plan its graph, components set
+    # themselves up): here, not in an applicant's turn.
+    message = UserMessage("halo", sender_id="antrean-model-warm-up")
+    processor._parse_message_with_graph(message, DialogueStateTracker.from_events(message.sender_id, []))
+    return processor
 
 
 def switch_to(agent, processor, fingerprint: str) -> None:
@@ -59,7 +73,13 @@ async def update_model_from_server(model_server, agent) -> None:
             if agent.processor is None:
                 agent.load_model(directory, fingerprint)
             else:
-                processor = await asyncio.get_running_loop().run_in_executor(None, _new_processor, agent, directory)
+                usual = sys.getswitchinterval()
+                sys.setswitchinterval(min(usual, LOADING_SWITCH_INTERVAL))
+                try:
+                    processor = await asyncio.get_running_loop().run_in_executor(None, _new_processor, agent,
+                                                                                 directory)
+                finally:
+                    sys.setswitchinterval(usual)
                 switch_to(agent, processor, fingerprint)
             logger.info("worker %d now runs model %s (was %s)", os.getpid(), fingerprint.strip('"')[:12],
                         (previous or "-").strip('"')[:12])
