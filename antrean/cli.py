@@ -146,7 +146,8 @@ def cmd_offices(_args) -> str:
         rows.append([
             office.id, office.name, office.timezone, office.counters, office.interview_minutes,
             next_day.isoformat(), daily_capacity(office, next_day),
-            "  ".join(f"{s.label}:{s.capacity}" for s in sessions),
+            # "08:00–09:00 (39)": a seat count glued to a time range as "08:00–09:00:39" reads as a clock.
+            ", ".join(f"{s.label} ({s.capacity})" for s in sessions),
         ])
     headers = ["office", "name", "time zone", "counters", "min/applicant", "next working day", "capacity",
                "sessions (seats)"]
@@ -158,9 +159,10 @@ def cmd_availability(args) -> str:
     days = [args.date] if args.date else None
     rows = []
     for day in service.availability(args.office, days):
-        closure = service.calendar(args.office).closure_reason(day.day)
-        if closure:
-            rows.append([day.day.isoformat(), "—", 0, 0, 0, closure])
+        if day.closure:  # one line, no sessions: nothing can be booked on a closed day
+            note = (f"; {day.booked_while_open} booked before the closure: reschedule them"
+                    if day.booked_while_open else "")
+            rows.append([day.day.isoformat(), "closed", 0, day.booked_while_open, 0, day.closure + note])
         for slot in day.sessions:
             rows.append([day.day.isoformat(), slot.session.label, slot.session.capacity, slot.booked, slot.left, ""])
     return tabulate(rows, headers=["day", "session", "capacity", "booked", "left", "closed"])
@@ -283,7 +285,9 @@ def cmd_nlu_export(args) -> str:
                                                    target=str(result.path)[-100:], examples=result.examples,
                                                    intents=result.intents, skipped=result.skipped,
                                                    test_examples=result.test_examples)
-    return (f"wrote {result.examples} examples of {result.intents} intents to {result.path}"
+    done = "wrote" if result.changed else "unchanged (not rewritten, so nothing to retrain):"
+    return (f"{done} {result.examples} examples of {result.intents} intents {'to' if result.changed else 'in'} "
+            f"{result.path}"
             + (f" ({result.skipped} skipped: already in the training or test data)" if result.skipped else "")
             + f"; {result.test_examples} held out for testing in {result.test_path}")
 

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -41,7 +42,9 @@ def test_offices_shows_batams_capacity_per_day_and_session(env, capsys):
     code, out, _ = run(capsys, "offices")
     assert code == 0
     batam = next(line for line in out.splitlines() if line.startswith("batam"))
-    assert "250" in batam and "2026-12-02" in batam and "08:00–09:00:36" in batam
+    assert "250" in batam and "2026-12-02" in batam and "08:00–09:00 (36), 09:00–10:00 (36)" in batam
+    # A seat count never touches a time range, where "09:00:36" would read as a clock time.
+    assert not re.search(r"\d\d:\d\d:\d", out)
 
 
 def test_availability_lists_the_bookable_days(booked, capsys):
@@ -52,11 +55,31 @@ def test_availability_lists_the_bookable_days(booked, capsys):
     assert wednesday_first.split()[-3:] == ["36", "2", "34"]
 
 
-def test_availability_of_a_closed_day_says_why(env, capsys):
+def test_availability_of_a_closed_day_says_why_and_lists_no_seats(env, capsys):
     assert main(["db", "upgrade"]) == 0
     code, out, _ = run(capsys, "availability", "--office", "batam", "--date", "2026-12-25")
     assert code == 0
-    assert "hari libur nasional" in out
+    rows = [line for line in out.splitlines() if line.startswith("2026-12-25")]
+    # Christmas 2026 is a Friday, a day with sessions: none of them may show seats "left".
+    assert len(rows) == 1, out
+    assert rows[0].split()[1:5] == ["closed", "0", "0", "0"]
+    assert rows[0].endswith("hari libur nasional (Hari Raya Natal)")  # the holidays package's Indonesian name
+
+
+def test_a_closure_added_after_bookings_were_made_says_how_many_to_move(booked, capsys, tmp_path, monkeypatch):
+    import yaml
+
+    from antrean.runtime.settings import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "offices.yml").read_text())
+    config["offices"]["batam"]["closed_dates"] = ["2026-12-02"]
+    offices = tmp_path / "offices.yml"
+    offices.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("ANTREAN_OFFICES", str(offices))
+    code, out, _ = run(capsys, "availability", "--office", "batam", "--date", "2026-12-02")
+    assert code == 0
+    [row] = [line for line in out.splitlines() if line.startswith("2026-12-02")]
+    assert "kantor tutup; 2 booked before the closure: reschedule them" in row
 
 
 def test_the_day_list_masks_personal_data_by_default(booked, capsys):

@@ -17,8 +17,9 @@ class OfficeCalendar:
     def __init__(self, office: Office):
         self.office = office
         # 'government' carries cuti bersama in newer `holidays` releases; the release pinned beside
-        # Rasa 3.6 has none, which is why offices.yml lists them too.
-        self._holidays = holidays.country_holidays("ID", categories=("public", "government"))
+        # Rasa 3.6 has none, which is why offices.yml lists them too. Names in Indonesian: they are
+        # shown to applicants and staff ("hari libur nasional (Hari Raya Natal)").
+        self._holidays = holidays.country_holidays("ID", categories=("public", "government"), language="id")
         self._collective_leave = set(office.collective_leave_dates)
         self._closed = set(office.closed_dates)
 

@@ -77,7 +77,9 @@ class SessionAvailability:
 @dataclass(frozen=True)
 class DayAvailability:
     day: date
-    sessions: tuple[SessionAvailability, ...]
+    sessions: tuple[SessionAvailability, ...]  # none on a closed day: nothing there can be booked
+    closure: str | None = None  # why the office is closed that day (calendar.closure_reason)
+    booked_while_open: int = 0  # on a closed day: bookings made before the closure was configured
 
     @property
     def capacity(self) -> int:
@@ -114,18 +116,23 @@ class BookingService:
         return registration_open_for(self._calendars, office_id, self.clock())
 
     def availability(self, office_id: str, days: list[date] | None = None) -> list[DayAvailability]:
-        """Seats per session for the bookable days (or the given days)."""
+        """Seats per session for the bookable days (or the given days). A closed day (holiday,
+        collective leave, closure, weekend) has no sessions, whatever its weekday's hours say."""
         office = self.office(office_id)
-        days = days if days is not None else self.calendar(office_id).bookable_days(self.clock())
+        calendar = self.calendar(office_id)
+        days = days if days is not None else calendar.bookable_days(self.clock())
         with self.engine.connect() as connection:
             taken = store.seats_taken(connection, office_id, days)
-        return [
-            DayAvailability(
-                day,
-                tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in self.sessions(office.id, day)),
-            )
-            for day in days
-        ]
+        result = []
+        for day in days:
+            closure = calendar.closure_reason(day)
+            if closure:
+                booked = sum(n for (taken_day, _), n in taken.items() if taken_day == day)
+                result.append(DayAvailability(day, (), closure, booked))
+                continue
+            result.append(DayAvailability(
+                day, tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in self.sessions(office.id, day))))
+        return result
 
     def get_by_code(self, code: str) -> Booking | None:
         normalised = self.codes.normalise(code)

@@ -1,9 +1,11 @@
 """`python -m antrean nlu export`: the accepted examples of the NLU inbox as data/nlu/reviewed.yml,
 in Rasa 3.x training-data format, with personal data replaced by placeholders (antrean.protection.scrubbing).
 
-The file is rewritten whole from the database each time (the database is the record; the file is
+The file is derived whole from the database each time (the database is the record; the file is
 derived), examples already in the other data files are left out, so `rasa data validate` sees no
-duplicate, and only intents and entities of domain.yml are written.
+duplicate, and only intents and entities of domain.yml are written. A file is written only when its
+text changes: `make train` retrains when a training file's time stamp moves, so an export that
+found nothing new must leave the files alone.
 
 With `test_path` (the CLI's default: tests/nlu_test_set/reviewed.yml) a fixed share of the examples
 is held out for the test set instead: those whose normalised text, as accepted, hashes to 0 modulo
@@ -46,6 +48,7 @@ class ExportResult:
     skipped: int  # accepted, but already in the other training files or repeated after scrubbing
     test_examples: int = 0  # held out for the test set (written to test_path)
     test_path: Path | None = None
+    changed: bool = True  # False: the files already said exactly this and were not touched
 
 
 def annotate(text: str, spans: list[Span]) -> str:
@@ -119,11 +122,11 @@ def export(engine: Engine, path: Path = REVIEWED_FILE, domain: Domain | None = N
             tests -= training_examples_of(test_path)
         others |= tests
     examples, skipped, held_out = build(engine, domain, others, held_out_for_testing if test_path else None)
-    _write_atomically(path, render(examples))
+    changed = _write_if_changed(path, render(examples))
     if test_path is not None:
-        _write_atomically(test_path, render(held_out, TEST_HEADER))
+        changed = _write_if_changed(test_path, render(held_out, TEST_HEADER)) or changed
     return ExportResult(path, len(examples), len({intent for intent, _ in examples}), skipped, len(held_out),
-                        test_path)
+                        test_path, changed)
 
 
 def training_examples_of(path: Path) -> set[str]:
@@ -131,6 +134,13 @@ def training_examples_of(path: Path) -> set[str]:
         copy = Path(folder) / path.name
         copy.write_bytes(path.read_bytes())
         return set(training_examples(Path(folder)))
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    _write_atomically(path, text)
+    return True
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -268,3 +268,11 @@ def test_a_repeat_is_answered_with_the_booking_even_when_the_day_is_full(make_se
     booking = service.book(make_request(serial=1))
     assert service.book(make_request(serial=1)).code == booking.code
     assert refusal(service.book, make_request(serial=2)).reason is RefusalReason.QUOTA_FULL
+
+
+def test_a_closed_day_has_no_seats_whatever_its_weekday_hours(service):
+    christmas, open_friday = date(2026, 12, 25), FRI  # both Fridays, the same weekly hours
+    closed, open_ = service.availability("batam", [christmas, open_friday])
+    assert (closed.sessions, closed.capacity, closed.left) == ((), 0, 0)
+    assert closed.closure == "hari libur nasional (Hari Raya Natal)"
+    assert open_.closure is None and open_.left == open_.capacity == 250

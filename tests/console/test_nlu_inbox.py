@@ -5,6 +5,7 @@ training file Rasa reads, without personal data."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -190,7 +191,9 @@ def test_the_cli_export_is_audited(console, console_sqlite_url, tmp_path, monkey
     # The NIK message's text hashes into the test share (antrean/model_registry/testset.py).
     assert "wrote 2 examples of 2 intents" in capsys.readouterr().out
     assert "nik saya" in held_out.read_text() and "nik saya" not in out.read_text()
-    [entry] = console.audit.recent(action="nlu.exported")
+    assert main(["nlu", "export", "--out", str(out), "--test-out", str(held_out)]) == 0
+    assert "unchanged (not rewritten, so nothing to retrain): 2 examples" in capsys.readouterr().out
+    entry = console.audit.recent(action="nlu.exported")[0]
     assert entry.actor.startswith("cli:") and entry.detail["examples"] == 2 and entry.detail["test_examples"] == 1
     page = console.as_role("admin").get("/audit").text
     assert "Mengekspor contoh NLU" in page
@@ -234,3 +237,20 @@ def test_a_fallback_message_preselects_the_best_ranked_domain_intent(console):
     form = page[page.index(f'id="pesan-{message_id}"'):]
     form = form[:form.index("</form>")]
     assert "<option selected>out_of_scope</option>" in form  # nlu_fallback is not a domain intent
+
+
+def test_an_export_that_changes_nothing_leaves_the_files_alone(console, tmp_path):
+    """`make train` retrains when a training file's time stamp moves: a second export of the same
+    examples must not touch the training file or the test set's."""
+    accept_examples(console)
+    path, held_out = tmp_path / "reviewed.yml", tmp_path / "test_set" / "reviewed.yml"
+    first = export(console.service.engine, path, test_path=held_out)
+    assert first.changed and (first.examples, first.test_examples) == (2, 1)
+    for written in (path, held_out):
+        os.utime(written, ns=(1_000_000_000, 1_000_000_000))  # an old time stamp, so any write would show
+    again = export(console.service.engine, path, test_path=held_out)
+    assert not again.changed and (again.examples, again.test_examples) == (2, 1)
+    assert path.stat().st_mtime_ns == held_out.stat().st_mtime_ns == 1_000_000_000
+    path.write_text(path.read_text() + "# edited by hand\n")  # different content: rewritten
+    assert export(console.service.engine, path, test_path=held_out).changed
+    assert "edited by hand" not in path.read_text()
