@@ -22,6 +22,7 @@ from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.tracker import TrackerEvent
 
 SESSION_START_ACTION = "action_session_start"
+SESSION_METADATA_SLOT = "session_started_metadata"
 FORM = "registration_form"
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTION = "action_fallback"
@@ -96,11 +97,20 @@ def utc(timestamp: float) -> datetime:
 
 
 def starts_session(event: TrackerEvent, previous: TrackerEvent | None) -> bool:
-    """Rasa writes `action_session_start` then `session_started`; either begins a conversation."""
-    if event.type_name == "action" and event.name == SESSION_START_ACTION:
+    """Rasa writes `action_session_start` then `session_started`; either begins a conversation. When
+    the message that starts it carries metadata (every message of the REST and WhatsApp channels
+    does), Rasa first sets the `session_started_metadata` slot (MessageProcessor._update_tracker_session):
+    that slot begins the conversation, or it would make one of its own, with no message, office or channel."""
+    if is_metadata_slot(event):
         return True
+    if event.type_name == "action" and event.name == SESSION_START_ACTION:
+        return not is_metadata_slot(previous)
     return event.type_name == "session_started" and not (
         previous is not None and previous.type_name == "action" and previous.name == SESSION_START_ACTION)
+
+
+def is_metadata_slot(event: TrackerEvent | None) -> bool:
+    return event is not None and event.type_name == "slot" and event.name == SESSION_METADATA_SLOT
 
 
 def split_sessions(events: Iterable[TrackerEvent]) -> Iterator[list[TrackerEvent]]:
@@ -202,6 +212,10 @@ def on_slot(reading: Reading, event: TrackerEvent) -> None:
     if not event.name:
         return
     value = event.data.get("value")
+    if event.name == SESSION_METADATA_SLOT:
+        # The channel's metadata (a WhatsApp number among it): it names the office, it is no facet.
+        reading.metadata_office = reading.metadata_office or office_from_metadata(value, reading.offices)
+        return
     reading.slots[event.name] = value
     reading.refused |= event.name == "registration_blocked" and value is True
     if event.name == "office" and isinstance(value, str) and value in reading.offices:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from antrean.review.derive import PERSONAL_SLOTS, SESSION_START_ACTION
+from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, SESSION_START_ACTION
 from antrean.review.tracker import TrackerEvent
 
 PLACEHOLDERS = {
@@ -24,7 +24,8 @@ PLACEHOLDERS = {
     "guardian_photo": "photo:11111111111111111111111111111111",
 }
 SKIPPED_ACTIONS = frozenset({"action_listen", SESSION_START_ACTION})
-SKIPPED_SLOTS = frozenset({"requested_slot", "failed_validations"})
+# The session metadata is the channel's (a WhatsApp number among it), not the dialogue's.
+SKIPPED_SLOTS = frozenset({"requested_slot", "failed_validations", SESSION_METADATA_SLOT})
 _NIK = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
 _PHONE = re.compile(r"(?<![\d+])(?:\+?62|0)8\d(?:[ .-]?\d){6,11}(?!\d)")
 

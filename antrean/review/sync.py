@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from antrean.booking.offices import Office
 from antrean.booking.store import to_db_time
 from antrean.review import tracker
-from antrean.review.derive import SESSION_START_ACTION, Conversation, split_sessions, summarise
+from antrean.review.derive import Conversation, split_sessions, starts_session, summarise
 from antrean.review.schema import review_conversations, review_facets, review_sync_state, review_user_messages
 
 BATCH_EVENTS = 20_000
@@ -108,27 +108,44 @@ def _copy(connection: Connection, tracker_connection: Connection, old: int, new:
     for sender_id, sender_batch in by_sender.items():
         latest = open_conversations.get(sender_id)
         events = sender_batch
-        first = sender_batch[0]
-        if latest is not None and not (first.type_name == "action" and first.name == SESSION_START_ACTION):
+        earlier = _continued(tracker_connection, sender_id, latest, sender_batch[0], old)
+        if earlier is not None:
             # The sender's newest conversation continues in this batch: summarise it whole again.
-            events = tracker.sender_events(tracker_connection, sender_id, latest[1], old) + sender_batch
+            events = earlier + sender_batch
             existing_ids[(sender_id, latest[1])] = latest[0]
         conversations.extend(summarise(session, offices) for session in split_sessions(events))
     _write(connection, conversations, existing_ids, old)
     return len(batch), len(conversations)
 
 
-def _latest_conversations(connection: Connection, senders: list[str]) -> dict[str, tuple[int, int]]:
-    """sender → (id, first_event_id) of its newest conversation already in the read model."""
-    latest: dict[str, tuple[int, int]] = {}
+def _continued(tracker_connection: Connection, sender_id: str, latest: tuple[int, int, int] | None,
+               first: tracker.TrackerEvent, old: int) -> list[tracker.TrackerEvent] | None:
+    """The events of the sender's newest conversation when this batch continues it, else None."""
+    if latest is None:
+        return None
+    _, first_event_id, turns = latest
+    if not starts_session(first, None):
+        return tracker.sender_events(tracker_connection, sender_id, first_event_id, old)
+    if turns:
+        return None
+    # A conversation without a message may be only the start of a session (Rasa's metadata slot,
+    # `action_session_start`) cut off by the end of the previous batch: this batch may continue it.
+    earlier = tracker.sender_events(tracker_connection, sender_id, first_event_id, old)
+    return earlier if earlier and not starts_session(first, earlier[-1]) else None
+
+
+def _latest_conversations(connection: Connection, senders: list[str]) -> dict[str, tuple[int, int, int]]:
+    """sender → (id, first_event_id, turns) of its newest conversation already in the read model."""
+    latest: dict[str, tuple[int, int, int]] = {}
+    c = review_conversations.c
     for start in range(0, len(senders), _IN_CHUNK):
         rows = connection.execute(
-            select(review_conversations.c.id, review_conversations.c.sender_id, review_conversations.c.first_event_id)
-            .where(review_conversations.c.sender_id.in_(senders[start:start + _IN_CHUNK]))
+            select(c.id, c.sender_id, c.first_event_id, c.turns)
+            .where(c.sender_id.in_(senders[start:start + _IN_CHUNK]))
         )
         for row in rows:
             if row.sender_id not in latest or row.first_event_id > latest[row.sender_id][1]:
-                latest[row.sender_id] = (row.id, row.first_event_id)
+                latest[row.sender_id] = (row.id, row.first_event_id, row.turns)
     return latest
 
 

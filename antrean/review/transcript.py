@@ -12,11 +12,11 @@ from antrean.identity import mask_nik
 from antrean.media.contract import media_from_metadata
 from antrean.protection.masking import mask_text
 from antrean.review import tracker
-from antrean.review.derive import PERSONAL_SLOTS, user_message, utc
+from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, user_message, utc
 from antrean.review.work import ConversationInfo
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})  # "sesi dimulai" says it
-HIDDEN_SLOTS = frozenset({"requested_slot"})
+HIDDEN_SLOTS = frozenset({"requested_slot", SESSION_METADATA_SLOT})  # the metadata holds the WhatsApp number
 PERSONAL_ENTITIES = frozenset({"person_name", "birth_date", "address", "nik"})
 
 

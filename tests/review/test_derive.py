@@ -70,7 +70,8 @@ def test_words_are_taken_after_masking():
 
 def test_a_story_replaces_personal_data_and_skips_listening():
     e = rasa()
-    events = events_of(e.ActionExecuted("action_session_start"), e.SessionStarted(), e.ActionExecuted("action_listen"),
+    metadata = {"phone_number_id": "106540352242922", "wa_id": "6281234567001"}
+    events = events_of(e.SlotSet("session_started_metadata", metadata), e.ActionExecuted("action_session_start"), e.SessionStarted(), e.ActionExecuted("action_listen"),
                        e.UserUttered("nama saya Siti Rahayu", {"name": "inform", "confidence": 0.7}),
                        e.ActionExecuted("registration_form"), e.ActiveLoop("registration_form"),
                        e.SlotSet("person_name", "Siti Rahayu"), e.SlotSet("requested_slot", "nik"),
@@ -83,6 +84,7 @@ def test_a_story_replaces_personal_data_and_skips_listening():
     ]
     document = yaml.safe_load(story_yaml("cerita", events))
     assert document["stories"][0]["story"] == "cerita" and "Siti" not in story_yaml("cerita", events)
+    assert "6281234567001" not in story_yaml("cerita", events)  # the channel's metadata is not a dialogue step
 
 
 # --- one handler per kind of event ---------------------------------------------------------------

@@ -191,3 +191,61 @@ def test_statistics_are_refreshed_as_the_store_grows(service, writer, run_sync, 
     monkeypatch.setattr(sync_module, "analyze", lambda engine: analyzed.append(real(engine)))
     run_sync(batch_events=4)
     assert analyzed  # and ANALYZE itself ran on this database without error
+
+
+WHATSAPP_METADATA = {"phone_number_id": "106540352242922", "wa_id": "6281234567020", "wa_message_id": "wamid.x"}
+
+
+def test_the_session_metadata_rasa_sets_first_starts_the_conversation_not_one_of_its_own(service, writer, run_sync):
+    """Every WhatsApp message carries metadata, so Rasa begins each session with the
+    session_started_metadata slot: 7 senders once gave 14 rows, half of them empty."""
+    sender = WHATSAPP_METADATA["wa_id"]
+    writer.save(sender, session_start(WHATSAPP_METADATA), user("halo", "greet", metadata=WHATSAPP_METADATA),
+                action("utter_greet"), bot("Halo"), listen())
+    writer.tick(2 * 3600)  # the session expires: the next message starts another, metadata first again
+    writer.save(sender, session_start(WHATSAPP_METADATA), user("jam buka?", "ask_hours", metadata=WHATSAPP_METADATA),
+                action("action_answer_question"), listen())
+    run_sync(batch_events=5)  # batches end between the slot and action_session_start, too
+    conversations = rows(service)
+    assert [(c.turns, c.office_id, c.channel) for c in conversations] == [(1, "batam", "whatsapp")] * 2
+    with service.engine.connect() as connection:
+        facets = {name for (name,) in connection.execute(select(review_facets.c.name)
+                                                         .where(review_facets.c.kind == "slot"))}
+    assert "session_started_metadata" not in facets  # it holds the WhatsApp number
+
+
+@pytest.mark.parametrize("cut", range(1, 8))
+def test_a_batch_ending_right_after_the_metadata_slot_still_gives_one_conversation(service, writer, run_sync, cut):
+    writer.save("6281234567021", session_start({"office_id": "batam"}),
+                user("halo", "greet", metadata={"office_id": "batam"}), bot("Halo"), listen())
+    run_sync(batch_events=cut)
+    [conversation] = rows(service)
+    assert (conversation.turns, conversation.office_id) == (1, "batam")
+
+
+@pytest.mark.slow  # imports Rasa's message processor
+def test_the_writers_session_start_is_what_rasas_processor_writes():
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load("domain.yml")
+    # Only the parts _update_tracker_session uses: no model is loaded.
+    processor = MessageProcessor.__new__(MessageProcessor)
+    processor.domain, processor.action_endpoint = domain, None
+    processor.nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    processor.model_metadata, processor.on_circuit_break = None, None
+    rasas = DialogueStateTracker("6281234567022", domain.slots)
+    asyncio.run(processor._update_tracker_session(rasas, CollectingOutputChannel(), {"office_id": "batam"}))
+
+    class Clock:
+        def tick(self, _seconds):
+            return 0.0
+
+    ours = session_start({"office_id": "batam"})(Clock())
+    assert [(e.type_name, getattr(e, "action_name", None) or getattr(e, "key", None)) for e in ours] == \
+           [(e.type_name, getattr(e, "action_name", None) or getattr(e, "key", None)) for e in rasas.events]

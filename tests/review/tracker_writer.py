@@ -67,11 +67,18 @@ class TrackerWriter:
 
 # Each helper returns a function of the writer, so timestamps follow the writer's clock.
 
-def session_start():
-    from rasa.shared.core.events import ActionExecuted, SessionStarted
+def session_start(metadata: dict | None = None):
+    """What Rasa writes when a message starts a session; when the message carries metadata (every
+    REST and WhatsApp message does), Rasa sets the `session_started_metadata` slot first
+    (MessageProcessor._update_tracker_session; tests/review/test_sync.py checks the order against it)."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 
-    return lambda w: [ActionExecuted("action_session_start", timestamp=w.tick(0.1)),
-                      SessionStarted(timestamp=w.tick(0.1)), ActionExecuted("action_listen", timestamp=w.tick(0.1))]
+    def make(w):
+        first = [SlotSet("session_started_metadata", metadata, timestamp=w.tick(0.1))] if metadata else []
+        return first + [ActionExecuted("action_session_start", timestamp=w.tick(0.1)),
+                        SessionStarted(timestamp=w.tick(0.1)), ActionExecuted("action_listen", timestamp=w.tick(0.1))]
+
+    return make
 
 
 def user(text: str, intent: str, confidence: float = 0.95, entities=(), runner_up: str | None = "inform",
@@ -124,7 +131,7 @@ NIK = "2171035708900001"
 
 def booked_conversation(w: TrackerWriter, sender: str, code: str = "ABCD2345EFGH", office: str = "batam") -> None:
     """A whole registration that ends with a QR ticket, turn by turn."""
-    w.save(sender, session_start(), user("halo", "greet", 0.98, metadata={"office_id": office}),
+    w.save(sender, session_start({"office_id": office}), user("halo", "greet", 0.98, metadata={"office_id": office}),
            action("utter_greet"), bot("Halo! 👋", buttons=[{"title": "Daftar antrean", "payload": "/register"}]),
            listen())
     w.save(sender, user("mau daftar paspor", "register", 0.91), action("registration_form"), loop("registration_form"),
