@@ -130,8 +130,9 @@ class BookingService:
                 booked = sum(n for (taken_day, _), n in taken.items() if taken_day == day)
                 result.append(DayAvailability(day, (), closure, booked))
                 continue
-            result.append(DayAvailability(
-                day, tuple(SessionAvailability(s, taken.get((day, s.start), 0)) for s in self.sessions(office.id, day))))
+            sessions = self.sessions(office.id, day)
+            result.append(DayAvailability(day, tuple(SessionAvailability(s, taken.get((day, s.start), 0))
+                                                     for s in sessions)))
         return result
 
     def get_by_code(self, code: str) -> Booking | None:

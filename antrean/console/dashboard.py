@@ -1,9 +1,12 @@
 """The dashboard's figures for one office and a range of days (office-local days):
 
 - registrations vs quota per appointment day (bookings, not cancelled, against daily capacity);
-- the outcome funnel: conversations started → applicant's details complete (name, birth date,
-  address, NIK and photo all given) → booked → checked in → served; the first two from the
-  conversation read model (0005), the rest from the bookings registered in the range;
+- the outcome funnel, from one source — the conversations started in the range (read model 0005)
+  and, through the booking code each booked one ends with, that booking: started → applicant's
+  details complete (name, birth date, address, NIK and photo all given; a booking cannot be made
+  without them) → booked → checked in → served. Each stage is the one before with one more
+  condition, so no stage can count more than the one before it (bookings made outside a
+  conversation, e.g. from the command line, are not in the funnel);
 - the fallback rate and the histogram of intent confidence over user messages (read model);
 - the busiest minutes of the registration window, from the bookings' creation times;
 - the conversations in which someone else's e-KTP was refused (the `card_mismatch` facet).
@@ -15,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from antrean.booking.calendar import OfficeCalendar
@@ -72,27 +75,29 @@ def registrations_vs_quota(engine: Engine, office: Office, calendar: OfficeCalen
     return days
 
 
+FUNNEL_STAGES = ("Mulai percakapan", "Data diri lengkap", "Terdaftar", "Check-in", "Dilayani")
+
+
 def funnel(engine: Engine, office: Office, first: date, last: date) -> list[tuple[str, int]]:
     start, end = utc_bounds(office, first, last)
-    conversations = and_(review_conversations.c.office_id == office.id, review_conversations.c.started_at >= start,
-                         review_conversations.c.started_at < end)
+    conversation = review_conversations.c
     complete = (select(review_facets.c.conversation_id)
                 .where(review_facets.c.kind == "slot", review_facets.c.name.in_(DETAIL_SLOTS))
                 .group_by(review_facets.c.conversation_id)
                 .having(func.count(func.distinct(review_facets.c.name)) == len(DETAIL_SLOTS)))
-    registered = and_(bookings.c.office_id == office.id, bookings.c.created_at >= start, bookings.c.created_at < end)
+    booked = conversation.booking_code.is_not(None)
+    # One condition more at each stage: every stage is a subset of the one before, by construction.
+    stages = [and_(conversation.office_id == office.id, conversation.started_at >= start,
+                   conversation.started_at < end, conversation.turns > 0)]
+    stages.append(and_(stages[-1], or_(conversation.id.in_(complete), booked)))
+    stages.append(and_(stages[-1], booked))
+    stages.append(and_(stages[-1], bookings.c.checked_in_at.is_not(None)))
+    stages.append(and_(stages[-1], bookings.c.status == "served"))
+    source = review_conversations.outerjoin(bookings, bookings.c.code == conversation.booking_code)
+    query = select(*(func.count(case((stage, 1))) for stage in stages)).select_from(source).where(stages[0])
     with engine.connect() as connection:
-        started = connection.execute(select(func.count()).select_from(review_conversations)
-                                     .where(conversations)).scalar_one()
-        details = connection.execute(select(func.count()).select_from(review_conversations).where(
-            conversations, review_conversations.c.id.in_(complete))).scalar_one()
-        booked = connection.execute(select(func.count()).select_from(bookings).where(registered)).scalar_one()
-        checked_in = connection.execute(select(func.count()).select_from(bookings).where(
-            registered, bookings.c.checked_in_at.is_not(None))).scalar_one()
-        served = connection.execute(select(func.count()).select_from(bookings).where(
-            registered, bookings.c.status == "served")).scalar_one()
-    return [("Mulai percakapan", started), ("Data diri lengkap", details), ("Terdaftar", booked),
-            ("Check-in", checked_in), ("Dilayani", served)]
+        counts = connection.execute(query).one()
+    return list(zip(FUNNEL_STAGES, counts, strict=True))
 
 
 def card_mismatches(engine: Engine, office: Office, first: date, last: date) -> int:

@@ -16,7 +16,7 @@ _events = itertools.count(1000)
 
 def add_conversation(engine, sender_id: str = "6281234567890", office_id: str | None = "batam",
                      messages: list[tuple] = (), started: datetime | None = None, outcome: str = "information",
-                     fallback: bool = False) -> list[int]:
+                     fallback: bool = False, booking_code: str | None = None) -> list[int]:
     """messages: (text, intent, confidence[, entities]) tuples; returns the message ids."""
     started = started or datetime(2026, 12, 1, 1, 0)
     first = next(_events)
@@ -25,7 +25,7 @@ def add_conversation(engine, sender_id: str = "6281234567890", office_id: str | 
             sender_id=sender_id, sender_masked=sender_id[:4] + "…", sender_reversed=sender_id[::-1],
             first_event_id=first, last_event_id=first + 50,
             started_at=started, ended_at=started + timedelta(minutes=5), office_id=office_id, channel="whatsapp",
-            turns=len(messages), outcome=outcome, fallback=fallback,
+            turns=len(messages), outcome=outcome, fallback=fallback, booking_code=booking_code,
             min_confidence=min((m[2] for m in messages), default=None))).inserted_primary_key[0]
         ids = []
         for n, message in enumerate(messages):

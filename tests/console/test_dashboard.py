@@ -20,8 +20,10 @@ TUESDAY, WEDNESDAY = date(2026, 12, 1), date(2026, 12, 2)
 
 
 def fill(console):
-    """Tuesday 08:00–08:02 WIB: three bookings for Wednesday and one for Thursday, two conversations
-    (one with every detail given), five user messages of which one fell back."""
+    """Tuesday 08:00–08:02 WIB: three bookings for Wednesday and one for Thursday; four
+    conversations: one booked (every detail given), one booked whose details the read model did
+    not see, one that gave every detail and stopped, one question; seven user messages of which one
+    fell back."""
     service = console.service
     made = []
     for serial, minute, day in ((1, 0, WEDNESDAY), (2, 0, WEDNESDAY), (3, 1, WEDNESDAY), (4, 2, date(2026, 12, 3))):
@@ -31,15 +33,21 @@ def fill(console):
     start = datetime(2026, 12, 1, 0, 59)  # 07:59 WIB in naive UTC
     add_conversation(engine, "6281111111111", messages=[("mau daftar", "register", 0.93),
                                                         ("asdf qwer", "nlu_fallback", 0.21)], started=start,
-                     outcome="booked")
+                     outcome="booked", booking_code=made[0].code)
     add_conversation(engine, "6282222222222", messages=[("jam buka?", "ask_hours", 0.88), ("ok", "affirm", 0.55),
                                                         ("makasih", "thanks", 0.97)], started=start)
+    add_conversation(engine, "6283333333333", messages=[("daftar", "register", 0.95)], started=start,
+                     outcome="booked", booking_code=made[1].code)
+    add_conversation(engine, "6284444444444", messages=[("daftar", "register", 0.95)], started=start,
+                     outcome="abandoned")
+    add_conversation(engine, "6285555555555", started=start)  # no message: not a conversation to count
     with engine.begin() as connection:
-        conversation = connection.exec_driver_sql(
-            "SELECT id FROM review_conversations WHERE sender_id = '6281111111111'").scalar()
-        for name in dashboard.DETAIL_SLOTS:
-            connection.execute(insert(review_facets).values(conversation_id=conversation, kind="slot", name=name,
-                                                            value=""))
+        for sender in ("6281111111111", "6284444444444"):
+            conversation = connection.exec_driver_sql(
+                f"SELECT id FROM review_conversations WHERE sender_id = '{sender}'").scalar()
+            for name in dashboard.DETAIL_SLOTS:
+                connection.execute(insert(review_facets).values(conversation_id=conversation, kind="slot",
+                                                                name=name, value=""))
     on_wednesday(console, 9)
     service.check_in(made[0].code, actor="satpam")
     service.check_in(made[1].code, actor="satpam")
@@ -57,11 +65,16 @@ def test_the_figures_behind_the_charts(console_on_both):
     by_day = {f.day: f for f in fills}
     assert by_day[WEDNESDAY].booked == 3 and by_day[WEDNESDAY].quota > 3
     assert by_day[date(2026, 12, 5)].closed == "akhir pekan" and by_day[date(2026, 12, 5)].quota == 0
+    # One source: the conversations and the bookings they ended with (the two bookings made
+    # without a conversation are not in it), each stage a part of the one before.
     assert dashboard.funnel(console.service.engine, office, TUESDAY, TUESDAY) == [
-        ("Mulai percakapan", 2), ("Data diri lengkap", 1), ("Terdaftar", 4), ("Check-in", 2), ("Dilayani", 1)]
+        ("Mulai percakapan", 4), ("Data diri lengkap", 3), ("Terdaftar", 2), ("Check-in", 2), ("Dilayani", 1)]
+    for first, last in ((TUESDAY, TUESDAY), (TUESDAY, WEDNESDAY), (WEDNESDAY, WEDNESDAY)):
+        counts = [n for _, n in dashboard.funnel(console.service.engine, office, first, last)]
+        assert counts == sorted(counts, reverse=True), (first, last, counts)
     quality = dashboard.nlu_quality(console.service.engine, office, TUESDAY, TUESDAY)
-    assert (quality.messages, quality.fallbacks, quality.fallback_rate) == (5, 1, 0.2)
-    assert quality.histogram == [0, 0, 1, 0, 0, 1, 0, 0, 1, 2]
+    assert (quality.messages, quality.fallbacks) == (7, 1)
+    assert quality.histogram == [0, 0, 1, 0, 0, 1, 0, 0, 1, 4]
     minutes = dashboard.busiest_minutes(console.service.engine, office, TUESDAY, TUESDAY)
     assert minutes == {"08:00": 2, "08:01": 1, "08:02": 1}
     assert dashboard.funnel(console.service.engine, office, WEDNESDAY, WEDNESDAY)[0] == ("Mulai percakapan", 0)
@@ -74,7 +87,7 @@ def test_the_page_draws_its_charts_as_inline_svg(console):
     assert page.status_code == 200
     text = page.text
     assert text.count("<svg") == 4
-    assert "Tingkat fallback: 20.0%" in text
+    assert "Tingkat fallback: 14.3%" in text
     assert "Rabu, 2 Desember 2026: 3 dari kuota" in text or "3 dari kuota" in text
     assert "08:00</span> — 2 pendaftaran" in text
     assert "Data diri lengkap" in text and "Dilayani" in text

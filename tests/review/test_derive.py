@@ -71,7 +71,8 @@ def test_words_are_taken_after_masking():
 def test_a_story_replaces_personal_data_and_skips_listening():
     e = rasa()
     metadata = {"phone_number_id": "106540352242922", "wa_id": "6281234567001"}
-    events = events_of(e.SlotSet("session_started_metadata", metadata), e.ActionExecuted("action_session_start"), e.SessionStarted(), e.ActionExecuted("action_listen"),
+    events = events_of(e.SlotSet("session_started_metadata", metadata), e.ActionExecuted("action_session_start"),
+                       e.SessionStarted(), e.ActionExecuted("action_listen"),
                        e.UserUttered("nama saya Siti Rahayu", {"name": "inform", "confidence": 0.7}),
                        e.ActionExecuted("registration_form"), e.ActiveLoop("registration_form"),
                        e.SlotSet("person_name", "Siti Rahayu"), e.SlotSet("requested_slot", "nik"),

@@ -75,8 +75,8 @@ def session_start(metadata: dict | None = None):
 
     def make(w):
         first = [SlotSet("session_started_metadata", metadata, timestamp=w.tick(0.1))] if metadata else []
-        return first + [ActionExecuted("action_session_start", timestamp=w.tick(0.1)),
-                        SessionStarted(timestamp=w.tick(0.1)), ActionExecuted("action_listen", timestamp=w.tick(0.1))]
+        return [*first, ActionExecuted("action_session_start", timestamp=w.tick(0.1)),
+                SessionStarted(timestamp=w.tick(0.1)), ActionExecuted("action_listen", timestamp=w.tick(0.1))]
 
     return make
 
