@@ -161,6 +161,12 @@ class StaffAccounts:
             rows = connection.execute(select(staff_users).order_by(staff_users.c.username))
             return [_user(row) for row in rows]
 
+    def display_names(self) -> dict[str, str]:
+        """username → full name, for pages that say who did something (disabled accounts too:
+        their work stays in the history)."""
+        with self.engine.connect() as connection:
+            return dict(connection.execute(select(staff_users.c.username, staff_users.c.full_name)).all())
+
     def disable(self, username: str) -> None:
         """Disabling also ends every open session of the account at once."""
         self._update(username, active=False)

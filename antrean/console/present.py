@@ -48,6 +48,29 @@ CARD_MISMATCH_LABELS = {
 APPLICATION_TYPES = {"new": "Paspor baru", "renewal": "Penggantian (habis masa berlaku/penuh)"}
 
 
+def actor_label(actor: str | None, staff_names: dict[str, str]) -> str:
+    """Who did something, as people read it: the applicant (booking_events say "applicant", or
+    "wa:<number>" for what they did later on WhatsApp: never shown), a staff member by their name,
+    an operator's command-line run; an account that no longer exists by its username."""
+    if not actor:
+        return "—"
+    if actor == "applicant" or actor.startswith("wa:"):
+        return "pemohon"
+    if actor.startswith("cli:"):
+        return f"operator {actor[4:]} (baris perintah)"
+    return staff_names.get(actor, actor)
+
+
+def day_summary(bookings: list[Booking]) -> str:
+    """"3 booking · Terdaftar: 2 · Sudah hadir: 1" — only the statuses that occur."""
+    parts = [f"{len(bookings)} booking"]
+    for status in BookingStatus:
+        count = sum(1 for booking in bookings if booking.status is status)
+        if count:
+            parts.append(f"{STATUS_LABELS[status]}: {count}")
+    return " · ".join(parts)
+
+
 def status_label(status: BookingStatus | str) -> str:
     return STATUS_LABELS[BookingStatus(status)]
 
@@ -96,6 +119,6 @@ def register_filters(environment) -> None:
         status_label=status_label, local_time=local_time, short_time=short_time, long_day=long_day,
         masked_nik=masked_nik, from_db=from_db_time, local_day_time=local_day_time,
         event_label=lambda kind: EVENT_LABELS.get(kind, kind), masked_number=masked_number, mask_sender=mask_sender,
-        zoned_day_time=zoned_day_time, confidence=confidence,
+        zoned_day_time=zoned_day_time, confidence=confidence, actor_label=actor_label,
         application_type=lambda value: APPLICATION_TYPES.get(getattr(value, "value", value), value),
     )

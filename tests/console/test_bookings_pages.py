@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -146,3 +147,32 @@ def test_day_list_shows_check_in_time_in_the_office_time_zone(console, book):
     assert "Sudah hadir" in page
     assert "07.40" in page
     assert date(2026, 12, 2).isoformat() in page
+
+
+def test_the_history_names_who_did_it_as_people_read_it(console, book):
+    booking, other = book(1), book(2)
+    console.service.cancel(other.code, actor=f"wa:{other.whatsapp_number}")  # cancelled over WhatsApp
+    on_wednesday(console, 7, 45)
+    console.service.check_in(booking.code, actor="security")
+    counter = console.as_role("counter")
+    counter.get("/loket?kantor=batam&loket=2")
+    counter.post("/loket/panggil", {"kantor": "batam", "loket": "2"})
+    history = console.as_role("admin").get(f"/pemesanan/{booking.code}").text.split("Riwayat", 1)[1]
+    assert "Didaftarkan oleh pemohon" in history
+    assert "Check-in di pintu oleh Staf Security" in history  # the officer's name, not "security"
+    assert "Dipanggil ke loket oleh Staf Counter" in history
+    cancelled = console.as_role("admin").get(f"/pemesanan/{other.code}").text.split("Riwayat", 1)[1]
+    assert "Dibatalkan oleh pemohon" in cancelled
+    assert "wa:" not in cancelled and other.whatsapp_number not in cancelled
+    at_counter = counter.get("/loket?kantor=batam&loket=2").text
+    assert re.search(r"dipanggil \d\d[.:]\d\d oleh Staf Counter<", at_counter)
+
+
+def test_the_day_summary_has_no_stray_separator(console, book):
+    client = console.as_role("counter")
+    empty = client.get("/pemesanan?kantor=batam&tanggal=2026-12-03").text
+    assert re.search(r'id="ringkasan">0 booking</p>', empty)
+    book(1)
+    book(2)
+    two = client.get("/pemesanan?kantor=batam&tanggal=2026-12-02").text
+    assert 'id="ringkasan">2 booking · Terdaftar: 2</p>' in two

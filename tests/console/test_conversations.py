@@ -203,7 +203,7 @@ def test_tags_review_note_and_flags(console, writer):
     client.post(f"/percakapan/1/pesan/{low_message}/tandai")
     page = client.get("/percakapan/1").text
     assert "salah-intent" in page and ">bagus<" not in page
-    assert "sudah, oleh reviewer" in page and "perlu contoh" in page
+    assert "sudah, oleh Staf Reviewer" in page and "perlu contoh" in page  # the name, not the username
     assert f'class="msg user flagged" id="e{low_message}"' in page
     assert ids_on(client.get("/percakapan?label=salah-intent").text) == [1]
     assert ids_on(client.get("/percakapan?ditinjau=ya").text) == [1]

@@ -39,4 +39,5 @@ ACTION_LABELS = {
 async def index(request: Request):
     actor = request.args.get("staf", "").strip() or None
     entries = await blocking(request.app.ctx.audit.recent, 300, actor)
-    return render(request, "audit.html", entries=entries, labels=ACTION_LABELS, actor=actor or "")
+    return render(request, "audit.html", entries=entries, labels=ACTION_LABELS, actor=actor or "",
+                  staff_names=await blocking(request.app.ctx.accounts.display_names))

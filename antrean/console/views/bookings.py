@@ -14,7 +14,7 @@ from sanic.response import raw
 
 from antrean.booking.model import Booking, BookingRefused, BookingStatus
 from antrean.console.permissions import Permission
-from antrean.console.present import masked_nik, masked_number, status_label
+from antrean.console.present import day_summary, masked_nik, masked_number, status_label
 from antrean.console.search import search_bookings
 from antrean.console.views.common import chosen_day, chosen_office, office_today
 from antrean.console.web import (
@@ -53,9 +53,8 @@ async def _day_page(request: Request, query: str):
         bookings = await blocking(search_bookings, service.engine, service.codes, office.id, query)
     else:
         bookings = await blocking(service.day_list, office.id, day)
-    counts = {status: sum(1 for b in bookings if b.status is status) for status in BookingStatus}
     return render(request, "bookings/index.html", office=office, day=day, query=query, shown_query=shown(query),
-                  availability=availability, bookings=bookings, counts=counts,
+                  availability=availability, bookings=bookings, summary=day_summary(bookings),
                   today=office_today(request, office), previous_day=day - timedelta(days=1),
                   next_day=day + timedelta(days=1), closure=service.calendar(office.id).closure_reason(day))
 
@@ -90,9 +89,10 @@ async def _detail(request: Request, code: str, revealed: bool):
     events = await blocking(service.events, booking.id)
     office = service.office(booking.office_id)
     await pop_flash(request)
+    session = next((s for s in service.sessions(office.id, booking.day) if s.start == booking.session_start), None)
     return render(request, "bookings/detail.html", booking=booking, office=office, events=events,
-                  revealed=revealed, session=next((s for s in service.sessions(office.id, booking.day)
-                                                    if s.start == booking.session_start), None))
+                  staff_names=await blocking(request.app.ctx.accounts.display_names), revealed=revealed,
+                  session=session)
 
 
 @bp.get("/<code>", name="detail")

@@ -101,7 +101,8 @@ async def _transcript_page(request: Request, conversation_id: int, revealed: boo
                   revealed=revealed, tracker_unreachable=items is None, office=office,
                   zone=_zone(request, conversation.office_id), outcome_labels=OUTCOME_LABELS,
                   card_labels=CARD_MISMATCH_LABELS,
-                  back=request.args.get("kembali", ""))
+                  back=request.args.get("kembali", ""),
+                  staff_names=await blocking(request.app.ctx.accounts.display_names))
 
 
 async def _transcript(request: Request, conversation: work.ConversationInfo, revealed: bool) -> list | None:

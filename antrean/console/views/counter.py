@@ -27,7 +27,8 @@ async def index(request: Request):
     await pop_flash(request)
     return render(request, "counter.html", office=office, day=day, counter=_counter_label(request, office),
                   waiting=await blocking(queue.waiting, office.id, day),
-                  calls=await blocking(queue.at_counters, office.id, day))
+                  calls=await blocking(queue.at_counters, office.id, day),
+                  staff_names=await blocking(request.app.ctx.accounts.display_names))
 
 
 @bp.post("/panggil", name="call_next")

@@ -80,6 +80,7 @@ async def _conversation_page(request: Request, request_id: int, revealed: bool):
     await pop_flash(request)
     return render(request, "handoff_conversation.html", item=found, contact=contact, window_open=window_open,
                   turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id, revealed=revealed,
+                  staff_names=await blocking(request.app.ctx.accounts.display_names),
                   sandbox=outbound_settings(request.app.ctx.config.environ).sandbox)
 
 
