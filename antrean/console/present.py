@@ -3,7 +3,10 @@ times. Registered as Jinja filters and used by the CSV export."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
+
+from markupsafe import Markup, escape
 
 from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
@@ -114,11 +117,41 @@ def confidence(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}".replace(".", ",")
 
 
+# WhatsApp's formatting marks (faq.whatsapp.com, "How to format your messages"): a mark opens
+# before a non-space and closes after one, and is not inside a word — so "action_listen", a
+# masked NIK "2171**********01" or "3*4" stay as they are.
+_CODE_BLOCK = re.compile(r"```(.+?)```", re.DOTALL)
+
+
+def _inline(mark: str) -> re.Pattern:
+    m = re.escape(mark)
+    return re.compile(rf"(?<![\w{m}]){m}(?=[^\s{m}])([^{m}\n]*?[^\s{m}]){m}(?![\w{m}])")
+
+
+_INLINE = [(_inline(mark), tag) for mark, tag in (("`", "code"), ("*", "strong"), ("_", "em"), ("~", "s"))]
+
+
+def whatsapp_markup(text: str | None) -> Markup:
+    """A message as WhatsApp shows it: *bold*, _italic_, ~strikethrough~, ```monospace``` and
+    `inline code` become HTML; everything else is escaped."""
+    parts = _CODE_BLOCK.split(text or "")
+    html = []
+    for index, part in enumerate(parts):
+        escaped = str(escape(part))
+        if index % 2:  # inside ``` ```: no further formatting, as in WhatsApp
+            html.append(f"<code>{escaped}</code>")
+            continue
+        for pattern, tag in _INLINE:
+            escaped = pattern.sub(rf"<{tag}>\1</{tag}>", escaped)
+        html.append(escaped)
+    return Markup("".join(html))
+
+
 def register_filters(environment) -> None:
     environment.filters.update(
         status_label=status_label, local_time=local_time, short_time=short_time, long_day=long_day,
         masked_nik=masked_nik, from_db=from_db_time, local_day_time=local_day_time,
         event_label=lambda kind: EVENT_LABELS.get(kind, kind), masked_number=masked_number, mask_sender=mask_sender,
-        zoned_day_time=zoned_day_time, confidence=confidence, actor_label=actor_label,
+        zoned_day_time=zoned_day_time, confidence=confidence, actor_label=actor_label, whatsapp=whatsapp_markup,
         application_type=lambda value: APPLICATION_TYPES.get(getattr(value, "value", value), value),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.handoff.schema import handoff_replies, handoff_requests
+from antrean.whatsapp.payloads import shown_text
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 
 
@@ -123,16 +124,13 @@ def transcript(engine: Engine, sender_id: str, limit: int = 60) -> list[dict]:
 
 
 def inbound_text(kind: str, payload: dict) -> str:
-    body = payload.get(kind) if isinstance(payload.get(kind), dict) else {}
+    shown = shown_text(kind, payload)
     if kind == "text":
-        return str(body.get("body", ""))
-    if kind == "interactive":
-        reply = body.get(body.get("type")) if isinstance(body.get("type"), str) else None
-        return f"[pilih] {reply.get('title', '')}" if isinstance(reply, dict) else "[pilihan]"
-    if kind == "button":
-        return f"[pilih] {body.get('text', '')}"
+        return shown
+    if kind in {"interactive", "button"}:
+        return f"[pilih] {shown}" if shown else "[pilihan]"
     if kind == "image":
-        return "[foto]" + (f" {body['caption']}" if isinstance(body.get("caption"), str) else "")
+        return "[foto]" + (f" {shown}" if shown else "")
     return f"[{kind}]"
 
 

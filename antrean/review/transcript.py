@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from antrean.identity import mask_nik
-from antrean.media.contract import media_from_metadata
+from antrean.media.contract import SEND_PHOTO_TEXT, media_from_metadata
 from antrean.protection.masking import mask_text
 from antrean.review import tracker
 from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, user_message, utc
 from antrean.review.work import ConversationInfo
+from antrean.whatsapp.payloads import BUTTON_TITLE_KEY
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})  # "sesi dimulai" says it
 HIDDEN_SLOTS = frozenset({"requested_slot", SESSION_METADATA_SLOT})  # the metadata holds the WhatsApp number
@@ -31,6 +32,7 @@ class Item:
     entities: list[dict] = field(default_factory=list)  # {entity, value}
     runners_up: list[dict] = field(default_factory=list)  # {name, confidence}
     buttons: list[dict] = field(default_factory=list)  # {title, payload}
+    payload: str | None = None  # a tapped button's payload, when `text` is its title
     image: str | None = None
     photo_ref: str | None = None  # an ID photo the applicant sent (user messages)
     photo_problem: str | None = None
@@ -44,12 +46,33 @@ def transcript(tracker_engine: Engine, conversation: ConversationInfo, revealed:
         events = tracker.sender_events(connection, conversation.sender_id, conversation.first_event_id,
                                        conversation.last_event_id)
     items = []
+    offered: dict[str, str] = {}  # payload → title of the buttons the assistant showed last
     for event in events:
         item = _item(event, revealed)
-        if item is not None:
-            item.flagged = event.id in conversation.flagged
-            items.append(item)
+        if item is None:
+            continue
+        item.flagged = event.id in conversation.flagged
+        if item.kind == "bot" and item.buttons:
+            offered = {b["payload"]: b["title"] for b in item.buttons if b["payload"]}
+        elif item.kind == "user":
+            _as_the_applicant_saw_it(item, event, offered)
+        items.append(item)
     return items
+
+
+def _as_the_applicant_saw_it(item: Item, event: tracker.TrackerEvent, offered: dict[str, str]) -> None:
+    """A tapped button reaches Rasa as its payload (`/inform{"application_type":"new"}`); the
+    applicant saw its title: from the WhatsApp channel's metadata, else from the buttons the
+    assistant had just offered (a numbered menu answered with "2", the REST channel). A photo
+    without a caption reaches Rasa as `/send_photo`; the applicant saw only the photo."""
+    metadata = event.data.get("metadata") if isinstance(event.data.get("metadata"), dict) else {}
+    title = metadata.get(BUTTON_TITLE_KEY)
+    if not (isinstance(title, str) and title) and item.text.startswith("/"):
+        title = offered.get(item.text)
+    if isinstance(title, str) and title:
+        item.payload, item.text = item.text, title
+    elif item.text == SEND_PHOTO_TEXT and (item.photo_ref or item.photo_problem):
+        item.text = ""
 
 
 def _shown(text: str, revealed: bool) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 SIGNATURE_PREFIX = "sha256="
 IMAGE_MIME_TYPES = {"image/jpeg", "image/png", "image/webp"}
+# In the metadata of a user message from a tapped button: its title (Rasa gets the id, our payload).
+BUTTON_TITLE_KEY = "button_title"
 MEDIA_KINDS = {"image", "document"}
 
 
@@ -164,6 +166,22 @@ def interpret(kind: str, message: dict[str, Any]) -> TextInput | PhotoInput | No
 
 def _optional_text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def shown_text(kind: str, message: dict[str, Any]) -> str:
+    """What the applicant's message shows in their own chat: the text, the title of the button or
+    list row they tapped (its id is our payload, which they never see), a photo's caption."""
+    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    if kind == "text":
+        value = body.get("body")
+    elif kind == "interactive":
+        reply = body.get(body.get("type")) if isinstance(body.get("type"), str) else None
+        value = reply.get("title") if isinstance(reply, dict) else None
+    elif kind == "button":  # a template's quick-reply button: `text` is its label
+        value = body.get("text")
+    else:
+        value = body.get("caption")
+    return value if isinstance(value, str) else ""
 
 
 def _list(document: dict, key: str) -> list:

@@ -25,7 +25,7 @@ from antrean.runtime.settings import Settings, WhatsAppSettings, resolve
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox, utcnow
 from antrean.whatsapp.outbound import offered_choices, text_messages
-from antrean.whatsapp.payloads import parse_webhook
+from antrean.whatsapp.payloads import parse_webhook, shown_text
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, SIMULATOR_PREFIX, is_simulator_number
 
@@ -154,14 +154,8 @@ def simulator_log(engine: Engine, wa_id: str, limit: int = 80) -> tuple[list[dic
 
 
 def _inbound_text(kind: str, payload: dict) -> str:
-    body = payload.get(kind) if isinstance(payload.get(kind), dict) else {}
-    if kind == "text":
-        return str(body.get("body", ""))
-    if kind == "interactive":
-        reply = body.get(body.get("type")) if isinstance(body.get("type"), str) else None
-        return str(reply.get("title", "")) if isinstance(reply, dict) else ""
-    if kind == "image":
-        return str(body.get("caption") or "")
+    if kind in {"text", "interactive", "button", "image"}:
+        return shown_text(kind, payload)
     return f"[{kind}]"
 
 

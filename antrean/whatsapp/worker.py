@@ -38,7 +38,7 @@ from antrean.whatsapp import inbox as outcomes
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import Inbox, StoredMessage
 from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput, offered_choices
-from antrean.whatsapp.payloads import NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
+from antrean.whatsapp.payloads import BUTTON_TITLE_KEY, NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
 from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -280,6 +280,8 @@ class Worker:
         if isinstance(what, TextInput):
             text = (await self.button_answer(message.wa_id, what) if what.from_button
                     else await self.menu_answer(message.wa_id, what.text))
+            if what.from_button and what.title:  # staff reading the transcript want what was tapped
+                metadata[BUTTON_TITLE_KEY] = what.title[:256]
         elif not await asyncio.to_thread(self.registration_open, message.phone_number_id):
             # No registration can use an ID photo now: not downloaded, checked or kept.
             metadata.update(not_kept_metadata())

@@ -333,3 +333,25 @@ def test_large_matches_are_counted_up_to_a_limit_and_paged_by_probing(console_on
     page = client.get("/percakapan?q=pa").text  # "paspor" (two conversations) by prefix
     assert "Lebih dari 1 percakapan" in page and len(ids_on(page)) == 2
     assert client.get("/percakapan").text.count('<a href="/percakapan/') == 3  # no limit without subqueries
+
+
+def test_the_transcript_shows_what_the_applicant_saw_not_markup_or_payloads(console, writer):
+    buttons = [{"title": "Paspor baru", "payload": '/inform{"application_type":"new"}'},
+               {"title": "Perpanjang paspor", "payload": '/inform{"application_type":"renewal"}'}]
+    wa = {"office_id": "batam"}
+    writer.save("6281234567009", session_start(wa), user("daftar", "register", metadata=wa),
+                bot("Permohonan paspor *apa* yang Anda ajukan? _Pilih salah satu_", buttons=buttons), listen(),
+                # Tapped on WhatsApp: the channel sends the title along.
+                user('/inform{"application_type":"renewal"}', "inform", 1.0,
+                     metadata={**wa, "button_title": "Perpanjang paspor"}),
+                bot("Baik.", buttons=buttons), listen(),
+                # Answered without that metadata (a numbered menu, the REST channel): found among the buttons.
+                user('/inform{"application_type":"new"}', "inform", 1.0, metadata=wa), listen())
+    client = console.as_role("reviewer")
+    client.get("/percakapan")
+    page = client.get("/percakapan/1").text
+    assert "Permohonan paspor <strong>apa</strong> yang Anda ajukan? <em>Pilih salah satu</em>" in page
+    shown = re.findall(r'<li class="msg user[^"]*" id="e\d+">.*?<p class="text"[^>]*>(.*?)</p>', page, re.DOTALL)
+    assert shown == ["daftar", '<span class="badge">Tombol</span> Perpanjang paspor',
+                     '<span class="badge">Tombol</span> Paspor baru']
+    assert '>/inform{' not in page and "&gt;/inform" not in page  # payloads only in a tooltip

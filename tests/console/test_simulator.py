@@ -4,6 +4,7 @@ replies, buttons, photos and the QR ticket; without a reachable assistant the pa
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -36,7 +37,7 @@ class ScriptedAssistant:
             await out.send_text_message(message.sender_id, "Pendaftaran berhasil.")
             await out.send_image_url(message.sender_id, self.ticket_url)
         else:
-            await out.send_text_with_buttons(message.sender_id, "Halo! Ada yang bisa kami bantu?",
+            await out.send_text_with_buttons(message.sender_id, "Halo! Ada yang bisa *kami* bantu?",
                                              [{"title": "Daftar paspor", "payload": "/register"}])
 
 
@@ -71,7 +72,8 @@ def test_a_greeting_goes_through_the_whatsapp_pipeline_and_the_reply_shows_with_
     response = client.post("/simulator/kirim", {"kantor": "batam", "pesan": "halo"})
     assert response.status_code == 302
     log = wait_for_replies(client, 1)
-    assert "halo" in log and "Halo! Ada yang bisa kami bantu?" in log
+    # WhatsApp's *bold* shows as the applicant saw it, not as asterisks.
+    assert "halo" in log and "Halo! Ada yang bisa <strong>kami</strong> bantu?" in log
     assert 'name="pilihan" value="/register"' in log and "Daftar paspor" in log
     [message] = assistant.seen
     assert message.input_channel == "whatsapp" and is_simulator_number(message.sender_id)
@@ -134,3 +136,12 @@ def test_only_simulator_tickets_are_shown_and_only_to_reviewers(console, book):
     assert client.get(f"/simulator/tiket/{real.code}.png").status_code == 404
     for role in ("counter", "security"):
         assert console.as_role(role).get("/simulator").status_code == 403
+
+
+def test_an_office_without_a_whatsapp_number_is_not_offered_and_the_page_says_why(console):
+    page = console.as_role("reviewer").get("/simulator").text
+    options = page.split('<select name="kantor">', 1)[1].split("</select>", 1)[0]
+    assert "Batam" in options and "Denpasar" not in options  # offices.yml gives Denpasar no number id
+    [note] = re.findall(r'<p class="flash flash-warning" id="tanpa-nomor">(.*?)</p>', page, re.DOTALL)
+    assert note.startswith("Denpasar belum bisa dicoba di sini: kantor ini belum punya nomor WhatsApp")
+    assert "whatsapp_phone_number_ids" in note

@@ -282,3 +282,24 @@ def test_a_button_reply_counts_as_its_id_only_if_we_offered_it_last_otherwise_as
                     "kantor", '/inform{"office":"bogor"}', "Ya, daftarkan", "Cek antrean"]
     actions = [m["interactive"]["action"] for m in graph.sent_to(sender) if m["type"] == "interactive"]
     assert [[b["reply"]["id"] for b in action.get("buttons", [])] for action in actions] == [["/affirm", "/deny"], []]
+
+
+def test_a_tapped_button_reaches_rasa_as_its_payload_with_its_title_beside_it(inbox, settings, graph, tmp_path):
+    """Rasa gets the payload (when we offered it); staff reading the transcript want what the
+    applicant tapped, so its title travels in the metadata."""
+    sender = "6281200097"
+    store(inbox, meta.button_reply(sender, '/inform{"application_type":"new"}', "Paspor baru"),
+          meta.list_reply(sender, '/inform{"office":"batam"}', "Batam"),
+          meta.template_button(sender, "/check_booking", "Cek jadwal"), meta.text(sender, "halo"))
+    seen = []
+
+    async def handle(message):
+        seen.append((message.text, message.metadata.get("button_title")))
+
+    async def main():
+        client = GraphClient(settings)
+        await run_until(make_worker(inbox, settings, client, handle, tmp_path), all_processed(inbox))
+        await client.aclose()
+
+    asyncio.run(main())
+    assert [title for _, title in seen] == ["Paspor baru", "Batam", "Cek jadwal", None]

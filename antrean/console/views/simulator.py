@@ -60,6 +60,12 @@ def simulator_offices(request: Request):
             if o.whatsapp_phone_number_ids and request.ctx.user.may_see_office(o.id)]
 
 
+def offices_without_number(request: Request):
+    """Offices the simulator cannot play: a message reaches an office through its WhatsApp number id."""
+    return [o for o in request.app.ctx.service.offices.values()
+            if not o.whatsapp_phone_number_ids and request.ctx.user.may_see_office(o.id)]
+
+
 def latest_conversation(engine, user_id: int) -> int:
     prefix = f"{SIMULATOR_PREFIX}{user_id % 1000:03d}"
     with engine.connect() as connection:
@@ -81,7 +87,7 @@ async def page_context(request: Request) -> dict:
     wa_id = simulator_number(request.ctx.user.id, number)
     items, waiting = await blocking(simulator_log, request.app.ctx.service.engine, wa_id)
     return {"office": office, "sesi": number, "wa_id": wa_id, "items": items, "waiting": waiting,
-            "simulator_offices": simulator_offices(request)}
+            "simulator_offices": simulator_offices(request), "without_number": offices_without_number(request)}
 
 
 @bp.get("", name="index")
