@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
-from antrean.booking.replies import clock_time, day_name
+from antrean.booking.replies import clock_time, day_name, zone_label
 from antrean.booking.store import from_db_time
 from antrean.identity import mask_msisdn, mask_nik
 from antrean.protection.masking import mask_sender  # one rule for console lists and the read model
@@ -112,6 +112,14 @@ def zoned_day_time(moment: datetime | None, zone) -> str:
     return f"{local:%d-%m-%Y} {clock_time(local)}"
 
 
+def office_moment(moment: datetime | None, office: Office) -> str:
+    """A moment to the second in the office's time, with its zone: "03-12-2026 08.00.05 WIB"."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(office.zone)
+    return f"{local:%d-%m-%Y %H.%M.%S} {zone_label(office)}"
+
+
 def confidence(value: float | None) -> str:
     """Intent confidence as staff read it: 0.42 → "0,42" (Indonesian decimal comma)."""
     return "—" if value is None else f"{value:.2f}".replace(".", ",")
@@ -153,5 +161,6 @@ def register_filters(environment) -> None:
         masked_nik=masked_nik, from_db=from_db_time, local_day_time=local_day_time,
         event_label=lambda kind: EVENT_LABELS.get(kind, kind), masked_number=masked_number, mask_sender=mask_sender,
         zoned_day_time=zoned_day_time, confidence=confidence, actor_label=actor_label, whatsapp=whatsapp_markup,
+        office_moment=office_moment,
         application_type=lambda value: APPLICATION_TYPES.get(getattr(value, "value", value), value),
     )

@@ -243,9 +243,16 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTT
     page = app.ctx.templates.get_template(template).render(
         request=request, user=user, csrf_token=getattr(request.ctx, "csrf_token", ""),
         flash=getattr(request.ctx, "flash", None),
-        nav=navigation(user), Permission=Permission, **context,
+        nav=navigation(user), Permission=Permission, home_office=home_office(request, user), **context,
     )
     return html(page, status=status)
+
+
+def home_office(request: Request, user):
+    """The office whose time a record without an office is shown in: the staff member's own, else the
+    first configured (pages never show UTC)."""
+    offices = request.app.ctx.service.offices
+    return offices.get(getattr(user, "office_id", None) or "") or next(iter(offices.values()))
 
 
 async def pop_flash(request: Request) -> dict | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
 
 from antrean.identity import mask_msisdn, mask_nik
+from tests.conftest import wib
 from tests.console.conftest import on_wednesday
 
 # A real server and real database files: not part of `make unit`.
@@ -176,3 +177,15 @@ def test_the_day_summary_has_no_stray_separator(console, book):
     book(2)
     two = client.get("/pemesanan?kantor=batam&tanggal=2026-12-02").text
     assert 'id="ringkasan">2 booking · Terdaftar: 2</p>' in two
+
+
+def test_the_audit_log_is_in_each_offices_time_with_its_zone_not_utc(console):
+    console.clock.moment = wib(2026, 12, 1, 8, 0) + timedelta(seconds=5)
+    console.audit.record("counter", "export.day_list", target="2026-12-02", office_id="batam")
+    console.audit.record("counter", "export.day_list", target="2026-12-02", office_id="denpasar")
+    console.audit.record("counter", "nlu.exported")  # no office: the staff member's, else the first
+    page = console.as_role("admin").get("/audit").text
+    times = re.findall(r'<td data-label="Waktu" class="mono">([^<]*)</td>', page)
+    assert "01-12-2026 08.00.05 WIB" in times  # Batam and the entry without an office
+    assert "01-12-2026 09.00.05 WITA" in times  # Denpasar is an hour ahead
+    assert "UTC" not in page and "01-12-2026 01.00" not in page

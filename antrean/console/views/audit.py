@@ -5,6 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 
 from antrean.console.permissions import Permission
+from antrean.console.views.common import office_for_times
 from antrean.console.web import blocking, permission_required, render
 
 bp = Blueprint("audit", url_prefix="/audit")
@@ -39,5 +40,8 @@ ACTION_LABELS = {
 async def index(request: Request):
     actor = request.args.get("staf", "").strip() or None
     entries = await blocking(request.app.ctx.audit.recent, 300, actor)
-    return render(request, "audit.html", entries=entries, labels=ACTION_LABELS, actor=actor or "",
+    # Each entry in its office's time, like every other page (an entry without an office: the
+    # staff member's office, else the first one); the zone is written beside it.
+    rows = [(entry, office_for_times(request, entry.office_id)) for entry in entries]
+    return render(request, "audit.html", rows=rows, labels=ACTION_LABELS, actor=actor or "",
                   staff_names=await blocking(request.app.ctx.accounts.display_names))

@@ -9,6 +9,7 @@ from sanic import Request
 from sanic.exceptions import NotFound
 
 from antrean.booking.offices import Office
+from antrean.console.web import home_office
 
 # The days a page can be about: far beyond any booking, and far enough from date.min/max that a
 # day before or after, or a whole range in any time zone, is still a date.
@@ -62,6 +63,12 @@ def chosen_office(request: Request) -> Office:
     if office is None:
         raise NotFound("Kantor tidak dikenal.")
     return office
+
+
+def office_for_times(request: Request, office_id: str | None) -> Office:
+    """The office whose local time a record is shown in: its own office, else the staff member's,
+    else the first one (times are never shown in UTC)."""
+    return request.app.ctx.service.offices.get(office_id or "") or home_office(request, request.ctx.user)
 
 
 def office_today(request: Request, office: Office) -> date:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from antrean.console.permissions import Permission
 from antrean.console.present import CARD_MISMATCH_LABELS
-from antrean.console.views.common import query_day
+from antrean.console.views.common import office_for_times, query_day
 from antrean.console.web import (
     blocking,
     forbidden,
@@ -43,9 +43,7 @@ REVIEW_AND_REVEAL = Permission.REVIEW | Permission.REVEAL_PERSONAL_DATA
 
 
 def _zone(request: Request, office_id: str | None):
-    offices = request.app.ctx.service.offices
-    office = offices.get(office_id or request.ctx.user.office_id or "") or next(iter(offices.values()))
-    return office.zone
+    return office_for_times(request, office_id).zone
 
 
 @bp.get("", name="index")
