@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("--port", type=int, default=5006)
 
     console = commands.add_parser("console", help="start the staff console (web)")
-    console.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from phones on the LAN")
-    console.add_argument("--port", type=int, default=8080)
+    console.add_argument("--host", help="default ANTREAN_CONSOLE_HOST or 127.0.0.1; 0.0.0.0 to reach it from "
+                                         "phones on the office network (with HTTPS: docs/deploying.md)")
+    console.add_argument("--port", type=int, help="default ANTREAN_CONSOLE_PORT or 8080")
 
     commands.add_parser("run", help="show the offices, then start the assistant (Rasa + actions)")
     commands.add_parser("serve", help="start the assistant only")
@@ -355,11 +356,20 @@ def cmd_privacy_export(args) -> str:
 def cmd_console(args) -> str:
     from antrean.console import create_app
 
+    settings = current().console
+    settings.check_tls()
+    host, port = args.host or settings.host, args.port or settings.port
     app = create_app()
     if not app.ctx.accounts.all():
         print('No staff accounts yet: add one with `python -m antrean users add siti --name "Siti Aminah" '
               '--role admin`', file=sys.stderr)
-    app.run(host=args.host, port=args.port, access_log=False)
+    if host not in {"127.0.0.1", "localhost", "::1"} and not settings.tls and not settings.trusted_proxies:
+        # Staff can log in over plain HTTP, but their phones will not open the camera for the door.
+        print("Warning: the console is reachable from the network over plain HTTP: passwords travel unencrypted "
+              "and phones will not open the camera for the door's QR scanner. Set ANTREAN_CONSOLE_TLS_CERT and "
+              "ANTREAN_CONSOLE_TLS_KEY, or put it behind an HTTPS proxy (docs/deploying.md).", file=sys.stderr)
+    ssl = {"cert": str(settings.tls_cert), "key": str(settings.tls_key)} if settings.tls else None
+    app.run(host=host, port=port, access_log=False, ssl=ssl)
     return "console stopped."
 
 

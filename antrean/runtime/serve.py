@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ class Stack:
     conversations_url: str = f"sqlite:///{VAR_DIR / 'conversations.sqlite3'}"
     run_dir: Path = VAR_DIR / "run"
     console_port: int | None = None  # the staff console too, when set (make run: 8080)
+    console_url: str | None = None  # where this machine reaches it (https with ANTREAN_CONSOLE_TLS_CERT)
     receiver_port: int | None = None  # the WhatsApp webhook in a process of its own, when set
     # The registry's live model served here (`python -m antrean model serve`), when set: every Rasa
     # worker pulls it every `model_pull_seconds` and takes a promotion or rollback without a restart
@@ -201,14 +203,16 @@ class Stack:
         if self.receiver_port:
             checks.append(f"http://127.0.0.1:{self.receiver_port}/webhooks/whatsapp/")
         if self.console_port:
-            checks.append(f"http://127.0.0.1:{self.console_port}/masuk")
+            checks.append(f"{self.console_url or f'http://127.0.0.1:{self.console_port}'}/masuk")
         workers_seen: set[str] = set()
         while checks:
             for process in self.processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
             try:
-                with urllib.request.urlopen(checks[0], timeout=2) as reply:
+                # The console's own certificate may be self-signed for the office network: only
+                # whether it answers is checked here.
+                with urllib.request.urlopen(checks[0], timeout=2, context=ssl._create_unverified_context()) as reply:
                     # Each Rasa worker loads the model before it accepts a connection; the first
                     # one ready answers alone until the others are, so count distinct workers.
                     rasa_check = checks[0].startswith(self.rasa_url)
@@ -267,7 +271,9 @@ def serve() -> int:
             raise SystemExit(f"no trained model at {DEFAULT_MODEL} and none live in the registry: run `make train`")
     except subprocess.CalledProcessError:
         raise SystemExit(f"{DEFAULT_MODEL} could not be made live (see above)") from None
+    settings.console.check_tls()
     stack = Stack(rasa_port=settings.assistant.port, console_port=settings.console.port,
+                  console_url=settings.console.local_url,
                   receiver_port=settings.whatsapp.receiver_port, rasa_workers=default_rasa_workers(settings),
                   conversations_url=settings.tracker_url, run_dir=settings.storage.var_dir / "run",
                   model_server_port=DEFAULT_PORT)
@@ -285,7 +291,7 @@ def serve() -> int:
         print(f"Antrean is running ({stack.rasa_workers} Rasa worker(s), actions in process):\n"
               f"  REST channel     {stack.rasa_url}/webhooks/antrean/webhook\n"
               f"  WhatsApp webhook {stack.whatsapp_webhook_url}\n"
-              f"  staff console    http://127.0.0.1:{stack.console_port}/  (accounts: python -m antrean users add)\n"
+              f"  staff console    {stack.console_url}/  (accounts: python -m antrean users add)\n"
               f"  e-KTP reading    {'on (Tesseract)' if reading else 'off: applicants are asked for their NIK'}\n"
               f"  live model       {stack.model_server_url} (pulled every {stack.model_pull_seconds} s)\n"
               "Ctrl-C stops everything.", flush=True)

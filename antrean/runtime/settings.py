@@ -307,6 +307,11 @@ class ConversationSettings(_Area):
 class ConsoleSettings(_Area):
     title: ClassVar[str] = "Staff console"
     port: int = _var("ANTREAN_CONSOLE_PORT", 8080, "port of the staff console `make run` starts", _port)
+    host: str = _var("ANTREAN_CONSOLE_HOST", "127.0.0.1", "address the console listens on; `0.0.0.0`: every "
+                     "network of the machine, for phones on the office network (with HTTPS: docs/deploying.md)")
+    tls_cert: Path | None = _var("ANTREAN_CONSOLE_TLS_CERT", None, "certificate (PEM, with its chain) the console "
+                                 "serves HTTPS with; the door's QR scanner needs HTTPS", _path, shown="unset: HTTP")
+    tls_key: Path | None = _var("ANTREAN_CONSOLE_TLS_KEY", None, "… its private key (PEM)", _path, shown="unset")
     session_minutes: int = _var("ANTREAN_CONSOLE_SESSION_MINUTES", 30, "a staff session ends after this many "
                                 "idle minutes", _whole(1))
     secure_cookies: bool = _var("ANTREAN_CONSOLE_SECURE_COOKIES", False, "`1`: `Secure` cookies always (off: "
@@ -318,6 +323,25 @@ class ConsoleSettings(_Area):
                                   "log) believed", _networks, shown="unset: none")
     rasa_url: str = _var("ANTREAN_RASA_URL", "http://127.0.0.1:5005", "the Rasa server the simulator checks "
                          "before it writes to the WhatsApp inbox (`make run` sets it)", _http_url)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    def check_tls(self) -> None:
+        """Both files or neither, and readable: a console that silently fell back to HTTP would hide
+        the door's camera again."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("ANTREAN_CONSOLE_TLS_CERT and ANTREAN_CONSOLE_TLS_KEY go together: set both or neither")
+        for name, path in (("ANTREAN_CONSOLE_TLS_CERT", self.tls_cert), ("ANTREAN_CONSOLE_TLS_KEY", self.tls_key)):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{name} must be a readable file, got \"{path}\"")
+
+    @property
+    def local_url(self) -> str:
+        """Where this machine reaches the console (a wildcard address is reached on loopback)."""
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"{'https' if self.tls else 'http'}://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
 
 @dataclass(frozen=True, repr=False)

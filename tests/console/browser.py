@@ -17,11 +17,12 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium():
+def chromium(*extra_args: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args],
+                                             headless=True)
         try:
             yield browser
         finally:

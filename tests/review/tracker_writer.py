@@ -12,14 +12,14 @@ from sqlalchemy.engine import make_url
 WHATSAPP = "whatsapp"
 
 
-def tracker_store(url: str):
+def tracker_store(url: str, domain=None):
     from rasa.core.tracker_store import SQLTrackerStore
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return SQLTrackerStore(dialect="sqlite", db=parsed.database)
-    return SQLTrackerStore(dialect="postgresql", host=parsed.host, port=parsed.port or 5432, db=parsed.database,
-                           username=parsed.username, password=parsed.password)
+        return SQLTrackerStore(domain, dialect="sqlite", db=parsed.database)
+    return SQLTrackerStore(domain, dialect="postgresql", host=parsed.host, port=parsed.port or 5432,
+                           db=parsed.database, username=parsed.username, password=parsed.password)
 
 
 def _run(coroutine) -> None:
@@ -37,9 +37,8 @@ class TrackerWriter:
     def __init__(self, url: str, start: datetime):
         from rasa.shared.core.domain import Domain
 
-        self.store = tracker_store(url)
         self.domain = Domain.load("domain.yml")
-        self.trackers: dict = {}
+        self.store = tracker_store(url, self.domain)
         self.clock = start.timestamp()
 
     def tick(self, seconds: float = 5.0) -> float:
@@ -53,13 +52,19 @@ class TrackerWriter:
         """Append events (built by the helpers below, timestamps from this writer) and save."""
         from rasa.shared.core.trackers import DialogueStateTracker
 
-        tracker = self.trackers.get(sender_id)
-        if tracker is None:
-            tracker = self.trackers[sender_id] = DialogueStateTracker(sender_id, self.domain.slots)
+        # Like the Rasa server: the tracker as the store gives it back (its latest session), then
+        # saved with the new events. A tracker kept in memory instead would also hold what came
+        # before the session started (the metadata slot), and Rasa's save would write some events twice.
+        found = []
+        _run(self._retrieve(sender_id, found))
+        tracker = found[0] or DialogueStateTracker(sender_id, self.domain.slots)
         for make in events:
             for event in make(self):
                 tracker.update(event)
         _run(self.store.save(tracker))
+
+    async def _retrieve(self, sender_id: str, found: list) -> None:
+        found.append(await self.store.retrieve(sender_id))
 
     def close(self) -> None:
         self.store.engine.dispose()

@@ -1,0 +1,125 @@
+"""The console where staff are: phones on the office network. Opened over plain HTTP from another
+machine, the door says why its camera scanner is missing and the code is typed instead; served over
+HTTPS by `python -m antrean console` itself (ANTREAN_CONSOLE_TLS_CERT/KEY), the browser treats it as
+a secure context, so the camera may be used, and the session cookie is Secure. Chromium reaches the
+console under an office host name (pintu.kantor.test) that is not loopback, as a phone would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from antrean.cli import main
+from antrean.runtime.settings import REPO_ROOT
+from tests.console.browser import chromium
+from tests.console.conftest import on_wednesday
+from tests.whatsapp.server import free_port
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,  # a console process of its own, a certificate, Chromium
+    pytest.mark.usefixtures("chromium_present"),
+]
+
+HOST = "pintu.kantor.test"
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "jaga-pintu-depan-2026"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # The office host name leads to this machine, as the office's DNS or a phone's hosts entry would.
+    with chromium(f"--host-resolver-rules=MAP {HOST} 127.0.0.1") as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
+                    "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=DNS:{HOST}"],
+                   check=True, capture_output=True)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def log_in(page, base: str, username: str, password: str) -> None:
+    page.goto(base + "/masuk")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/pintu")
+
+
+def test_over_plain_http_from_the_network_the_door_says_why_there_is_no_camera(console, book, browser):
+    booking = book(1)
+    on_wednesday(console, 7, 45)
+    base = console.base_url.replace("127.0.0.1", HOST)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    log_in(page, base, "security", console.passwords["security"])
+    assert page.evaluate("window.isSecureContext") is False
+    why = page.locator("#scan-unavailable")
+    assert why.is_visible() and not page.locator("#scan-start").is_visible()
+    assert "http:// biasa" in why.inner_text() and "HTTPS" in why.inner_text()
+    assert "Ketik kode booking" in why.inner_text()
+    page.fill("#kode", booking.code)  # the fallback works
+    page.click("button:has-text('Check-in')")
+    assert "Check-in berhasil" in page.locator(".flash-ok").inner_text()
+    context.close()
+
+
+@pytest.fixture
+def tls_console(tmp_path, certificate, monkeypatch):
+    cert, key = certificate
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "ANTREAN_VAR_DIR": str(tmp_path),
+           "ANTREAN_DATABASE_URL": f"sqlite:///{tmp_path / 'antrean.sqlite3'}",
+           "ANTREAN_TRACKER_URL": f"sqlite:///{tmp_path / 'conversations.sqlite3'}",
+           "ANTREAN_SECRET_KEY": "office-network-test-key-0123456789abcdef", "ANTREAN_RETENTION_DAILY": "0",
+           "ANTREAN_CONSOLE_HOST": "127.0.0.1", "ANTREAN_CONSOLE_PORT": str(port),
+           "ANTREAN_CONSOLE_TLS_CERT": str(cert), "ANTREAN_CONSOLE_TLS_KEY": str(key)}
+    for name in ("ANTREAN_DATABASE_URL", "ANTREAN_SECRET_KEY"):
+        monkeypatch.setenv(name, env[name])
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    assert main(["users", "add", "satpam", "--name", "Slamet Riyadi", "--role", "security", "--password-stdin"]) == 0
+    process = subprocess.Popen([sys.executable, "-m", "antrean", "console"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if httpx.get(f"https://127.0.0.1:{port}/masuk", verify=False, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the console did not answer over HTTPS"
+            time.sleep(0.3)
+        with pytest.raises(httpx.HTTPError):  # HTTPS only: plain HTTP on that port gets no page
+            httpx.get(f"http://127.0.0.1:{port}/masuk", timeout=5).raise_for_status()
+        yield f"https://{HOST}:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_served_over_https_the_door_is_a_secure_context_and_the_cookie_is_secure(tls_console, browser):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, ignore_https_errors=True)
+    page = context.new_page()
+    log_in(page, tls_console, "satpam", PASSWORD)
+    assert page.evaluate("window.isSecureContext") is True
+    why = page.locator("#scan-unavailable")
+    if page.evaluate("'BarcodeDetector' in window"):
+        assert page.locator("#scan-start").is_visible() and not why.is_visible()
+    else:  # Chromium on Linux has no BarcodeDetector: the page says that, not "use HTTPS"
+        assert "tidak mendukung pemindaian QR" in why.inner_text() and "HTTPS" not in why.inner_text()
+    [session] = [c for c in context.cookies() if c["name"] == "__Host-antrean_sesi"]  # Secure, host-only
+    assert session["secure"] and session["httpOnly"]
+    context.close()
