@@ -35,6 +35,14 @@ class CliError(Exception):
     pass
 
 
+class CommandFailed(Exception):
+    """The command ran and its output says what is wrong (printed on stdout, exit code 1)."""
+
+    def __init__(self, output: str):
+        super().__init__(output)
+        self.output = output
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -117,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     whatsapp_commands = whatsapp.add_subparsers(dest="whatsapp_command", required=True)
     purge = whatsapp_commands.add_parser("purge", help="delete processed messages and replies older than N days")
     purge.add_argument("--days", type=int, help="default: ANTREAN_WA_RETENTION_DAYS or 30")
+    whatsapp_commands.add_parser("check", help="check the connection to WhatsApp: the token, each office's number, "
+                                               "the webhook subscription, the reminder template (docs/going-live.md)")
     receive = whatsapp_commands.add_parser("receive", help="run the webhook alone (stores messages; Rasa answers)")
     receive.add_argument("--host", default="127.0.0.1")
     receive.add_argument("--port", type=int, default=5006)
@@ -413,6 +423,19 @@ def cmd_whatsapp_purge(args) -> str:
             f"{removed['statuses']} delivery statuses older than {days} days")
 
 
+def cmd_whatsapp_check(_args) -> str:
+    import asyncio
+
+    from antrean.booking.offices import load_offices
+    from antrean.whatsapp.check import check
+
+    settings = current()
+    report = asyncio.run(check(settings, load_offices(settings.bookings.offices)))
+    if report.problems:
+        raise CommandFailed(report.text())
+    return report.text()
+
+
 def cmd_whatsapp_receive(args) -> str:
     from antrean.whatsapp.receiver import receive
 
@@ -456,6 +479,7 @@ HANDLERS = {
     ("reminders", "send"): cmd_reminders_send,
     ("retention", "run"): cmd_retention_run,
     ("whatsapp", "purge"): cmd_whatsapp_purge,
+    ("whatsapp", "check"): cmd_whatsapp_check,
     ("whatsapp", "receive"): cmd_whatsapp_receive,
     ("console", None): cmd_console,
     ("run", None): cmd_run,
@@ -490,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = HANDLERS[(args.command, sub)](args)
     except BookingRefused as refusal:
         print(f"error: {refusal}", file=sys.stderr)
+        return EXIT_FAILED
+    except CommandFailed as failed:
+        print(failed.output)
         return EXIT_FAILED
     except (OfficeConfigError, SettingsError, IdentityError, CliError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

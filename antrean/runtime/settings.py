@@ -383,6 +383,9 @@ class WhatsAppSettings(_Area):
     reminder_parameters: tuple[str, ...] = _var("ANTREAN_WA_REMINDER_PARAMETERS", REMINDER_PARAMETERS[:6],
                                                 "… its body parameters in order (also `address`)",
                                                 _reminder_parameters)
+    webhook_url: str | None = _var("ANTREAN_WA_WEBHOOK_URL", None, "the HTTPS address Meta calls with messages "
+                                   "(the app's callback URL); `python -m antrean whatsapp check` compares Meta's "
+                                   "with it", _http_url, shown="`<ANTREAN_PUBLIC_URL>/webhooks/whatsapp/webhook`")
     receiver_port: int | None = _var("ANTREAN_WA_RECEIVER_PORT", None, "`make run` also starts the webhook "
                                      "receiver on this port", _port, shown="unset")
 

@@ -19,7 +19,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(channel, on_new_message):
+def served(channel, on_new_message, ssl=None):
+    """ssl: an ssl.SSLContext to serve HTTPS, as Meta requires of a webhook."""
     Sanic.test_mode = True
     app = Sanic(f"whatsapp_test_{uuid.uuid4().hex[:8]}")
     app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.name()}")
@@ -32,7 +33,7 @@ def served(channel, on_new_message):
         asyncio.set_event_loop(loop)
 
         async def main():
-            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, ssl=ssl)
             await server.startup()
             await server.before_start()
             await server.after_start()
@@ -56,7 +57,7 @@ def served(channel, on_new_message):
     if not started.wait(15):
         raise RuntimeError("the test server did not start")
     try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.name()}"
+        yield f"{'https' if ssl else 'http'}://127.0.0.1:{port}/webhooks/{channel.name()}"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)

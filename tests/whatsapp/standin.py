@@ -5,9 +5,25 @@
     POST /{version}/{phone-number-id}/messages  bearer, JSON → {messaging_product, contacts, messages: [{id}]}
     POST /{version}/{phone-number-id}/media     bearer, multipart (messaging_product, type, file) → {id}
 
+and what `python -m antrean whatsapp check` reads about the account (an `Account` the test can change):
+
+    GET  /{version}/debug_token?input_token=…   bearer → {data: {app_id, type, application, is_valid,
+                                                 expires_at, scopes, granular_scopes: [{scope, target_ids}]}}
+    GET  /{version}/{phone-number-id}?fields=…  bearer → {id, display_phone_number, verified_name,
+                                                 quality_rating, platform_type, code_verification_status,
+                                                 name_status, status}, only the fields asked for
+    GET  /{version}/{waba-id}/phone_numbers      bearer → {data: [phone number nodes]}
+    GET  /{version}/{waba-id}/subscribed_apps    bearer → {data: [{whatsapp_business_api_data: {id, link, name}}]}
+    GET  /{version}/{waba-id}/message_templates?name=…  bearer → {data: [{name, language, status, category,
+                                                 components: [{type, text}], id}]}
+    GET  /{version}/{app-id}/subscriptions?access_token={app-id}|{app-secret}  (an app token, not the
+                                                 bearer) → {data: [{object, callback_url, active,
+                                                                    fields: [{name, version}]}]}
+
 Errors look like Meta's ({"error": {"message", "type", "code", "fbtrace_id"}}) and can be injected:
-429/130429, 500, and expired media URLs. It runs an aiohttp server in a thread of its own so that
-synchronous tests and separate processes (a running Rasa stack) can both use it."""
+429/130429, 500, and expired media URLs. An unknown node is code 100, subcode 33; a bad token 190.
+It runs an aiohttp server in a thread of its own so that synchronous tests and separate processes (a
+running Rasa stack) can both use it."""
 
 from __future__ import annotations
 
@@ -17,11 +33,61 @@ import itertools
 import secrets
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 TOKEN = "standin-access-token-0123456789"
+APP_ID = "1234567890123456"
+WABA_ID = "102290129340398"
+
+
+@dataclass
+class PhoneNumber:
+    id: str
+    display_phone_number: str
+    verified_name: str
+    quality_rating: str = "GREEN"
+    platform_type: str = "CLOUD_API"
+    code_verification_status: str = "VERIFIED"
+    name_status: str = "APPROVED"
+    status: str = "CONNECTED"
+
+    def node(self, fields: str | None) -> dict:
+        everything = {key: value for key, value in vars(self).items()}
+        wanted = [f for f in (fields or "").split(",") if f] or ["id", "display_phone_number", "verified_name",
+                                                                 "quality_rating"]
+        return {"id": self.id, **{f: everything[f] for f in wanted if f in everything}}
+
+
+@dataclass
+class Account:
+    """What Meta knows about the business: the app, its WhatsApp Business Account, numbers, webhook,
+    templates. Defaults are a healthy, fully set-up account; tests break one part at a time."""
+
+    app_id: str = APP_ID
+    app_secret: str = ""  # the app token is app_id|app_secret
+    waba_id: str = WABA_ID
+    token_valid: bool = True
+    token_expires_at: int = 0  # 0: never (a system-user token)
+    scopes: list[str] = field(default_factory=lambda: ["whatsapp_business_messaging",
+                                                       "whatsapp_business_management"])
+    numbers: dict[str, PhoneNumber] = field(default_factory=dict)
+    app_subscribed_to_waba: bool = True
+    callback_url: str | None = None  # None: no webhook configured for whatsapp_business_account
+    callback_active: bool = True
+    callback_fields: list[str] = field(default_factory=lambda: ["messages"])
+    templates: list[dict] = field(default_factory=list)
+
+    def add_number(self, number_id: str, display: str, name: str, **changes) -> PhoneNumber:
+        self.numbers[number_id] = PhoneNumber(number_id, display, name, **changes)
+        return self.numbers[number_id]
+
+
+def template(name: str, language: str = "id", status: str = "APPROVED", category: str = "UTILITY",
+             body: str = "Halo {{1}}, besok {{2}} sesi {{3}}: nomor antrean {{4}} di {{5}}. Kode {{6}}.") -> dict:
+    return {"name": name, "language": language, "status": status, "category": category, "id": "9876543210",
+            "components": [{"type": "BODY", "text": body}]}
 
 
 @dataclass
@@ -44,8 +110,10 @@ class GraphStandIn:
         self.failures: dict[str, deque] = defaultdict(deque)  # route -> [(status, code)]
         self.calls: dict[str, int] = defaultdict(int)
         self.unauthorised = 0
+        self.requests = 0  # every request, whatever its route
         self.tampered: set[str] = set()  # media ids whose download differs from their announced sha256
         self.ids = itertools.count(1)
+        self.account = Account()
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -104,9 +172,17 @@ class GraphStandIn:
             self._thread.join(10)
 
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=20 * 1024 * 1024)
+        @web.middleware
+        async def count(request, handler):
+            with self.lock:
+                self.requests += 1
+            return await handler(request)
+
+        app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[count])
         app.router.add_get("/download/{token}", self._download)
-        app.router.add_get(f"/{self.version}/{{media_id}}", self._media_info)
+        app.router.add_get(f"/{self.version}/debug_token", self._debug_token)
+        app.router.add_get(f"/{self.version}/{{node_id}}/{{edge}}", self._edge)
+        app.router.add_get(f"/{self.version}/{{media_id}}", self._node)
         app.router.add_post(f"/{self.version}/{{phone_number_id}}/messages", self._messages)
         app.router.add_post(f"/{self.version}/{{phone_number_id}}/media", self._upload)
         return app
@@ -127,6 +203,61 @@ class GraphStandIn:
                 return None
             status, code = self.failures[route].popleft()
         return _error(status, code or (130429 if status == 429 else 2), "injected failure")
+
+    # --- the account ------------------------------------------------------------------------------
+
+    def _bearer_ok(self, request: web.Request) -> bool:
+        return self._authorised(request) and self.account.token_valid
+
+    async def _debug_token(self, request: web.Request) -> web.Response:
+        if not self._bearer_ok(request):
+            return _error(401, 190, "Error validating access token: Session has expired or the token is invalid")
+        account = self.account
+        if request.query.get("input_token") != self.token:
+            return web.json_response({"data": {"is_valid": False, "error": {"code": 190, "message":
+                                               "Invalid OAuth access token."}}})
+        return web.json_response({"data": {
+            "app_id": account.app_id, "type": "SYSTEM_USER", "application": "Antrean", "is_valid": True,
+            "expires_at": account.token_expires_at, "data_access_expires_at": 0, "scopes": list(account.scopes),
+            "granular_scopes": [{"scope": scope, "target_ids": [account.waba_id]} for scope in account.scopes
+                                if scope.startswith("whatsapp_")]}})
+
+    async def _node(self, request: web.Request) -> web.Response:
+        """GET /{id}: a phone number of the account, otherwise a received media item."""
+        number = self.account.numbers.get(request.match_info["media_id"])
+        if number is None:
+            return await self._media_info(request)
+        if not self._bearer_ok(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        return web.json_response(number.node(request.query.get("fields")))
+
+    async def _edge(self, request: web.Request) -> web.Response:
+        node, edge, account = request.match_info["node_id"], request.match_info["edge"], self.account
+        if node == account.app_id and edge == "subscriptions":  # needs the app's own token
+            if request.query.get("access_token") != f"{account.app_id}|{account.app_secret}":
+                return _error(400, 190, "Invalid OAuth access token signature.")
+            subscriptions = [] if account.callback_url is None else [{
+                "object": "whatsapp_business_account", "callback_url": account.callback_url,
+                "active": account.callback_active,
+                "fields": [{"name": name, "version": self.version} for name in account.callback_fields]}]
+            return web.json_response({"data": subscriptions})
+        if not self._bearer_ok(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        if node != account.waba_id or "whatsapp_business_management" not in account.scopes:
+            return _error(400, 100, f"Unsupported get request. Object with ID '{node}' does not exist, cannot be "
+                                    "loaded due to missing permissions, or does not support this operation", 33)
+        if edge == "phone_numbers":
+            return web.json_response({"data": [n.node("id,display_phone_number,verified_name,quality_rating")
+                                               for n in account.numbers.values()]})
+        if edge == "subscribed_apps":
+            apps = [{"whatsapp_business_api_data": {"id": account.app_id, "link": "https://antrean.example",
+                                                    "name": "Antrean"}}] if account.app_subscribed_to_waba else []
+            return web.json_response({"data": apps})
+        if edge == "message_templates":
+            wanted = request.query.get("name")
+            return web.json_response({"data": [t for t in account.templates if not wanted or t["name"] == wanted],
+                                      "paging": {"cursors": {}}})
+        return _error(400, 100, "Unknown path components", 2500)
 
     async def _media_info(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -199,6 +330,8 @@ class GraphStandIn:
         return web.json_response({"id": media_id})
 
 
-def _error(status: int, code: int, message: str) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": "OAuthException", "code": code,
-                                        "fbtrace_id": "AStandInTrace"}}, status=status)
+def _error(status: int, code: int, message: str, subcode: int | None = None) -> web.Response:
+    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AStandInTrace"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return web.json_response({"error": error}, status=status)
