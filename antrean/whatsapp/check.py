@@ -35,6 +35,7 @@ WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
 NUMBER_FIELDS = "id,display_phone_number,verified_name,quality_rating,platform_type,code_verification_status," \
                 "name_status,status"
 SEND_SCOPE, MANAGE_SCOPE = "whatsapp_business_messaging", "whatsapp_business_management"
+LIMITED = {"FLAGGED", "RATE_LIMITED", "RESTRICTED"}  # connected, but Meta limits the number
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 
@@ -241,12 +242,14 @@ def _number_finding(subject: str, number: dict) -> tuple[Level, str, str]:
     if platform and platform != "CLOUD_API":
         return (Level.PROBLEM, subject, f"{shown} is not registered for the Cloud API (platform {platform}): "
                 "register it (POST /{phone-number-id}/register with its two-step PIN, docs/going-live.md).")
+    if status in LIMITED:
+        return (Level.WARNING, subject, f"{shown} is connected but {status}: Meta limits what it may send; read "
+                "its status in WhatsApp Manager → Phone numbers.")
     if status and status != "CONNECTED":
         return (Level.PROBLEM, subject, f"{shown} is {status}, not CONNECTED: see its status in WhatsApp Manager "
                 "→ Phone numbers.")
-    if number.get("code_verification_status") not in (None, "VERIFIED"):
-        return (Level.PROBLEM, subject, f"{shown}: the number is not verified yet "
-                f"({number.get('code_verification_status')}).")
+    # code_verification_status is left alone: after registration Meta reports the SMS code as
+    # EXPIRED on perfectly healthy numbers.
     quality = number.get("quality_rating")
     if quality == "RED":
         return (Level.WARNING, subject, f"{shown} is connected, but its quality rating is RED: Meta may limit it; "
