@@ -1,12 +1,15 @@
 """The console where staff are: phones on the office network. Opened over plain HTTP from another
 machine, the door says why its camera scanner is missing and the code is typed instead; served over
-HTTPS by `python -m antrean console` itself (ANTREAN_CONSOLE_TLS_CERT/KEY), the browser treats it as
-a secure context, so the camera may be used, and the session cookie is Secure. Chromium reaches the
-console under an office host name (pintu.kantor.test) that is not loopback, as a phone would."""
+HTTPS by `python -m antrean console` itself (ANTREAN_CONSOLE_TLS_CERT/KEY), or behind the haproxy
+configuration docs/deploying.md documents (run as written there, with this machine's ports), the
+browser treats it as a secure context, so the camera may be used, and the session cookie is Secure.
+Chromium reaches the console under an office host name (pintu.kantor.test) that is not loopback, as
+a phone would."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -123,3 +126,71 @@ def test_served_over_https_the_door_is_a_secure_context_and_the_cookie_is_secure
     [session] = [c for c in context.cookies() if c["name"] == "__Host-antrean_sesi"]  # Secure, host-only
     assert session["secure"] and session["httpOnly"]
     context.close()
+
+
+def documented_haproxy_config() -> str:
+    """The haproxy configuration of docs/deploying.md, as written there."""
+    text = (REPO_ROOT / "docs" / "deploying.md").read_text()
+    [block] = re.findall(r"```haproxy\n(.*?)```", text, re.DOTALL)
+    return block
+
+
+@pytest.fixture
+def behind_haproxy(request, monkeypatch, certificate, tmp_path):
+    """The documented haproxy configuration in front of a console that trusts one proxy, with this
+    machine's ports and a test certificate in place of the office's."""
+    monkeypatch.setenv("ANTREAN_CONSOLE_TRUSTED_PROXIES", "127.0.0.1")  # as the documentation says
+    console = request.getfixturevalue("console")
+    cert, key = certificate
+    pem = tmp_path / "haproxy.pem"  # haproxy wants certificate and key in one file
+    pem.write_text(cert.read_text() + key.read_text())
+    public, office = free_port(), free_port()
+    console_port = console.base_url.rsplit(":", 1)[1]
+    config = documented_haproxy_config()
+    replacements = {
+        "bind :443 ssl crt /etc/haproxy/certs/antrean.imigrasi-batam.go.id.pem":
+            f"bind 127.0.0.1:{public} ssl crt {pem}",
+        "bind 10.20.0.5:443 ssl crt /etc/haproxy/certs/konsol.imigrasi-batam.go.id.pem":
+            f"bind 127.0.0.1:{office} ssl crt {pem}",
+        "server console 127.0.0.1:8080": f"server console 127.0.0.1:{console_port}",
+        "server receiver 127.0.0.1:5006": f"server receiver 127.0.0.1:{free_port()}",
+        "server rasa 127.0.0.1:5005": f"server rasa 127.0.0.1:{free_port()}",
+    }
+    for written, here in replacements.items():
+        assert written in config, f"docs/deploying.md no longer says {written!r}"
+        config = config.replace(written, here)
+    (tmp_path / "haproxy.cfg").write_text(config)
+    check = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    process = subprocess.Popen(["haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                httpx.get(f"https://127.0.0.1:{office}/masuk", verify=False, timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "haproxy did not start"
+                time.sleep(0.2)
+        yield console, f"https://{HOST}:{office}", f"https://127.0.0.1:{public}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_behind_the_documented_haproxy_the_console_knows_it_is_https(behind_haproxy, browser):
+    """Addresses through a trusted proxy are tested in test_cookies_and_proxies; here: the
+    configuration as documented gives the phone a secure context and the console HTTPS."""
+    console, office, public = behind_haproxy
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, ignore_https_errors=True)
+    page = context.new_page()
+    log_in(page, office, "security", console.passwords["security"])
+    assert page.evaluate("window.isSecureContext") is True
+    assert "HTTPS" not in page.locator("#scan-unavailable").inner_text()
+    [session] = [c for c in context.cookies() if c["name"] == "__Host-antrean_sesi"]
+    assert session["secure"]  # the console saw X-Forwarded-Proto: https from its trusted proxy
+    context.close()
+    # The public side carries only the webhook and tickets: the console is not on the internet.
+    assert httpx.get(f"{public}/masuk", verify=False, timeout=5).status_code == 404

@@ -26,7 +26,7 @@
     if (!window.isSecureContext) {
       return "Pemindai kamera tidak tersedia: konsol ini dibuka lewat http:// biasa, dan peramban hanya " +
         "mengizinkan kamera pada halaman HTTPS. Minta admin membuka konsol lewat https:// " +
-        "(docs/deploying.md, \u201cKonsol di jaringan kantor\u201d).";
+        "(docs/deploying.md, \u201cThe console on the office network\u201d).";
     }
     if (!("BarcodeDetector" in window)) {
       return "Peramban ini tidak mendukung pemindaian QR (BarcodeDetector); Chrome di Android mendukungnya.";
