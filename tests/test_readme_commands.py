@@ -170,3 +170,62 @@ def test_commands_end_at_comments_pipes_and_code_span_ends_and_a_broken_span_fai
     ]
     with pytest.raises(pytest.fail.Exception, match=re.escape("guide.md:1: python -m antrean BROKEN-OVER-TWO-LINES")):
         parse(found[1])
+
+
+def shell_lines(path) -> list[tuple[int, str]]:
+    """The lines of a document's ```sh blocks, a backslash-continued line joined with the next."""
+    lines, in_sh, pending, start = [], False, "", 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fence = line.strip()
+        if fence.startswith("```"):
+            in_sh = fence == "```sh" and not in_sh
+            continue
+        if not in_sh:
+            continue
+        start = start or number
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        text, pending = (pending + line).strip(), ""
+        if text and not text.startswith("#"):
+            lines.append((start, text))
+        start = 0
+    return lines
+
+
+def command_words(text: str) -> list[str]:
+    """The command word of each simple command of a shell line (after VAR=value assignments)."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    words, expecting = [], True
+    for word in lexer:
+        if word in SHELL_OPERATORS or word in {"|&", "(", ")"}:
+            expecting = True
+        elif expecting and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
+            words.append(word)
+            expecting = False
+    return words
+
+
+SHELL_LINES = [(path.relative_to(REPO_ROOT).as_posix(), number, text)
+               for path in DOCUMENTS for number, text in shell_lines(path)]
+
+
+@pytest.mark.parametrize(("document", "line", "text"), SHELL_LINES, ids=[f"{d}:{n}" for d, n, _ in SHELL_LINES])
+def test_a_documented_shell_line_pastes_into_a_shell(document, line, text):
+    """Shell syntax, and every command of the line exists: a line such as
+    `--format table|csv|json [--unmasked]` pipes into commands named csv and json."""
+    syntax = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
+    assert syntax.returncode == 0, f"{document}:{line}: {text}\n  {syntax.stderr.strip()}"
+    for word in command_words(text):
+        known = subprocess.run(["bash", "-c", f"type -t {shlex.quote(word)}"], capture_output=True, text=True,
+                               cwd=REPO_ROOT).stdout.strip()
+        assert known or (REPO_ROOT / word).exists(), f"{document}:{line}: {text}\n  no command {word!r}"
+
+
+def test_a_line_piping_into_made_up_commands_is_caught():
+    assert command_words("python -m antrean bookings list --format table|csv|json [--unmasked]") == [
+        "python", "csv", "json"]
+    assert command_words('ANTREAN_X=1 printf "%s\\n" "$P" | .venv/bin/python -m antrean users add a && make run') == [
+        "printf", ".venv/bin/python", "make"]

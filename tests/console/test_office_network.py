@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 
 from antrean.cli import main
 from antrean.runtime.settings import REPO_ROOT
+from tests.conftest import absent
 from tests.console.browser import chromium
 from tests.console.conftest import on_wednesday
 from tests.whatsapp.server import free_port
@@ -41,8 +43,14 @@ def browser():
         yield browser
 
 
+def tool(name: str) -> None:
+    if shutil.which(name) is None:
+        absent(f"{name} is absent (apt-get install -y {name})")
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
+    tool("openssl")
     folder = tmp_path_factory.mktemp("tls")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
@@ -139,6 +147,7 @@ def documented_haproxy_config() -> str:
 def behind_haproxy(request, monkeypatch, certificate, tmp_path):
     """The documented haproxy configuration in front of a console that trusts one proxy, with this
     machine's ports and a test certificate in place of the office's."""
+    tool("haproxy")
     monkeypatch.setenv("ANTREAN_CONSOLE_TRUSTED_PROXIES", "127.0.0.1")  # as the documentation says
     console = request.getfixturevalue("console")
     cert, key = certificate

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import ssl
 import subprocess
 
@@ -17,6 +18,7 @@ from antrean.booking.offices import load_offices
 from antrean.cli import main
 from antrean.runtime.settings import Settings, WhatsAppSettings
 from antrean.whatsapp.check import Level, check
+from tests.conftest import absent
 from tests.whatsapp.meta import APP_SECRET, VERIFY_TOKEN
 from tests.whatsapp.server import served
 from tests.whatsapp.standin import Account, GraphStandIn, template
@@ -31,6 +33,8 @@ OFFICE_NUMBERS = {"106540352242922": ("+62 778-123-4501", "Kantor Imigrasi Batam
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        absent("openssl is absent (apt-get install -y openssl)")
     folder = tmp_path_factory.mktemp("webhook-tls")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"), "-subj", "/CN=127.0.0.1",
