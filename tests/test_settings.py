@@ -157,3 +157,20 @@ def test_every_process_refuses_to_start_with_one_clear_line(command, tmp_path):
     assert finished.returncode == 2
     assert finished.stderr == 'error: ANTREAN_RASA_WORKERS must be a whole number of at least 1, got "dua"\n'
     assert finished.stdout == "" and not any(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_the_consoles_certificate_and_key_go_together_and_must_exist(tmp_path):
+    cert, key = tmp_path / "konsol.pem", tmp_path / "konsol-key.pem"
+    cert.write_text("certificate")
+    only_cert = Settings.from_env({"ANTREAN_CONSOLE_TLS_CERT": str(cert)}).console
+    with pytest.raises(SettingsError, match="ANTREAN_CONSOLE_TLS_CERT and ANTREAN_CONSOLE_TLS_KEY go together"):
+        only_cert.check_tls()
+    missing_key = Settings.from_env({"ANTREAN_CONSOLE_TLS_CERT": str(cert), "ANTREAN_CONSOLE_TLS_KEY": str(key)})
+    with pytest.raises(SettingsError, match="ANTREAN_CONSOLE_TLS_KEY must be a readable file"):
+        missing_key.console.check_tls()
+    key.write_text("key")
+    both = Settings.from_env({"ANTREAN_CONSOLE_TLS_CERT": str(cert), "ANTREAN_CONSOLE_TLS_KEY": str(key),
+                              "ANTREAN_CONSOLE_HOST": "0.0.0.0", "ANTREAN_CONSOLE_PORT": "8443"}).console
+    both.check_tls()
+    assert both.local_url == "https://127.0.0.1:8443"  # a wildcard address is reached on loopback
+    assert Settings.from_env({}).console.local_url == "http://127.0.0.1:8080"
