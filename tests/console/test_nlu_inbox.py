@@ -186,7 +186,8 @@ def test_the_cli_export_is_audited(console, console_sqlite_url, tmp_path, monkey
     accept_examples(console)
     monkeypatch.setenv("ANTREAN_DATABASE_URL", console_sqlite_url)
     monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
-    out, held_out = tmp_path / "reviewed.yml", tmp_path / "test.yml"
+    # The test set's folder is read as the test set: the training file lives elsewhere.
+    out, held_out = tmp_path / "reviewed.yml", tmp_path / "test_set" / "test.yml"
     assert main(["nlu", "export", "--out", str(out), "--test-out", str(held_out)]) == 0
     # The NIK message's text hashes into the test share (antrean/model_registry/testset.py).
     assert "wrote 2 examples of 2 intents" in capsys.readouterr().out
