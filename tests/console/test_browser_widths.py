@@ -9,11 +9,13 @@ import re
 
 import pytest
 
+from antrean.console.web import NAVIGATION
 from antrean.handoff import service as handoff
 from tests.console.browser import chromium
 from tests.console.conftest import on_wednesday
 from tests.console.test_browser import log_in
 from tests.console.test_conversations import some_conversations
+from tests.model_registry.test_records import evaluation, inputs, model_file
 from tests.review.tracker_writer import TrackerWriter
 
 pytestmark = [
@@ -47,9 +49,10 @@ def browser():
 
 
 @pytest.fixture
-def filled(console, book):
+def filled(console, book, tmp_path):
     """A morning's worth of everything a page can show: bookings checked in and called, WhatsApp
-    conversations (a booking, a handoff, a fallback), a request for a person, audit entries."""
+    conversations (a booking, a handoff, a fallback), a request for a person, audit entries, and
+    trained models (one live, one before it)."""
     first, second = book(1), book(2, full_name="siti rahayu")
     writer = TrackerWriter(console.tracker_url, console.clock())
     try:
@@ -63,11 +66,17 @@ def filled(console, book):
     console.app.ctx.queue.call_next("batam", first.day, "3", "counter")
     console.audit.record("counter", "personal_data.viewed", target=first.code, office_id="batam",
                          remote_addr="2001:db8:85a3::8a2e:370:7334")
-    return first, second
+    registry, files = console.app.ctx.models, tmp_path / "models"
+    old = registry.register(model_file(files, "old"), by="cli:budi", inputs=inputs("a"), evaluation=evaluation())
+    registry.promote(old.id, by="cli:budi")
+    new = registry.register(model_file(files, "new"), by="cli:budi", inputs=inputs("b"), evaluation=evaluation())
+    registry.promote(new.id, by="cli:budi")
+    return first, second, old, new
 
 
-def pages(console, booking) -> dict[str, str]:
+def pages(console, filled) -> dict[str, str]:
     """Route → the URL that opens it with real content."""
+    booking, _, old, new = filled
     return {
         "/masuk": "/masuk",
         "/pemesanan": "/pemesanan?kantor=batam&tanggal=2026-12-02",
@@ -83,6 +92,10 @@ def pages(console, booking) -> dict[str, str]:
         "/dasbor": "/dasbor?kantor=batam",
         "/audit": "/audit",
         "/privasi": "/privasi",
+        "/model": "/model",
+        "/model/banding": f"/model/banding?a={old.id}&b={new.id}",
+        "/model/<model_id>/aktifkan": f"/model/{old.id}/aktifkan",
+        "/model/kembalikan": "/model/kembalikan",
     }
 
 
@@ -105,7 +118,7 @@ def too_wide(page, what: str) -> list[str]:
 @pytest.mark.parametrize("viewport", [PHONE, DESK], ids=["phone-390", "desk-1280"])
 def test_no_page_is_wider_than_the_screen(console, filled, browser, viewport):
     booking = filled[0]
-    urls = pages(console, booking)
+    urls = pages(console, filled)
     assert page_routes(console.app) == set(urls), "a page was added or removed: give it a URL here"
     context = browser.new_context(viewport=viewport, is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
     page = context.new_page()
@@ -149,7 +162,7 @@ def test_on_a_phone_the_menu_and_the_filters_are_folded_away(console, filled, br
     menu = page.locator("nav[aria-label='Menu utama']")
     assert not menu.is_visible()
     page.click("text=Menu")
-    assert menu.is_visible() and menu.locator("a").count() == 10
+    assert menu.is_visible() and menu.locator("a").count() == len(NAVIGATION)  # an admin sees every page
     assert menu.locator("a[aria-current=page]").inner_text() == "Percakapan"
     page.click("text=Menu")
     assert not menu.is_visible()

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from antrean.cli import main
+from antrean.console.config import ConsoleConfig
 from antrean.runtime.settings import REPO_ROOT
 from tests.conftest import absent
 from tests.console.browser import chromium
@@ -144,12 +145,14 @@ def documented_haproxy_config() -> str:
 
 
 @pytest.fixture
-def behind_haproxy(request, monkeypatch, certificate, tmp_path):
+def behind_haproxy(request, certificate, tmp_path):
     """The documented haproxy configuration in front of a console that trusts one proxy, with this
     machine's ports and a test certificate in place of the office's."""
     tool("haproxy")
-    monkeypatch.setenv("ANTREAN_CONSOLE_TRUSTED_PROXIES", "127.0.0.1")  # as the documentation says
     console = request.getfixturevalue("console")
+    # As the documentation says, read as the console reads its environment.
+    documented = ConsoleConfig.from_env({"ANTREAN_CONSOLE_TRUSTED_PROXIES": "127.0.0.1"})
+    console.app.ctx.config.trusted_proxies = documented.trusted_proxies
     cert, key = certificate
     pem = tmp_path / "haproxy.pem"  # haproxy wants certificate and key in one file
     pem.write_text(cert.read_text() + key.read_text())

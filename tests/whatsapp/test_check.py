@@ -87,7 +87,7 @@ def environment(graph, webhook, **changes) -> dict[str, str]:
 
 def run_check(certificate, env: dict[str, str]):
     async def go():
-        async with httpx.AsyncClient(timeout=15, verify=str(certificate[0])) as http:
+        async with httpx.AsyncClient(timeout=15, verify=ssl.create_default_context(cafile=str(certificate[0]))) as http:
             return await check(Settings.from_env(env), load_offices(), http)
 
     report = asyncio.run(go())
