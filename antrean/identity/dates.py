@@ -93,6 +93,30 @@ def find_date_span(text: str) -> tuple[int, int] | None:
     return match.span() if match else None
 
 
+def find_date_spans(text: str) -> list[tuple[int, int, date | None]]:
+    """Every date-looking substring, left to right and not overlapping (the longer reading wins at
+    one position), with the calendar date it names or None when it names none (31-02-1990).
+    For masking: whatever could be a birth date, found by the same patterns the booking reads."""
+    text = _ascii_spaces(text)
+    matches = sorted((m for p in _PATTERNS for m in p.finditer(text)), key=lambda m: (m.start(), -m.end()))
+    found: list[tuple[int, int, date | None]] = []
+    for match in matches:
+        if found and match.start() < found[-1][1]:
+            continue
+        found.append((match.start(), match.end(), _calendar_date(match)))
+    return found
+
+
+def _calendar_date(match: re.Match) -> date | None:
+    year = int(match["year"])
+    if len(match["year"]) == 2:
+        year += 1900 if year > 50 else 2000  # only "is it in the future?" depends on it
+    try:
+        return date(year, _month_number(match["month"]), int(match["day"]))
+    except ValueError:
+        return None
+
+
 def _month_number(token: str) -> int:
     return int(token) if token.isdigit() else MONTHS[token.lower()]
 

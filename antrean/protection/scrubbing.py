@@ -1,5 +1,5 @@
-"""Personal data in user messages: masking for the screen (same length, so entity offsets still
-fit) and replacement by realistic placeholders for training data.
+"""Personal data in user messages: the shapes of NIKs, phone numbers and addresses, and their
+replacement by realistic placeholders for training data (masking for the screen: masking.py).
 
 A placeholder must look like the real thing — the model learns the shape of a NIK or an address
 from these examples — but never be one: NIKs are built from real region codes with a serial of
@@ -15,8 +15,10 @@ from datetime import date
 
 from antrean.identity.regions import district_codes
 
-NIK_PATTERN = re.compile(r"(?<!\d)\d{16}(?!\d)|(?<!\d)\d{4}[ .-]\d{4}[ .-]\d{4}[ .-]\d{4}(?!\d)")
-PHONE_PATTERN = re.compile(r"(?<![\d+])(?:\+62|62|0)[ -]?8\d{1,3}(?:[ .-]?\d{2,4}){2,3}(?!\d)")
+# NIKs as typed: 16 digits, possibly in groups ("2171 0357 0890 0001"); phone numbers 08… / 62… /
+# +62…, with or without spaces and dashes. The console's masking finds them with these too.
+NIK_PATTERN = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
+PHONE_PATTERN = re.compile(r"(?<![\d+])(?:\+?62|0)[ -]?8\d(?:[ .-]?\d){6,11}(?!\d)")
 # A street address down to the house: "Jl. Raya Sekupang No. 12", "jalan melati 5 rt 01/rw 02",
 # "Perum Griya Indah Blok C3 No 7". The street alone ("di jalan Sudirman") is not personal.
 ADDRESS_PATTERN = re.compile(
@@ -125,16 +127,3 @@ def _moved(span: Span, replacements: list[tuple[int, int, str]]) -> Span:
         return position + delta
 
     return Span(shifted(span.start, False), shifted(span.end, True), span.entity)
-
-
-def mask_for_screen(text: str) -> str:
-    """NIKs and phone numbers masked, character for character (entity offsets stay valid)."""
-    def nik(match: re.Match) -> str:
-        value = match.group()
-        return value[:4] + "".join("*" if c.isdigit() else c for c in value[4:-2]) + value[-2:]
-
-    def phone(match: re.Match) -> str:
-        value = match.group()
-        return value[:4] + "".join("*" if c.isdigit() else c for c in value[4:-4]) + value[-4:]
-
-    return PHONE_PATTERN.sub(phone, NIK_PATTERN.sub(nik, text))

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from antrean.identity import mask_nik
 from antrean.media.contract import SEND_PHOTO_TEXT, media_from_metadata
-from antrean.protection.masking import mask_text
+from antrean.protection.masking import KnownValues, mask_text
 from antrean.review import tracker
 from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, user_message, utc
 from antrean.review.work import ConversationInfo
@@ -45,10 +45,11 @@ def transcript(tracker_engine: Engine, conversation: ConversationInfo, revealed:
     with tracker_engine.connect() as connection:
         events = tracker.sender_events(connection, conversation.sender_id, conversation.first_event_id,
                                        conversation.last_event_id)
+    known = None if revealed else known_values(events)
     items = []
     offered: dict[str, str] = {}  # payload → title of the buttons the assistant showed last
     for event in events:
-        item = _item(event, revealed)
+        item = _item(event, known)
         if item is None:
             continue
         item.flagged = event.id in conversation.flagged
@@ -66,27 +67,43 @@ def _as_the_applicant_saw_it(item: Item, event: tracker.TrackerEvent, offered: d
     assistant had just offered (a numbered menu answered with "2", the REST channel). A photo
     without a caption reaches Rasa as `/send_photo`; the applicant saw only the photo."""
     metadata = event.data.get("metadata") if isinstance(event.data.get("metadata"), dict) else {}
+    sent = user_message(event).text  # as Rasa got it (item.text may be masked)
     title = metadata.get(BUTTON_TITLE_KEY)
-    if not (isinstance(title, str) and title) and item.text.startswith("/"):
-        title = offered.get(item.text)
+    if not (isinstance(title, str) and title) and sent.startswith("/"):
+        title = offered.get(sent)
     if isinstance(title, str) and title:
         item.payload, item.text = item.text, title
-    elif item.text == SEND_PHOTO_TEXT and (item.photo_ref or item.photo_problem):
+    elif sent == SEND_PHOTO_TEXT and (item.photo_ref or item.photo_problem):
         item.text = ""
 
 
-def _shown(text: str, revealed: bool) -> str:
-    return text if revealed else mask_text(text)
+def known_values(events: list[tracker.TrackerEvent]) -> KnownValues:
+    """The personal values this conversation gave anywhere (slots, entities): masked in every text
+    of it, also where they come back without a recognisable shape (the confirmation summary)."""
+    known = KnownValues()
+    for event in events:
+        if event.type_name == "slot":
+            known.add(event.name, event.data.get("value"))
+        elif event.type_name == "user":
+            for entity in user_message(event).entities:
+                known.add(entity.get("entity"), entity.get("value"))
+    return known
 
 
-def _item(event: tracker.TrackerEvent, revealed: bool) -> Item | None:
+def _shown(text: str, known: KnownValues | None, at: datetime, entities: list[dict] = ()) -> str:
+    return text if known is None else mask_text(text, known, entities, at.date())
+
+
+def _item(event: tracker.TrackerEvent, known: KnownValues | None) -> Item | None:
+    """One event as shown; `known` is None when the staff member may see everything."""
+    revealed = known is None
     data = event.data
     at = utc(event.timestamp)
     if event.type_name == "user":
         message = user_message(event)
         media = media_from_metadata(data.get("metadata"))
         return Item(
-            "user", at, event.id, text=_shown(message.text, revealed), intent=message.intent,
+            "user", at, event.id, text=_shown(message.text, known, at, message.entities), intent=message.intent,
             confidence=message.confidence,
             entities=[{"entity": e.get("entity"), "value": _entity_value(e, revealed)} for e in message.entities],
             runners_up=message.ranking[1:4],
@@ -97,7 +114,8 @@ def _item(event: tracker.TrackerEvent, revealed: bool) -> Item | None:
         buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                    for b in (extra.get("buttons") or []) if isinstance(b, dict)]
         image = extra.get("image") if isinstance(extra.get("image"), str) else None
-        return Item("bot", at, event.id, text=_shown(data.get("text") or "", revealed), buttons=buttons, image=image)
+        return Item("bot", at, event.id, text=_shown(data.get("text") or "", known, at), buttons=buttons,
+                    image=image)
     if event.type_name == "action" and event.name not in HIDDEN_ACTIONS:
         return Item("action", at, event.id, name=event.name)
     if event.type_name == "slot" and event.name not in HIDDEN_SLOTS:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from antrean.booking.store import from_db_time, to_db_time
+from antrean.protection.masking import KnownValues
 from antrean.review.schema import review_user_messages
 from antrean.training.data import NLU_DIR, Domain, fingerprint, normalise, training_examples
 from antrean.training.schema import nlu_reviews
@@ -39,6 +40,7 @@ class InboxItem:
     ranking: list[dict]
     at: datetime
     office_id: str | None
+    conversation_id: int | None = None
     flagged: bool = False
     repeats: int = 1  # the same text (normalised) sent this many times
 
@@ -130,10 +132,27 @@ def pending(engine: Engine, domain: Domain, known: set[str], limit: int = 150, i
                 found[key] = InboxItem(row.id, row.text, row.intent, row.confidence,
                                        domain_entities(_json(row.entities), row.text, domain),
                                        [r for r in _json(row.ranking) if isinstance(r, dict)][:5],
-                                       from_db_time(row.at), row.office_id, bool(row.flagged))
+                                       from_db_time(row.at), row.office_id, row.conversation_id, bool(row.flagged))
             if len(rows) < SCAN_BATCH or len(found) >= limit:
                 break
     return list(found.values())
+
+
+def known_values(engine: Engine, conversation_ids: set[int]) -> dict[int, KnownValues]:
+    """The personal values (entities of personal kinds) each conversation's messages carry, so that
+    a name the applicant gave once is masked in every other message of theirs too."""
+    known: dict[int, KnownValues] = {}
+    ids = sorted(conversation_ids)
+    with engine.connect() as connection:
+        for first in range(0, len(ids), SCAN_BATCH):
+            rows = connection.execute(select(review_user_messages.c.conversation_id, review_user_messages.c.entities)
+                                      .where(review_user_messages.c.conversation_id.in_(ids[first:first + SCAN_BATCH])))
+            for conversation_id, entities in rows:
+                values = known.setdefault(conversation_id, KnownValues())
+                for entity in _json(entities):
+                    if isinstance(entity, dict):
+                        values.add(entity.get("entity"), entity.get("value"))
+    return known
 
 
 def grouped(items: list[InboxItem]) -> list[IntentGroup]:

@@ -355,3 +355,41 @@ def test_the_transcript_shows_what_the_applicant_saw_not_markup_or_payloads(cons
     assert shown == ["daftar", '<span class="badge">Tombol</span> Perpanjang paspor',
                      '<span class="badge">Tombol</span> Paspor baru']
     assert '>/inform{' not in page and "&gt;/inform" not in page  # payloads only in a tooltip
+
+
+LAW_TEXT = "Siti Rahayu#5 Maret 1985#Perum Griya Asri Blok B2 No. 14 Batu Aji"
+SUMMARY = ("*Periksa data pendaftaran:*\nKantor: Batam\nNama: Siti Rahayu\nTanggal lahir: Selasa, 5 Maret 1985\n"
+           "Alamat: Perum Griya Asri Blok B2 No. 14 Batu Aji\nNIK: 2171034503850002\n"
+           "Hari datang: Rabu, 2 Desember 2026\n\nSudah benar?")
+
+
+def law_registration(w, sender="6281234567021"):
+    fields = [("person_name", "Siti Rahayu", 0, 11), ("birth_date", "5 Maret 1985", 12, 24),
+              ("address", "Perum Griya Asri Blok B2 No. 14 Batu Aji", 25, len(LAW_TEXT))]
+    w.save(sender, session_start(),
+           user(LAW_TEXT, "register", 1.0, metadata={"office_id": "batam"},
+                entities=[{"entity": e, "value": v, "start": s, "end": n} for e, v, s, n in fields]),
+           action("registration_form"), loop("registration_form"), slot("person_name", "Siti Rahayu"),
+           slot("birth_date", "1985-03-05"), slot("address", "Perum Griya Asri Blok B2 No. 14 Batu Aji"),
+           slot("nik", "2171034503850002"), action("action_ask_confirmed"), bot(SUMMARY), listen())
+    w.save(sender, user("nama saya siti, bener kak", "affirm", 0.7), listen())
+
+
+def test_free_text_hides_name_birth_date_and_address_from_reviewers_and_the_full_view_is_audited(console, writer):
+    """Issue 15.13: the LAW message, a later message and the confirmation summary were shown whole
+    while the same page masked the slots."""
+    law_registration(writer)
+    reviewer = console.as_role("reviewer")
+    reviewer.get("/percakapan")
+    page = reviewer.get("/percakapan/1").text
+    for secret in ("Siti", "Rahayu", "Maret 1985", "Griya Asri", "Batu Aji", "2171034503850002"):
+        assert secret not in page, secret
+    for kept in ("Kantor: Batam", "Nama: ", "Hari datang: Rabu, 2 Desember 2026", "Sudah benar?", "bener kak",
+                 "NIK: 2171**********02", "#"):
+        assert kept in page, kept
+    assert reviewer.post("/percakapan/1/buka").status_code == 403
+    admin = console.as_role("admin")
+    admin.get("/percakapan/1")
+    full = admin.post("/percakapan/1/buka").text
+    assert LAW_TEXT in full and "Nama: Siti Rahayu" in full and "nama saya siti, bener kak" in full
+    assert [e.target for e in console.audit.recent(action="personal_data.viewed")] == ["percakapan:1"]

@@ -255,3 +255,30 @@ def test_an_export_that_changes_nothing_leaves_the_files_alone(console, tmp_path
     path.write_text(path.read_text() + "# edited by hand\n")  # different content: rewritten
     assert export(console.service.engine, path, test_path=held_out).changed
     assert "edited by hand" not in path.read_text()
+
+
+def test_personal_data_inside_inbox_texts_is_masked_keeping_the_words_around_and_revealed_only_audited(console):
+    """Issue 15.13: names, birth dates and addresses in the texts, masked character for character
+    (entity offsets still fit); the full texts only with the personal-data right, audited."""
+    law = "Rina Kartika#12-04-1992#Jl. Kenanga No. 21 Sekupang"
+    later = "kak rina kartika mau tanya lahir 12 april 1992 bisa paspor?"
+    add_conversation(console.service.engine, messages=[
+        (law, "register", 0.31),
+        (later, "ask_requirements", 0.2, [{"entity": "person_name", "value": "rina kartika", "start": 4, "end": 16}]),
+    ])
+    reviewer = console.as_role("reviewer")
+    page = reviewer.get("/nlu").text
+    for secret in ("Rina", "rina", "Kartika", "kartika", "1992", "Kenanga", "april"):
+        assert secret not in page, secret
+    masked_law = "".join(c if c == "#" or not c.isalnum() else "•" for c in law)
+    assert f'data-text="{masked_law}"' in page  # same length: the offsets a reviewer marks still fit
+    assert "kak ••••" in page and "mau tanya lahir" in page and "bisa paspor?" in page
+    assert "Tampilkan data lengkap" not in page
+    assert reviewer.post("/nlu/buka").status_code == 403
+    admin = console.as_role("admin")
+    admin.get("/nlu")
+    full = admin.post("/nlu/buka").text
+    assert law in full and later in full
+    [entry] = console.audit.recent(action="personal_data.viewed")
+    assert (entry.actor, entry.target) == ("admin", "nlu")
+    assert "Rina" not in admin.get("/nlu").text  # the next plain view is masked again

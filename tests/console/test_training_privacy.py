@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from antrean.identity import parse_nik
-from antrean.protection.scrubbing import Placeholders, Span, mask_for_screen, scrub
+from antrean.protection.masking import mask_text
+from antrean.protection.scrubbing import Placeholders, Span, scrub
 from antrean.training.data import normalise
 from antrean.training.export import annotate, render
 
@@ -23,7 +24,7 @@ NIK = "2171031708900001"
     ("wa +62 812 3456 7890", "3456"),
 ])
 def test_screen_masking_hides_the_middle_and_keeps_the_length(text, hidden):
-    masked = mask_for_screen(text)
+    masked = mask_text(text)
     assert len(masked) == len(text) and hidden not in masked
 
 

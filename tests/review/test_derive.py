@@ -35,10 +35,10 @@ def rasa():
     return events
 
 
-def test_niks_and_phone_numbers_are_masked_inside_texts():
+def test_niks_phone_numbers_and_birth_dates_are_masked_inside_texts():
     text = "NIK 2171035708900001 / 2171 0357 0890 0001, wa 081234567890 atau +6281234567890, lahir 17-08-1990"
-    assert mask_text(text) == ("NIK 2171**********01 / 2171**********01, wa 0812****7890 atau 6281*****7890, "
-                               "lahir 17-08-1990")
+    assert mask_text(text) == ("NIK 2171**********01 / 2171 **** **** **01, wa 0812****7890 atau +6281*****7890, "
+                               "lahir ••-••-••••")
     assert mask_sender("6281234567001") == "6281*****7001" and mask_sender("rest-user-42") == "res…"
 
 
