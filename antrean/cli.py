@@ -323,6 +323,7 @@ def _privacy_context(args):
 
 def cmd_privacy_erase(args) -> str:
     from antrean.protection.erasure import ErasureRefused, erase
+    from antrean.review.stories import DEFAULT_STORIES_DIR
 
     try:
         service, subject, tracker_engine, media, actor = _privacy_context(args)
@@ -330,7 +331,7 @@ def cmd_privacy_erase(args) -> str:
         raise CliError(str(refusal)) from None
     try:
         report = erase(service.engine, subject, actor=actor, now=service.clock(), tracker_engine=tracker_engine,
-                       media=media, offices=service.offices, apply=args.yes)
+                       media=media, offices=service.offices, apply=args.yes, stories_dir=DEFAULT_STORIES_DIR)
     except ErasureRefused as refusal:
         raise CliError(str(refusal)) from None
     finally:
@@ -343,13 +344,15 @@ def cmd_privacy_export(args) -> str:
 
     from antrean.console.audit import AuditLog
     from antrean.protection.erasure import ErasureRefused, export
+    from antrean.review.stories import DEFAULT_STORIES_DIR
 
     try:
         service, subject, tracker_engine, media, actor = _privacy_context(args)
     except ErasureRefused as refusal:
         raise CliError(str(refusal)) from None
     try:
-        found = export(service.engine, subject, tracker_engine=tracker_engine, media=media)
+        found = export(service.engine, subject, tracker_engine=tracker_engine, media=media,
+                       stories_dir=DEFAULT_STORIES_DIR)
     finally:
         tracker_engine.dispose()
     # Recorded before the data leaves: no trace, no data.

@@ -432,3 +432,55 @@ def test_what_was_read_from_an_ektp_is_exported_and_goes_with_its_photo(stores, 
     old = media.save_id_photo(encode(card()), BOB, card=reading)
     media.purge_older_than(0, now=datetime.now(timezone.utc) + timedelta(days=1))
     assert media.card_reading(old) is None and not media.path(old).exists()
+
+
+def test_exported_test_stories_of_the_applicant_are_exported_and_erased(stores, tmp_path):
+    """Issue 15.9: tests/reviewed_stories/ is a store too: the stories of the applicant's
+    conversations, and an older one that still names their NIK, go; another applicant's stays."""
+    from antrean.review import stories
+    from antrean.review import tracker as tracker_store
+
+    service, tracker_url, tracker_engine, media = stores
+    _fill(service, tracker_url, tracker_engine, media)
+    stories_dir = tmp_path / "reviewed_stories"
+    with service.engine.connect() as connection:
+        conversations = {r.sender_id: r for r in connection.execute(select(review_conversations))}
+    for sender in (ALICE, BOB):
+        c = conversations[sender]
+        with tracker_engine.connect() as connection:
+            events = tracker_store.sender_events(connection, sender, c.first_event_id, c.last_event_id)
+        stories.write_story(stories_dir, c.id, f"percakapan {c.id}", events)
+    (stories_dir / "percakapan_lama.yml").write_text(f"- user: NIK saya {ALICE_NIK}\n", encoding="utf-8")
+    alice_story = f"percakapan_{conversations[ALICE].id}.yml"
+    assert ALICE_NAME not in (stories_dir / alice_story).read_text()  # exported masked
+
+    subject = Subject.from_input(ALICE)
+    found = export(service.engine, subject, tracker_engine=tracker_engine, media=media, stories_dir=stories_dir)
+    assert sorted(f["file"] for f in found["exported_stories"]) == [alice_story, "percakapan_lama.yml"]
+    dry = erase(service.engine, subject, actor="admin", now=service.clock(), tracker_engine=tracker_engine,
+                media=media, apply=False, stories_dir=stories_dir)
+    assert dry.counts["exported_stories"] == 2 and len(list(stories_dir.glob("*.yml"))) == 3
+    report = erase(service.engine, subject, actor="admin", now=service.clock(), tracker_engine=tracker_engine,
+                   media=media, stories_dir=stories_dir)
+    assert report.counts["exported_stories"] == 2
+    assert [p.name for p in stories_dir.glob("*.yml")] == [f"percakapan_{conversations[BOB].id}.yml"]
+    [entry] = AuditLog(service.engine, service.clock).recent(action="privacy.erased")
+    assert entry.detail["counts"]["exported_stories"] == 2
+    again = erase(service.engine, subject, actor="admin", now=service.clock(), tracker_engine=tracker_engine,
+                  media=media, stories_dir=stories_dir)
+    assert again.counts["exported_stories"] == 0
+
+
+def test_exported_stories_are_kept_out_of_git_until_a_maintainer_adds_one():
+    """Issue 15.9: the folder was neither ignored nor reviewed."""
+    import shutil
+    import subprocess
+
+    from antrean.review.stories import DEFAULT_STORIES_DIR
+    from antrean.runtime.db import REPO_ROOT
+
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing to ignore")
+    story = DEFAULT_STORIES_DIR / "percakapan_12345.yml"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(story)], cwd=REPO_ROOT, check=False)
+    assert ignored.returncode == 0

@@ -20,9 +20,10 @@ from antrean.booking.service import BookingService
 from antrean.console.accounts import StaffAccounts
 from antrean.console.throttle import ThrottlePolicy
 from antrean.media.photo_store import MediaStore
+from antrean.review.stories import DEFAULT_STORIES_DIR
 from antrean.review.sync import SETTLE_SECONDS
 from antrean.review.tracker import make_tracker_engine
-from antrean.runtime.settings import REPO_ROOT, Settings, secret_key
+from antrean.runtime.settings import Settings, secret_key
 
 if TYPE_CHECKING:  # antrean.model_registry imports the console's audit log: no import at start-up
     from antrean.model_registry import ModelRegistry
@@ -60,7 +61,7 @@ class ConsoleConfig:
     tracker_url: str | None = None
     review_settle_seconds: float = SETTLE_SECONDS
     review_sync_seconds: float = 10.0
-    stories_dir: Path = REPO_ROOT / "tests" / "reviewed_stories"
+    stories_dir: Path = DEFAULT_STORIES_DIR
     # The daily retention job (antrean.protection.retention) runs in the console: the one long-running process
     # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
     # `python -m antrean retention run` instead).

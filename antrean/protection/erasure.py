@@ -25,11 +25,14 @@ a NIK and booking codes add bookings made for them from another number. What era
   the masked value, and the erasure itself is recorded (masked number, counts).
 - **Rasa's tracker store** (`events` table): the sender's events are deleted.
 - **media store**: the booking's photos and every photo owned by the sender are deleted.
+- **exported stories** (tests/reviewed_stories/): the files of the sender's conversations, and any
+  other story naming their number, NIK or a booking's name, are deleted.
 
 Order and failure: the booking database is checked first (a refusal changes nothing), the
 erasure job's lease is taken (one erasure at a time, see antrean/runtime/job_leases.py) and the
 sender's WhatsApp worker lease (refused while a worker is answering them), then the
-photos, then the tracker store (a separate database), and last the booking database in ONE
+photos, then the tracker store (a separate database), the exported stories, and last the booking
+database in ONE
 transaction. Every step selects by the applicant's identifiers and is idempotent, so an erasure
 cut short anywhere is completed by running it again; the audit entry is written only with the last
 step. Messages the applicant sends *after* the erasure are new data."""
@@ -42,6 +45,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -111,7 +115,7 @@ STORES = (
     "bookings", "bookings_closed", "booking_events", "sender_quotas", "photos", "tracker_events",
     "review_conversations", "review_user_messages", "nlu_reviews_anonymised", "nlu_reviews_deleted",
     "handoff_requests", "handoff_replies", "whatsapp_inbox", "whatsapp_outbox", "whatsapp_statuses",
-    "whatsapp_reminders", "whatsapp_sender_leases", "simulator_media", "audit_log_scrubbed",
+    "whatsapp_reminders", "whatsapp_sender_leases", "simulator_media", "audit_log_scrubbed", "exported_stories",
 )
 
 
@@ -176,9 +180,11 @@ class ErasureReport:
 # --- erasure -------------------------------------------------------------------------------------
 
 def erase(engine: Engine, subject: Subject, *, actor: str, now: datetime, tracker_engine: Engine | None = None,
-          media=None, offices: dict | None = None, apply: bool = True, remote_addr: str | None = None) -> ErasureReport:
+          media=None, offices: dict | None = None, apply: bool = True, remote_addr: str | None = None,
+          stories_dir: Path | None = None) -> ErasureReport:
     """Erase (apply=True) or count what would be erased (apply=False). `now` is aware; `offices`
-    (id → Office) decides whether an active booking's day has passed (default: its day in UTC)."""
+    (id → Office) decides whether an active booking's day has passed (default: its day in UTC);
+    `stories_dir`: where the console exports test stories (None: no such folder here)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     report = ErasureReport(subject, applied=apply)
@@ -188,17 +194,21 @@ def erase(engine: Engine, subject: Subject, *, actor: str, now: datetime, tracke
     if not apply:
         report.counts["photos"] = len(photo_refs | set(_owned_refs(media, subject.sender_id)))
         report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=False)
+        report.counts["exported_stories"] = len(_exported_stories(engine, stories_dir, subject, apply=False))
         return report
     try:
         with job_leases.held(engine, JOB, LEASE_SECONDS, wait=JOB_WAIT_SECONDS) as holder:
             if not Inbox(engine).claim_sender(subject.sender_id, LEASE_HOLDER, LEASE_SECONDS):
                 raise ErasureRefused("Asisten sedang menjawab pesan pemohon ini. Coba lagi sebentar lagi (±1 menit).")
-            # 2. Photos (files), 3. the tracker store: idempotent, found again by the same identifiers.
+            # 2. Photos (files), 3. the tracker store, the exported stories: idempotent, found again
+            #    by the same identifiers.
             report.counts["photos"] = _delete_photos(media, photo_refs, subject.sender_id)
             report.counts["tracker_events"] = _tracker(tracker_engine, subject.sender_id, apply=True)
+            report.counts["exported_stories"] = len(_exported_stories(engine, stories_dir, subject, apply=True))
             job_leases.renew(engine, JOB, holder, LEASE_SECONDS)  # a large tracker store may have taken a while
             # 4. The booking database, for real, with the audit entry.
-            outside = {name: report.counts[name] for name in ("photos", "tracker_events", "whatsapp_sender_leases")}
+            outside = {name: report.counts[name]
+                       for name in ("photos", "tracker_events", "whatsapp_sender_leases", "exported_stories")}
             counted = ErasureReport(subject, applied=True)
             with engine.begin() as connection:
                 _booking_database(connection, subject, counted, actor, now, offices, remote_addr, outside=outside)
@@ -460,6 +470,33 @@ def _delete_photos(media, refs: set[str], sender_id: str) -> int:
     return sum(delete_photo(media, ref) for ref in sorted(refs)) + media.delete_owned_by(sender_id)
 
 
+def _exported_stories(engine: Engine, stories_dir: Path | None, subject: Subject, apply: bool) -> list[Path]:
+    """The test stories exported from the sender's conversations (`percakapan_<id>.yml`), and any
+    story that names their number, NIK or a booking's name (stories exported before free text was
+    masked kept them); deleted when `apply`. Runs before the read model is erased, which holds
+    the conversation ids."""
+    if stories_dir is None or not stories_dir.is_dir():
+        return []
+    with engine.connect() as connection:
+        conversation_ids = connection.execute(select(review_conversations.c.id).where(
+            review_conversations.c.sender_id == subject.sender_id)).scalars().all()
+        rows = connection.execute(_bookings_of(subject)).all()
+    names = {f"percakapan_{conversation_id}.yml" for conversation_id in conversation_ids}
+    needles = {subject.sender_id, subject.nik, *(row.nik for row in rows)} - {None, ""}
+    name_pattern = [re.compile(rf"(?<!\w){re.escape(row.full_name)}(?!\w)", re.IGNORECASE)
+                    for row in rows if row.full_name and row.full_name != ERASED_NAME]
+    found = []
+    for path in sorted(stories_dir.glob("*.yml")):
+        if path.name not in names:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if not any(n in text for n in needles) and not any(p.search(text) for p in name_pattern):
+                continue
+        found.append(path)
+        if apply:
+            path.unlink(missing_ok=True)
+    return found
+
+
 # --- right of access -----------------------------------------------------------------------------
 
 # What an export lists besides the bookings, their history, photos and conversation events: the
@@ -473,7 +510,8 @@ EXPORTED_BY_SENDER = (
 )
 
 
-def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = None, media=None) -> dict:
+def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = None, media=None,
+           stories_dir: Path | None = None) -> dict:
     """Everything stored about the applicant, as JSON-ready data (photos listed by reference, not
     embedded). The caller records the export in the audit log."""
     sender = subject.sender_id
@@ -491,6 +529,8 @@ def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = 
                              | set(_owned_refs(media, sender)))
     # What was read from an e-KTP photo and is still kept beside it (until booked, or the photo goes).
     found["photo_readings"] = _photo_readings(media, found["photos"])
+    found["exported_stories"] = [{"file": path.name, "text": path.read_text(encoding="utf-8", errors="replace")}
+                                 for path in _exported_stories(engine, stories_dir, subject, apply=False)]
     found["conversation_events"] = _exported_tracker_events(tracker_engine, sender)
     return found
 

@@ -1,19 +1,26 @@
 """A reviewed conversation as a Rasa test story (YAML) for the test suite, personal data replaced
 by fixed placeholders: the story tests the dialogue, not anyone's identity.
 
-Written under tests/reviewed_stories/, one file per conversation. `make test-stories` passes only
-tests/test_stories.yml and `rasa data validate` reads data/, so an exported story never breaks
-them; `make test-reviewed-stories` runs them."""
+Written under tests/reviewed_stories/, one file per conversation. That folder is ignored by git: a
+story enters the repository only after a maintainer has read it and added it on purpose
+(`git add -f`, see the README). `make test-stories` passes only tests/test_stories.yml and `rasa
+data validate` reads data/, so an exported story never breaks them; `make test-reviewed-stories`
+runs them. Erasing an applicant removes the stories of their conversations (antrean.protection.erasure)."""
 
 from __future__ import annotations
 
-import re
+from datetime import date
 from pathlib import Path
 
 import yaml
 
-from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, SESSION_START_ACTION
+from antrean.protection.masking import KnownValues, personal_spans
+from antrean.review.derive import PERSONAL_SLOTS, SESSION_METADATA_SLOT, SESSION_START_ACTION, utc
 from antrean.review.tracker import TrackerEvent
+from antrean.review.transcript import known_values
+from antrean.runtime.db import REPO_ROOT
+
+DEFAULT_STORIES_DIR = REPO_ROOT / "tests" / "reviewed_stories"
 
 PLACEHOLDERS = {
     "person_name": "Budi Contoh",
@@ -23,25 +30,39 @@ PLACEHOLDERS = {
     "id_photo": "photo:00000000000000000000000000000000",
     "guardian_photo": "photo:11111111111111111111111111111111",
 }
+# What replaces each kind of personal data found inside a message (antrean.protection.masking):
+# values of the same shape, so that the story's message still reads as the applicant's did.
+TEXT_PLACEHOLDERS = {
+    "name": PLACEHOLDERS["person_name"],
+    "birth_date": "17-08-1990",
+    "address": PLACEHOLDERS["address"],
+    "nik": PLACEHOLDERS["nik"],
+    "phone": "081200000000",
+}
 SKIPPED_ACTIONS = frozenset({"action_listen", SESSION_START_ACTION})
 # The session metadata is the channel's (a WhatsApp number among it), not the dialogue's.
 SKIPPED_SLOTS = frozenset({"requested_slot", "failed_validations", SESSION_METADATA_SLOT})
-_NIK = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
-_PHONE = re.compile(r"(?<![\d+])(?:\+?62|0)8\d(?:[ .-]?\d){6,11}(?!\d)")
 
 
-def placeholder_text(text: str, slots_seen: dict[str, object]) -> str:
-    """NIKs, phone numbers and the values the applicant gave as name/address/birth date replaced."""
-    text = _NIK.sub(PLACEHOLDERS["nik"], text)
-    text = _PHONE.sub("081200000000", text)
-    for slot, value in slots_seen.items():
-        if slot in PERSONAL_SLOTS and isinstance(value, str) and len(value) >= 3:
-            text = re.sub(re.escape(value), PLACEHOLDERS[slot], text, flags=re.IGNORECASE)
+def placeholder_text(text: str, known: KnownValues | None = None, entities: list[dict] = (),
+                     written: date | None = None) -> str:
+    """Every piece of personal data the console would mask (NIKs, phone numbers, names, birth dates in
+    digits or words, addresses, the conversation's own values) replaced by a placeholder."""
+    merged: list[list] = []  # [start, end, kind of the longest piece]
+    for span in sorted(personal_spans(text, known, entities, written), key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1][1]:
+            last = merged[-1]
+            if span.end > last[1]:
+                last[1] = span.end
+            continue
+        merged.append([span.start, span.end, span.kind])
+    for start, end, kind in reversed(merged):
+        text = text[:start] + TEXT_PLACEHOLDERS[kind] + text[end:]
     return text
 
 
 def story_steps(events: list[TrackerEvent]) -> list[dict]:
-    slots_seen = {e.name: e.data.get("value") for e in events if e.type_name == "slot" and e.name}
+    known = known_values(events)
     steps: list[dict] = []
     for event in events:
         data = event.data
@@ -50,10 +71,11 @@ def story_steps(events: list[TrackerEvent]) -> list[dict]:
             intent = (parse.get("intent") or {}).get("name")
             if not intent:
                 continue
-            text = (data.get("text") or "").strip()
+            text = data.get("text") or ""
             step = {"intent": intent}
-            if text and not text.startswith("/"):  # "/intent{…}" is a button press, not words
-                step = {"user": placeholder_text(text, slots_seen), **step}
+            if text.strip() and not text.strip().startswith("/"):  # "/intent{…}" is a button press, not words
+                entities = [e for e in parse.get("entities") or [] if isinstance(e, dict)]
+                step = {"user": placeholder_text(text, known, entities, utc(event.timestamp).date()).strip(), **step}
             steps.append(step)
         elif event.type_name == "action" and event.name and event.name not in SKIPPED_ACTIONS:
             steps.append({"action": event.name})

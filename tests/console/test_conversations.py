@@ -393,3 +393,25 @@ def test_free_text_hides_name_birth_date_and_address_from_reviewers_and_the_full
     full = admin.post("/percakapan/1/buka").text
     assert LAW_TEXT in full and "Nama: Siti Rahayu" in full and "nama saya siti, bener kak" in full
     assert [e.target for e in console.audit.recent(action="personal_data.viewed")] == ["percakapan:1"]
+
+
+def test_an_exported_story_keeps_no_birth_date_in_words_nor_typed_address(console, writer):
+    """Issue 15.9: only exact stored values were replaced; "lahir 5 maret 1985" and an address typed
+    differently from the stored one survived into tests/reviewed_stories/."""
+    writer.save("6281234567031", session_start(),
+                user("mau daftar, saya lahir 5 maret 1985", "register", 0.8, metadata={"office_id": "batam"}),
+                action("registration_form"), loop("registration_form"), slot("birth_date", "1985-03-05"), listen())
+    writer.save("6281234567031",
+                user("alamat: jl kenanga blok c no 21 rt 3 rw 5 sekupang", "inform", 0.7),
+                slot("address", "Jl. Kenanga Blok C No. 21, RT 03/RW 05, Sekupang"), listen())
+    writer.save("6281234567031", user("kalau di jln. kenanga blok c no. 21 tiban bisa kak?", "inform", 0.6), listen())
+    client = console.as_role("reviewer")
+    client.get("/percakapan")
+    client.get("/percakapan/1")
+    client.post("/percakapan/1/ditinjau")
+    client.post("/percakapan/1/ekspor")
+    text = (console.app.ctx.config.stories_dir / "percakapan_1.yml").read_text()
+    for secret in ("maret", "1985", "kenanga", "Kenanga", "sekupang", "Sekupang", "blok c"):
+        assert secret not in text, secret
+    assert "saya lahir 17-08-1990" in text and "alamat: Jl. Contoh No. 1, Batam" in text
+    assert "mau daftar" in text and "bisa kak?" in text

@@ -34,6 +34,7 @@ STORE_LABELS = {
     "whatsapp_sender_leases": "Penguncian pengirim",
     "simulator_media": "Unggahan simulator",
     "audit_log_scrubbed": "Catatan audit yang disamarkan",
+    "exported_stories": "Cerita uji yang diekspor (tests/reviewed_stories)",
 }
 
 
@@ -56,7 +57,8 @@ async def _run(request: Request, apply: bool):
     service = request.app.ctx.service
     return await blocking(erase, service.engine, subject, actor=request.ctx.user.username, now=service.clock(),
                           tracker_engine=request.app.ctx.review.tracker_engine, media=request.app.ctx.media(),
-                          offices=service.offices, apply=apply, remote_addr=remote_addr(request))
+                          offices=service.offices, apply=apply, remote_addr=remote_addr(request),
+                          stories_dir=request.app.ctx.config.stories_dir)
 
 
 @bp.get("", name="index")
