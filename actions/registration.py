@@ -17,7 +17,7 @@ from antrean.booking import replies
 from antrean.booking.capacity import session_starting
 from antrean.booking.day_choice import parse_day_choice
 from antrean.booking.model import ApplicationType, BookingRefused, RefusalReason
-from antrean.booking.offices import office_from_metadata
+from antrean.booking.offices import PRACTICE_METADATA_KEY, is_practice, office_from_metadata, practice_id
 from antrean.booking.service import BookingRequest
 from antrean.identity import (
     IdentityError,
@@ -55,6 +55,12 @@ def registration_open_for(tracker: Tracker) -> bool:
     """Whether the conversation's office (chosen, or known from the channel) takes registrations
     now; with no office known yet, whether any does."""
     return wiring.booking().registration_open(tracker.get_slot("office") or office_written_to(tracker))
+
+
+def in_practice(tracker: Tracker) -> bool:
+    """A conversation of the console's simulator: whatever office it names, it books for practice."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return metadata.get(PRACTICE_METADATA_KEY) is True or is_practice(tracker.get_slot("office"))
 
 
 def answers_another_question(tracker: Tracker, slot: str, value: Any) -> bool:
@@ -158,7 +164,10 @@ class ValidateRegistrationForm(CountingFormValidationAction):
     # --- validation -------------------------------------------------------------------------------
 
     def validate_office(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        office = wiring.office(str(value).strip().lower().replace(" ", "_") if value else None)
+        office_id = str(value).strip().lower().replace(" ", "_") if value else None
+        if office_id and in_practice(tracker):
+            office_id = practice_id(office_id)
+        office = wiring.office(office_id)
         if office is None:
             return self.reject(dispatcher, tracker, "office",
                                message="Maaf, kantor tersebut belum melayani antrean lewat WhatsApp ini.")

@@ -36,7 +36,11 @@ def use(booking_service: BookingService | None = None, media_store: MediaStore |
 
 
 def office(office_id: str | None) -> Office | None:
-    return booking().offices.get(office_id) if office_id else None
+    """A real office or a practice twin (antrean.booking.practice), by id."""
+    if not office_id:
+        return None
+    service = booking()
+    return service.offices.get(office_id) or service.practice_offices.get(office_id)
 
 
 def default_office() -> Office:

@@ -226,14 +226,39 @@ def office_for_phone_number_id(offices: dict[str, Office], phone_number_id: str)
     return next((o for o in offices.values() if phone_number_id in o.whatsapp_phone_number_ids), None)
 
 
+# Every office has a practice twin (antrean.booking.practice) whose id is the office's behind this
+# prefix: a real id never contains "-" (see parse_offices), so the two can never be confused.
+PRACTICE_PREFIX = "latihan-"
+PRACTICE_METADATA_KEY = "practice"  # set by a channel on messages of practice conversations (the simulator)
+
+
+def practice_id(office_id: str) -> str:
+    return office_id if is_practice(office_id) else PRACTICE_PREFIX + office_id
+
+
+def is_practice(office_id: str | None) -> bool:
+    return bool(office_id) and office_id.startswith(PRACTICE_PREFIX)
+
+
+def real_office_id(office_id: str) -> str:
+    """The office a practice office is the twin of (a real id is returned as it is)."""
+    return office_id.removeprefix(PRACTICE_PREFIX)
+
+
 def office_from_metadata(metadata: object, offices: dict[str, Office]) -> str | None:
     """The id of the office a message was written to, from its channel metadata: the REST channel
-    passes `office_id`, WhatsApp the office's `phone_number_id`. None when neither names one."""
+    passes `office_id`, WhatsApp the office's `phone_number_id`; in a practice conversation, that
+    office's practice twin. None when neither names one. `offices`: the real offices (an explicit
+    practice id is accepted for a real office's twin)."""
     if not isinstance(metadata, dict):
         return None
-    if isinstance(metadata.get("office_id"), str) and metadata["office_id"] in offices:
-        return metadata["office_id"]
-    if isinstance(metadata.get("phone_number_id"), str):
+    office_id = None
+    given = metadata.get("office_id")
+    if isinstance(given, str) and real_office_id(given) in offices:
+        office_id = given
+    elif isinstance(metadata.get("phone_number_id"), str):
         office = office_for_phone_number_id(offices, metadata["phone_number_id"])
-        return office.id if office else None
-    return None
+        office_id = office.id if office else None
+    if office_id and metadata.get(PRACTICE_METADATA_KEY) is True:
+        return practice_id(office_id)
+    return office_id

@@ -26,7 +26,9 @@ from sqlalchemy import (
 
 from antrean.runtime.tables import metadata
 
-ACTIVE_SQL = text("status IN ('booked', 'checked_in')")
+# Active bookings, but not those of practice offices (antrean.booking.practice): they are left out of
+# the one-active-booking-per-NIK rule, so practising with a NIK never blocks its owner's registration.
+ACTIVE_REAL_SQL = text("status IN ('booked', 'checked_in') AND office_id NOT LIKE 'latihan-%'")
 
 bookings = Table(
     "bookings",
@@ -60,8 +62,8 @@ bookings = Table(
         "uq_bookings_active_nik",
         "nik",
         unique=True,
-        postgresql_where=ACTIVE_SQL,
-        sqlite_where=ACTIVE_SQL,
+        postgresql_where=ACTIVE_REAL_SQL,
+        sqlite_where=ACTIVE_REAL_SQL,
     ),
 )
 

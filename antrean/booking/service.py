@@ -29,7 +29,8 @@ from antrean.booking.model import (
     RefusalReason,
     ensure_transition,
 )
-from antrean.booking.offices import Office
+from antrean.booking.offices import Office, is_practice
+from antrean.booking.practice import PracticeCalendar, practice_office
 from antrean.identity import (
     IdentityError,
     check_nik_against,
@@ -93,19 +94,29 @@ class DayAvailability:
 class BookingService:
     def __init__(self, engine: Engine, offices: dict[str, Office], clock: Clock, codes: BookingCodes):
         self.engine = engine
-        self.offices = offices
+        self.offices = offices  # the real offices; every list and count of the console is about these
+        # Their practice twins (antrean.booking.practice): same rules, own seats, never in real lists.
+        self.practice_offices = {p.id: p for p in map(practice_office, offices.values())}
         self.clock = clock
         self.codes = codes
-        self._calendars = {office_id: OfficeCalendar(office) for office_id, office in offices.items()}
+        self._calendars: dict[str, OfficeCalendar] = {
+            **{office_id: OfficeCalendar(office) for office_id, office in offices.items()},
+            **{office_id: PracticeCalendar(office) for office_id, office in self.practice_offices.items()},
+        }
         self._sessions: dict[tuple[str, date], list[Session]] = {}
 
     # --- reading ---------------------------------------------------------------------------------
 
+    @property
+    def all_offices(self) -> dict[str, Office]:
+        """Real and practice offices, for code that follows an office id wherever it came from."""
+        return {**self.offices, **self.practice_offices}
+
     def office(self, office_id: str) -> Office:
-        try:
-            return self.offices[office_id]
-        except KeyError:
-            raise BookingRefused(RefusalReason.UNKNOWN_OFFICE, f"no office {office_id!r}") from None
+        found = self.offices.get(office_id) or self.practice_offices.get(office_id)
+        if found is None:
+            raise BookingRefused(RefusalReason.UNKNOWN_OFFICE, f"no office {office_id!r}")
+        return found
 
     def calendar(self, office_id: str) -> OfficeCalendar:
         self.office(office_id)
@@ -252,7 +263,8 @@ class BookingService:
         request = draft.request
         if request.request_key and (earlier := store.by_request_key(connection, request.request_key)):
             return earlier
-        existing = store.active_by_nik(connection, draft.applicant.nik)
+        # Practice bookings hold no NIK (antrean.booking.practice): neither side blocks the other.
+        existing = None if is_practice(draft.office.id) else store.active_by_nik(connection, draft.applicant.nik)
         if existing is not None:
             if (existing.whatsapp_number, existing.office_id, existing.day) == (
                     draft.whatsapp_number, draft.office.id, request.day):
@@ -360,7 +372,8 @@ class BookingService:
             booking = self._locked(connection, code)
             office = self.office(booking.office_id)
             today = self._calendars[office.id].today(now)
-            if booking.status is BookingStatus.BOOKED and booking.day != today:
+            # Practice bookings are let in on any day: a training session is not bound to the calendar.
+            if booking.status is BookingStatus.BOOKED and booking.day != today and not is_practice(office.id):
                 raise BookingRefused(RefusalReason.WRONG_DAY, f"booking is for {booking.day}",
                                      {"day": booking.day, "today": today})
             ensure_transition(booking, BookingStatus.CHECKED_IN)
@@ -390,6 +403,11 @@ class BookingService:
         if local <= datetime.combine(booking.day, session.start, tzinfo=office.zone):
             return "on_time"
         return "late"
+
+    def purge_practice(self, made_before: datetime) -> int:
+        """Deletes the practice bookings made before `made_before`, freeing their practice seats and
+        the simulator numbers' quota; returns how many went. Idempotent."""
+        return self._transaction(lambda connection: store.purge_practice(connection, made_before))
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timezone
 
-from sqlalchemy import Date, Time, bindparam, select, text, update
+from sqlalchemy import Date, Time, and_, bindparam, delete, exists, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from antrean.booking.model import ACTIVE_STATUSES, Applicant, ApplicationType, Booking, BookingStatus
-from antrean.booking.schema import booking_events, bookings, sender_quotas, session_seats
+from antrean.booking.offices import PRACTICE_PREFIX
+from antrean.booking.schema import booking_events, bookings, queue_days, sender_quotas, session_seats
 
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -252,8 +253,14 @@ def by_request_key(connection: Connection, request_key: str) -> Booking | None:
     return find_one(connection, bookings.c.request_key == request_key)
 
 
+def _practice(office_id_column):
+    return office_id_column.like(PRACTICE_PREFIX + "%")
+
+
 def active_by_nik(connection: Connection, nik: str) -> Booking | None:
-    return find_one(connection, bookings.c.nik == nik, bookings.c.status.in_(_ACTIVE))
+    """The NIK's active real booking (practice bookings hold no NIK, see antrean.booking.practice)."""
+    return find_one(connection, bookings.c.nik == nik, bookings.c.status.in_(_ACTIVE),
+                    ~_practice(bookings.c.office_id))
 
 
 def list_bookings(connection: Connection, *conditions, order_by=None) -> list[Booking]:
@@ -279,3 +286,25 @@ def events_of(connection: Connection, booking_id: int) -> list[dict]:
         select(booking_events).where(booking_events.c.booking_id == booking_id).order_by(booking_events.c.id)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def purge_practice(connection: Connection, made_before: datetime) -> int:
+    """Practice bookings made before `made_before` go, with their events (counter calls and reminders
+    follow by ON DELETE CASCADE); active ones give back their practice seat and the number's quota
+    first. A practice day without bookings left loses its seat and queue counters: the next
+    practice that day starts at queue number 1."""
+    rows = connection.execute(select(bookings.c.id, bookings.c.office_id, bookings.c.day, bookings.c.session_start,
+                                     bookings.c.whatsapp_number, bookings.c.status).where(
+        _practice(bookings.c.office_id), bookings.c.created_at < to_db_time(made_before))).all()
+    for row in rows:
+        if row.status in _ACTIVE:
+            release_seat(connection, row.office_id, row.day, row.session_start)
+            release_sender_slot(connection, row.whatsapp_number)
+    ids = [row.id for row in rows]
+    if ids:
+        connection.execute(delete(booking_events).where(booking_events.c.booking_id.in_(ids)))
+        connection.execute(delete(bookings).where(bookings.c.id.in_(ids)))
+    for counters in (session_seats, queue_days):
+        left = exists().where(bookings.c.office_id == counters.c.office_id, bookings.c.day == counters.c.day)
+        connection.execute(delete(counters).where(and_(_practice(counters.c.office_id), ~left)))
+    return len(ids)

@@ -12,8 +12,10 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sanic import Sanic
 
+from antrean.booking.offices import is_practice, practice_id, real_office_id
 from antrean.console.audit import AuditLog
 from antrean.console.config import ConsoleConfig
+from antrean.console.practice import PracticeCleanup
 from antrean.console.present import register_filters
 from antrean.console.queue import CounterQueue
 from antrean.console.review import ReviewSource
@@ -65,7 +67,10 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         undefined=StrictUndefined,  # a misspelt variable fails the tests instead of showing blank
     )
     register_filters(templates)
-    templates.globals["offices"] = service.offices
+    templates.globals["offices"] = service.offices  # real offices: pickers, lists
+    templates.globals["all_offices"] = service.all_offices  # also practice twins: naming any office id
+    templates.globals.update(is_practice=is_practice, practice_id=practice_id, real_office_id=real_office_id,
+                             practice_hours=config.practice_hours)
     app.ctx.templates = templates
 
     # Before any route is added: every <…:int> of the console's routes goes through database_id.
@@ -84,6 +89,11 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         daily = _daily_retention(app)
         app.register_listener(daily.start, "after_server_start")
         app.register_listener(daily.stop, "before_server_stop")
+
+    if config.practice_check_seconds > 0:
+        cleanup = PracticeCleanup(service, config.practice_hours, config.practice_check_seconds)
+        app.register_listener(cleanup.start, "after_server_start")
+        app.register_listener(cleanup.stop, "before_server_stop")
 
     @app.exception(OfficeNotAllowed)
     async def _other_office(request, _error):

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from antrean.booking.offices import real_office_id
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.console.permissions import ROLES, Permission, permissions_of
 from antrean.console.schema import staff_sessions, staff_users
@@ -66,7 +67,8 @@ class StaffUser:
         return self.active and (self.permissions & permission) == permission
 
     def may_see_office(self, office_id: str) -> bool:
-        return self.office_id is None or self.office_id == office_id
+        # An office's practice twin (antrean.booking.practice) belongs to the office's staff too.
+        return self.office_id is None or self.office_id == real_office_id(office_id)
 
 
 class AnonymousStaff:

@@ -73,6 +73,10 @@ class ConsoleConfig:
     training_inputs: TrainingInputs | None = None
     test_set_dir: Path | None = None
     story_files: list[Path] | None = None
+    # Practice bookings (antrean.booking.practice) are deleted this many hours after they were made
+    # (ANTREAN_PRACTICE_HOURS); the console checks every `practice_check_seconds`.
+    practice_hours: float = 12.0
+    practice_check_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ConsoleConfig:
@@ -80,7 +84,8 @@ class ConsoleConfig:
         settings = Settings.from_env(environ)  # a wrong value stops the console before it starts
         return cls(environ=environ, session_idle=timedelta(minutes=settings.console.session_minutes),
                    secure_cookies=True if settings.console.secure_cookies else None,
-                   trusted_proxies=settings.console.trusted_proxies, retention_daily=settings.retention.daily)
+                   trusted_proxies=settings.console.trusted_proxies, retention_daily=settings.retention.daily,
+                   practice_hours=settings.console.practice_hours)
 
     @property
     def settings(self) -> Settings:
@@ -144,3 +149,4 @@ class TestingConfig(ConsoleConfig):
     review_settle_seconds: float = 0.0  # tests write events and look at them at once
     review_sync_seconds: float = 0.0  # no background timer: each test decides when to sync
     retention_daily: bool = False  # tests call antrean.protection.retention themselves
+    practice_check_seconds: float = 0.0  # no practice clean-up timer: tests call it themselves

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from antrean.booking.offices import Office, office_from_metadata
+from antrean.booking.offices import Office, office_from_metadata, real_office_id
 from antrean.media.ticket import code_in_reference
 from antrean.protection.masking import mask_sender, mask_text
 from antrean.review.tracker import TrackerEvent
@@ -218,7 +218,7 @@ def on_slot(reading: Reading, event: TrackerEvent) -> None:
         return
     reading.slots[event.name] = value
     reading.refused |= event.name == "registration_blocked" and value is True
-    if event.name == "office" and isinstance(value, str) and value in reading.offices:
+    if event.name == "office" and isinstance(value, str) and real_office_id(value) in reading.offices:
         reading.conversation.office_id = value
     if value is not None and event.name != "requested_slot":
         shown = "" if event.name in PERSONAL_SLOTS else _facet_value(value)

@@ -87,6 +87,13 @@ def _positive_number(raw: str) -> float:
     return value
 
 
+def _hours_up_to_a_week(raw: str) -> float:
+    value = _positive_number(raw)
+    if value > 24 * 7:
+        raise _Expected("a number of hours greater than 0, at most 168 (a week)")
+    return value
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -323,6 +330,8 @@ class ConsoleSettings(_Area):
                                   "log) believed", _networks, shown="unset: none")
     rasa_url: str = _var("ANTREAN_RASA_URL", "http://127.0.0.1:5005", "the Rasa server the simulator checks "
                          "before it writes to the WhatsApp inbox (`make run` sets it)", _http_url)
+    practice_hours: float = _var("ANTREAN_PRACTICE_HOURS", 12.0, "practice bookings (simulator, training mode) "
+                                 "are deleted this many hours after they were made", _hours_up_to_a_week, shown="12")
 
     @property
     def tls(self) -> bool:

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
+from antrean.booking.offices import PRACTICE_METADATA_KEY
 from antrean.media.contract import ingest_photo_in_turn, not_kept_metadata, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
@@ -39,7 +40,7 @@ from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import Inbox, StoredMessage
 from antrean.whatsapp.outbound import Deliverer, WhatsAppOutput, offered_choices
 from antrean.whatsapp.payloads import BUTTON_TITLE_KEY, NotAPhoto, PhotoInput, TextInput, Unsupported, interpret
-from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX
+from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, is_simulator_number
 
 logger = logging.getLogger(__name__)
 
@@ -277,12 +278,17 @@ class Worker:
             return outcomes.NOT_A_PHOTO
         metadata = {"phone_number_id": message.phone_number_id, "wa_id": message.wa_id,
                     "wa_message_id": message.wa_message_id}
+        # The console's simulator trains staff: it books at the office's practice twin, never a real
+        # seat, and a practice office takes registrations (and their photos) at any hour.
+        practice = is_simulator_number(message.wa_id)
+        if practice:
+            metadata[PRACTICE_METADATA_KEY] = True
         if isinstance(what, TextInput):
             text = (await self.button_answer(message.wa_id, what) if what.from_button
                     else await self.menu_answer(message.wa_id, what.text))
             if what.from_button and what.title:  # staff reading the transcript want what was tapped
                 metadata[BUTTON_TITLE_KEY] = what.title[:256]
-        elif not await asyncio.to_thread(self.registration_open, message.phone_number_id):
+        elif not practice and not await asyncio.to_thread(self.registration_open, message.phone_number_id):
             # No registration can use an ID photo now: not downloaded, checked or kept.
             metadata.update(not_kept_metadata())
             text = photo_message_text(what.caption)

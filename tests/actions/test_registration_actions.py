@@ -223,3 +223,30 @@ def test_a_photo_kept_by_a_channel_as_the_window_closed_is_deleted_and_the_regis
     assert "tidak kami simpan" in dispatcher.messages[0]["text"]
     assert "Rabu, 2 Desember 2026" in dispatcher.messages[1]["text"]
     assert not store.path(metadata["antrean_media"]["ref"]).exists()
+
+
+def test_a_simulator_conversation_registers_at_the_practice_twin_at_any_hour(wired, dispatcher, clock):
+    """Issue 15.5 / 16 §3: the simulator's registrations never take a real seat, and are not closed
+    outside 07:30–10:00."""
+    service, _ = wired
+    clock.moment = wib(2026, 12, 1, 15, 0)  # registration closed at the real office
+    simulator = {"phone_number_id": service.offices["batam"].whatsapp_phone_number_ids[0], "wa_id": "6280000001001",
+                 "practice": True}
+    tracker = make_tracker(metadata=simulator, sender="6280000001001", active_loop="registration_form")
+    events = asyncio.run(ValidateRegistrationForm().get_extraction_events(dispatcher, tracker, FORM_DOMAIN))
+    assert slot_values(events)["office"] == "latihan-batam"
+    typed = make_tracker(slots={"office": "batam"}, metadata=simulator, sender="6280000001001", text="batam",
+                         active_loop="registration_form",
+                         events=[{"event": "user", "text": "batam", "parse_data": {}},
+                                 {"event": "slot", "name": "office", "value": "batam"}])
+    values = slot_values(validate(typed, dispatcher))
+    assert values["office"] == "latihan-batam" and not values.get("registration_blocked")
+    ActionAskVisitDate().run(dispatcher, make_tracker(slots={"office": "latihan-batam"}, metadata=simulator), {})
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ['/inform{"visit_date":"2026-12-01"}']
+    before = service.availability("batam")
+    ActionSubmitRegistration().run(dispatcher, make_tracker(
+        slots=complete_slots(office="latihan-batam", visit_date="2026-12-01"), metadata=simulator,
+        sender="6280000001001"), {})
+    [booking] = service.get_by_whatsapp_number("6280000001001")
+    assert (booking.office_id, booking.day) == ("latihan-batam", date(2026, 12, 1))
+    assert service.availability("batam") == before

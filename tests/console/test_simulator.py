@@ -78,6 +78,8 @@ def test_a_greeting_goes_through_the_whatsapp_pipeline_and_the_reply_shows_with_
     [message] = assistant.seen
     assert message.input_channel == "whatsapp" and is_simulator_number(message.sender_id)
     assert message.metadata["phone_number_id"] == "106540352242922"  # Batam's number: the office is known
+    assert message.metadata["practice"] is True  # …and its registrations go to Batam's practice twin
+    assert 'id="mode-latihan"' in page.text and "tidak memakai kursi atau kuota sungguhan" in page.text
     with console.service.engine.connect() as connection:
         statuses = connection.execute(select(whatsapp_outbox.c.status)).scalars().all()
     assert statuses == ["sandbox"]

@@ -46,7 +46,7 @@ async def search(request: Request):
 
 async def _day_page(request: Request, query: str):
     service = request.app.ctx.service
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     day = chosen_day(request, office)
     availability = (await blocking(service.availability, office.id, [day]))[0]
     if query:

@@ -8,7 +8,7 @@ from datetime import date
 from sanic import Request
 from sanic.exceptions import NotFound
 
-from antrean.booking.offices import Office
+from antrean.booking.offices import Office, real_office_id
 from antrean.console.web import home_office
 
 # The days a page can be about: far beyond any booking, and far enough from date.min/max that a
@@ -48,18 +48,20 @@ def whole_number(text: str | None) -> int | None:
     return int(text) if _WHOLE.fullmatch(text) else None
 
 
-def chosen_office(request: Request) -> Office:
+def chosen_office(request: Request, practice: bool = False) -> Office:
     """`?kantor=` (or the form's `kantor`), limited to the staff member's own office if they have
-    one; otherwise the first office in offices.yml."""
+    one; otherwise the first office in offices.yml. With `practice`, the page also serves the
+    offices' practice twins (`?kantor=latihan-batam`, antrean.booking.practice); other pages
+    (the dashboard, …) are about real offices only."""
     service = request.app.ctx.service
     user = request.ctx.user
     wanted = request.args.get("kantor") or (request.form.get("kantor") if request.form else None)
     if user.office_id:
-        if wanted and wanted != user.office_id:
+        if wanted and real_office_id(wanted) != user.office_id:
             raise OfficeNotAllowed(wanted)
-        wanted = user.office_id
+        wanted = wanted or user.office_id
     wanted = wanted or next(iter(service.offices))
-    office = service.offices.get(wanted)
+    office = service.offices.get(wanted) or (service.practice_offices.get(wanted) if practice else None)
     if office is None:
         raise NotFound("Kantor tidak dikenal.")
     return office
@@ -68,7 +70,7 @@ def chosen_office(request: Request) -> Office:
 def office_for_times(request: Request, office_id: str | None) -> Office:
     """The office whose local time a record is shown in: its own office, else the staff member's,
     else the first one (times are never shown in UTC)."""
-    return request.app.ctx.service.offices.get(office_id or "") or home_office(request, request.ctx.user)
+    return request.app.ctx.service.all_offices.get(office_id or "") or home_office(request, request.ctx.user)
 
 
 def office_today(request: Request, office: Office) -> date:

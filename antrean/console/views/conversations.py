@@ -94,7 +94,7 @@ async def _transcript_page(request: Request, conversation_id: int, revealed: boo
                        remote_addr=remote_addr(request), fields=["message_text", "nik", "slots"])
     items = await _transcript(request, conversation, revealed)
     await pop_flash(request)
-    office = request.app.ctx.service.offices.get(conversation.office_id or "")
+    office = request.app.ctx.service.all_offices.get(conversation.office_id or "")
     return render(request, "conversations/detail.html", conversation=conversation, items=items or [],
                   revealed=revealed, tracker_unreachable=items is None, office=office,
                   zone=_zone(request, conversation.office_id), outcome_labels=OUTCOME_LABELS,

@@ -22,7 +22,7 @@ def _counter_label(request: Request, office) -> str:
 @permission_required(Permission.SERVE)
 async def index(request: Request):
     queue = request.app.ctx.queue
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     day = office_today(request, office)
     await pop_flash(request)
     return render(request, "counter.html", office=office, day=day, counter=_counter_label(request, office),
@@ -34,7 +34,7 @@ async def index(request: Request):
 @bp.post("/panggil", name="call_next")
 @permission_required(Permission.SERVE)
 async def call_next(request: Request):
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     counter = _counter_label(request, office)
     back = f"/loket?kantor={office.id}&loket={counter}"
     user = request.ctx.user.username
@@ -50,7 +50,7 @@ async def call_next(request: Request):
 
 async def _close(request: Request, code: str, outcome: str):
     service = request.app.ctx.service
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     back = f"/loket?kantor={office.id}&loket={_counter_label(request, office)}"
     booking = await blocking(service.get_by_code, code)
     if booking is None or booking.office_id != office.id:

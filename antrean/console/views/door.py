@@ -8,6 +8,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 
 from antrean.booking.model import Booking, BookingRefused, BookingStatus, RefusalReason
+from antrean.booking.offices import is_practice
 from antrean.booking.replies import clock_time, day_name
 from antrean.console.permissions import Permission
 from antrean.console.present import PUNCTUALITY, masked_nik
@@ -26,7 +27,7 @@ FINISHED = {
 @bp.get("", name="index")
 @permission_required(Permission.CHECK_IN)
 async def index(request: Request):
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     await pop_flash(request)
     return render(request, "door.html", office=office, today=office_today(request, office))
 
@@ -35,7 +36,7 @@ async def index(request: Request):
 @permission_required(Permission.CHECK_IN)
 async def check_in(request: Request):
     service = request.app.ctx.service
-    office = chosen_office(request)
+    office = chosen_office(request, practice=True)
     back = f"/pintu?kantor={office.id}"
     typed = (request.form.get("kode") or "").strip()[:40]
     code = service.codes.normalise(typed)
@@ -54,7 +55,12 @@ async def check_in(request: Request):
     if booking is None:
         return await refuse("Kode ini tidak terdaftar. Minta pemohon menunjukkan pesan WhatsApp aslinya.")
     if booking.office_id != office.id:
-        other = service.offices.get(booking.office_id)
+        if is_practice(booking.office_id) and not is_practice(office.id):
+            return await refuse("Ini kode latihan dari simulator: check-in di Pintu masuk mode latihan.")
+        if is_practice(office.id) and not is_practice(booking.office_id):
+            return await refuse("Ini kode booking sungguhan: mode latihan tidak mengubahnya. "
+                                "Check-in di Pintu masuk biasa.")
+        other = service.all_offices.get(booking.office_id)
         return await refuse(f"Booking ini untuk {other.name if other else booking.office_id}, bukan kantor ini.")
     if booking.status in FINISHED:
         return await refuse(FINISHED[booking.status], booking)

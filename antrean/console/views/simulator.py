@@ -1,9 +1,11 @@
 """The simulator: a staff member chats with the assistant as an applicant would, in the browser,
-before an office goes live. Messages take the WhatsApp channel's own path — a Meta-shaped webhook
-body, parsed and stored in the durable inbox, fed to Rasa by the channel's worker — from a
-simulator number (antrean.whatsapp.simulated), whose replies are only recorded in the outbox, never
-sent; the page shows them, buttons and QR ticket included. Photos are kept in simulator_media,
-where the worker fetches them as it would from Meta."""
+before an office goes live and to train staff. Messages take the WhatsApp channel's own path — a
+Meta-shaped webhook body, parsed and stored in the durable inbox, fed to Rasa by the channel's
+worker — from a simulator number (antrean.whatsapp.simulated), whose replies are only recorded in
+the outbox, never sent; the page shows them, buttons and QR ticket included. Photos are kept in
+simulator_media, where the worker fetches them as it would from Meta. Registrations made here are
+practice bookings at the office's practice twin (antrean.booking.practice): open at any hour, for
+today, never a real seat; the door and the counter take them in their own training mode."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sanic.exceptions import NotFound
 from sanic.response import raw
 from sqlalchemy import func, select
 
+from antrean.booking.offices import practice_id
 from antrean.console.permissions import Permission
 from antrean.console.views.common import chosen_office, whole_number
 from antrean.console.web import blocking, permission_required, pop_flash, redirect_with, render
@@ -87,7 +90,9 @@ async def page_context(request: Request) -> dict:
     wa_id = simulator_number(request.ctx.user.id, number)
     items, waiting = await blocking(simulator_log, request.app.ctx.service.engine, wa_id)
     return {"office": office, "sesi": number, "wa_id": wa_id, "items": items, "waiting": waiting,
-            "simulator_offices": simulator_offices(request), "without_number": offices_without_number(request)}
+            "simulator_offices": simulator_offices(request), "without_number": offices_without_number(request),
+            # Where the simulator's registrations go (the WhatsApp channel marks them as practice).
+            "practice": request.app.ctx.service.practice_offices[practice_id(office.id)]}
 
 
 @bp.get("", name="index")
