@@ -404,9 +404,10 @@ class BookingService:
             return "on_time"
         return "late"
 
-    def purge_practice(self, made_before: datetime) -> int:
+    def purge_practice(self, made_before: datetime) -> list[str | None]:
         """Deletes the practice bookings made before `made_before`, freeing their practice seats and
-        the simulator numbers' quota; returns how many went. Idempotent."""
+        the simulator numbers' quota; returns their photo references, one per booking deleted (None
+        where it had none), for the caller to remove from the media store. Idempotent."""
         return self._transaction(lambda connection: store.purge_practice(connection, made_before))
 
     # --- internals -------------------------------------------------------------------------------

@@ -288,13 +288,14 @@ def events_of(connection: Connection, booking_id: int) -> list[dict]:
     return [dict(row._mapping) for row in rows]
 
 
-def purge_practice(connection: Connection, made_before: datetime) -> int:
+def purge_practice(connection: Connection, made_before: datetime) -> list[str | None]:
     """Practice bookings made before `made_before` go, with their events (counter calls and reminders
     follow by ON DELETE CASCADE); active ones give back their practice seat and the number's quota
     first. A practice day without bookings left loses its seat and queue counters: the next
-    practice that day starts at queue number 1."""
+    practice that day starts at queue number 1. Returns the deleted bookings' photo references
+    (None where there was no photo): the files are the caller's to remove."""
     rows = connection.execute(select(bookings.c.id, bookings.c.office_id, bookings.c.day, bookings.c.session_start,
-                                     bookings.c.whatsapp_number, bookings.c.status).where(
+                                     bookings.c.whatsapp_number, bookings.c.status, bookings.c.photo_ref).where(
         _practice(bookings.c.office_id), bookings.c.created_at < to_db_time(made_before))).all()
     for row in rows:
         if row.status in _ACTIVE:
@@ -307,4 +308,4 @@ def purge_practice(connection: Connection, made_before: datetime) -> int:
     for counters in (session_seats, queue_days):
         left = exists().where(bookings.c.office_id == counters.c.office_id, bookings.c.day == counters.c.day)
         connection.execute(delete(counters).where(and_(_practice(counters.c.office_id), ~left)))
-    return len(ids)
+    return [row.photo_ref for row in rows]

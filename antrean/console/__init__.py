@@ -91,7 +91,7 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
         app.register_listener(daily.stop, "before_server_stop")
 
     if config.practice_check_seconds > 0:
-        cleanup = PracticeCleanup(service, config.practice_hours, config.practice_check_seconds)
+        cleanup = PracticeCleanup(service, app.ctx.media, config.practice_hours, config.practice_check_seconds)
         app.register_listener(cleanup.start, "after_server_start")
         app.register_listener(cleanup.stop, "before_server_stop")
 

@@ -108,24 +108,24 @@ def test_practice_stays_out_of_real_lists_and_counts(service, offices):
 
 
 def test_practice_bookings_are_deleted_after_their_hours_with_their_seats_and_quota(service, clock):
-    old = service.book(practice_request(serial=1, number=1))
+    old = service.book(practice_request(serial=1, number=1, photo_ref="photo:" + "a" * 32))
     service.check_in(old.code, "satpam")
     real = service.book(make_request(serial=3, day=WED))
     clock.moment += timedelta(hours=5)
     fresh = service.book(practice_request(serial=2, number=2))
-    assert service.purge_practice(clock.moment - timedelta(hours=4)) == 1
+    assert service.purge_practice(clock.moment - timedelta(hours=4)) == ["photo:" + "a" * 32]
     assert service.get_by_code(old.code) is None and service.get_by_code(fresh.code) is not None
     assert service.get_by_code(real.code) is not None
     assert service.availability(PRACTICE)[0].sessions[0].booked == 1  # only the fresh one's seat
     with service.engine.connect() as connection:
         quotas = dict(connection.execute(select(sender_quotas.c.whatsapp_number, sender_quotas.c.active)).all())
     assert quotas[simulator(1)] == 0 and quotas[simulator(2)] == 1
-    assert service.purge_practice(clock.moment + timedelta(minutes=1)) == 1
+    assert service.purge_practice(clock.moment + timedelta(minutes=1)) == [None]
     with service.engine.connect() as connection:
         left = {table.name: connection.execute(select(func.count()).select_from(table).where(
             table.c.office_id == PRACTICE)).scalar_one() for table in (bookings, session_seats, queue_days)}
     assert left == {"bookings": 0, "session_seats": 0, "queue_days": 0}
-    assert service.purge_practice(clock.moment + timedelta(hours=1)) == 0
+    assert service.purge_practice(clock.moment + timedelta(hours=1)) == []
     assert service.book(practice_request(serial=4, number=3)).queue_number == 1
 
 

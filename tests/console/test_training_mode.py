@@ -72,15 +72,21 @@ def test_staff_of_an_office_practise_only_at_its_twin(console):
     assert client.get("/pintu?kantor=latihan-bogor").status_code == 403
 
 
-def test_practice_bookings_are_cleaned_up_by_the_console(console):
+def test_practice_bookings_and_their_photos_are_cleaned_up_by_the_console(console):
     from antrean.console.practice import PracticeCleanup
+    from tests.actions.conftest import card_photo
 
+    media = console.app.ctx.media()
     sunday_evening(console)
-    old = practice_booking(console, 1)
+    photo_ref = media.save_id_photo(card_photo(), "6280000001001")
+    old = console.service.book(make_request(serial=1, office_id=PRACTICE, day=SUNDAY,
+                                            whatsapp_number="6280000001001", photo_ref=photo_ref))
     console.clock.moment = wib(2026, 12, 7, 10, 0)  # 12 hours and a half later
     fresh = practice_booking(console, 2, day=date(2026, 12, 7))
-    assert PracticeCleanup(console.service, hours=12, check_seconds=600).run() == 1
+    assert PracticeCleanup(console.service, console.app.ctx.media, hours=12, check_seconds=600).run() == 1
     assert console.service.get_by_code(old.code) is None and console.service.get_by_code(fresh.code) is not None
+    with pytest.raises(FileNotFoundError):
+        media.open(photo_ref)
 
 
 @pytest.mark.parametrize("value", ["dua belas", "0", "1000"])
