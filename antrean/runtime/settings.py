@@ -331,7 +331,7 @@ class ConsoleSettings(_Area):
     rasa_url: str = _var("ANTREAN_RASA_URL", "http://127.0.0.1:5005", "the Rasa server the simulator checks "
                          "before it writes to the WhatsApp inbox (`make run` sets it)", _http_url)
     practice_hours: float = _var("ANTREAN_PRACTICE_HOURS", 12.0, "practice bookings (simulator, training mode) "
-                                 "are deleted this many hours after they were made", _hours_up_to_a_week, shown="12")
+                                 "are deleted this many hours after they were made", _hours_up_to_a_week, shown="`12`")
 
     @property
     def tls(self) -> bool:
