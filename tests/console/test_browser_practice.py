@@ -11,17 +11,17 @@ from datetime import date
 import pytest
 
 from antrean.booking.codes import BookingCodes
-from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from antrean.runtime.serve import Stack
 from tests.actions.conftest import card_photo
 from tests.builders import make_request
 from tests.conftest import TEST_SECRET, wib
-from tests.console.browser import CHROMIUM, chromium, chromium_available
+from tests.console.browser import chromium
 from tests.console.test_browser import log_in
 from tests.whatsapp.server import free_port
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not chromium_available(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("chromium_present"),
 ]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -89,11 +89,9 @@ def test_door_and_counter_practise_on_a_sunday_evening(console, browser, screen)
 
 
 @pytest.fixture
-def assistant(console, console_sqlite_url, tmp_path):
+def assistant(console, console_sqlite_url, tmp_path, trained_model):
     """The real assistant (Rasa server with the actions in process, WhatsApp channel in sandbox mode)
     on the console's database, its clock frozen on the Sunday evening."""
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make train` (or copy models/antrean.tar.gz) first")
     stack = Stack(rasa_port=free_port(), actions_port=free_port(),
                   conversations_url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}", run_dir=tmp_path,
                   environment={"ANTREAN_DATABASE_URL": console_sqlite_url,
