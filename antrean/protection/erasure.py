@@ -30,9 +30,8 @@ a NIK and booking codes add bookings made for them from another number. What era
 
 Order and failure: the booking database is checked first (a refusal changes nothing), the
 erasure job's lease is taken (one erasure at a time, see antrean/runtime/job_leases.py) and the
-sender's WhatsApp worker lease (refused while a worker is answering them), then the
-photos, then the tracker store (a separate database), the exported stories, and last the booking
-database in ONE
+sender's WhatsApp worker lease (refused while a worker is answering them), then the photos, then the
+tracker store (a separate database), the exported stories, and last the booking database in ONE
 transaction. Every step selects by the applicant's identifiers and is idempotent, so an erasure
 cut short anywhere is completed by running it again; the audit entry is written only with the last
 step. Messages the applicant sends *after* the erasure are new data."""
