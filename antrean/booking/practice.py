@@ -8,7 +8,7 @@ ordinary rows of the booking tables under the practice office's id, which real o
 take (they are lowercase words without "-", see offices.py). So they live in their own namespace:
 - seats and queue numbers are counted per office id: a practice booking takes a practice seat;
 - every real list, count and the dashboard asks for a real office id, and never sees them;
-- the one-active-booking-per-NIK index leaves practice bookings out (migration 0010), so a NIK used
+- the one-active-booking-per-NIK index leaves practice bookings out (migration 0011), so a NIK used
   to practise never blocks its owner's real registration, and the NIK check skips them both ways;
 - they are deleted a few hours after they were made (`BookingService.purge_practice`, run by the
   console on a timer), with their seats, queue numbers and per-number quota.
