@@ -42,12 +42,13 @@ class ScriptedAssistant:
 
 
 @pytest.fixture
-def assistant(console, console_sqlite_url, tmp_path, book):
+def assistant(request, console, console_sqlite_url, tmp_path, book):
     booking = book(1, whatsapp_number="6280000001001")
     scripted = ScriptedAssistant(f"http://127.0.0.1:5005/webhooks/antrean/tiket/{booking.code}.png")
+    # The channel's clock: registration open at Batam, unless a test asks for another moment.
+    moment = getattr(request, "param", "2026-12-01T08:00:00+07:00")
     channel = WhatsAppInput(WhatsAppSettings(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET),
-                            environ={"ANTREAN_DATABASE_URL": console_sqlite_url,
-                                     "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",  # registration open
+                            environ={"ANTREAN_DATABASE_URL": console_sqlite_url, "ANTREAN_CLOCK": moment,
                                      "ANTREAN_MEDIA_DIR": str(tmp_path / "media")})
     with served(channel, scripted) as base:
         console.app.ctx.config.environ["ANTREAN_RASA_URL"] = base.removesuffix("/webhooks/whatsapp")
@@ -147,3 +148,18 @@ def test_an_office_without_a_whatsapp_number_is_not_offered_and_the_page_says_wh
     [note] = re.findall(r'<p class="flash flash-warning" id="tanpa-nomor">(.*?)</p>', page, re.DOTALL)
     assert note.startswith("Denpasar belum bisa dicoba di sini: kantor ini belum punya nomor WhatsApp")
     assert "whatsapp_phone_number_ids" in note
+
+
+@pytest.mark.parametrize("assistant", ["2026-12-06T21:30:00+07:00"], indirect=True)  # a Sunday evening
+def test_a_photo_from_the_simulator_is_checked_and_kept_at_any_hour(console, assistant):
+    """Issue 16 §3: a real office keeps no ID photo outside its registration window, but the
+    simulator registers at the practice twin, which takes registrations at any hour."""
+    client = console.as_role("reviewer")
+    client.get("/simulator")
+    response = client.http.post("/simulator/kirim", data={"kantor": "batam", "csrf_token": client.csrf_token,
+                                                          "pesan": ""},
+                                files={"foto": ("ktp.jpg", card_photo(), "image/jpeg")})
+    assert response.status_code == 302
+    assert "Foto diterima" in wait_for_replies(client, 1)
+    [message] = assistant.seen
+    assert message.metadata["practice"] is True and message.metadata["antrean_media"]["check"]["ok"] is True
