@@ -123,8 +123,11 @@ class BookingService:
         return self._calendars[office_id]
 
     def registration_open(self, office_id: str | None = None) -> bool:
-        """Whether an office takes registrations now; for an unknown or unnamed office, whether any does."""
-        return registration_open_for(self._calendars, office_id, self.clock())
+        """Whether an office takes registrations now; for an unknown or unnamed office, whether any
+        real office does (a practice twin, always open, counts only when it is named)."""
+        calendars = self._calendars if office_id in self._calendars else {
+            real_id: self._calendars[real_id] for real_id in self.offices}
+        return registration_open_for(calendars, office_id, self.clock())
 
     def availability(self, office_id: str, days: list[date] | None = None) -> list[DayAvailability]:
         """Seats per session for the bookable days (or the given days). A closed day (holiday,

@@ -88,6 +88,8 @@ def test_practice_registers_and_checks_in_at_any_hour_of_any_day(service, clock)
     with pytest.raises(BookingRefused) as closed:
         service.book(make_request(day=date(2026, 12, 7)))
     assert closed.value.reason is RefusalReason.OUTSIDE_WINDOW
+    assert service.registration_open(PRACTICE) and not service.registration_open("batam")
+    assert not service.registration_open(None)  # "any office open?" asks about real offices only
     practised = service.book(practice_request(day=date(2026, 12, 6)))
     assert practised.day == date(2026, 12, 6)
     clock.moment = wib(2026, 12, 7, 0, 30)  # after midnight: another day, still let in
