@@ -28,7 +28,7 @@ from antrean.model_registry import (
     UnknownModel,
 )
 from antrean.model_registry.evaluation import headline
-from antrean.protection.scrubbing import mask_for_screen
+from antrean.protection.masking import mask_text
 
 bp = Blueprint("models", url_prefix="/model")
 
@@ -60,7 +60,7 @@ def reason_text(reason) -> str:
         return (f"Tes percakapan “{f['story']}” ({f['file']}) lulus dengan model aktif tetapi gagal dengan "
                 f"model ini: {f['failure']}")
     if reason.code == "law_parse_rate":
-        misread = "; ".join(f"“{mask_for_screen(t)}”" for t in f["failures"][:5])
+        misread = "; ".join(f"“{mask_text(t)}”" for t in f["failures"][:5])
         return f"Format LAW # terbaca {f['rate']:.1%}, harus 100 %. Salah baca: {misread}"
     if reason.code in ("intent_macro_f1", "entity_f1"):
         label = "Macro-F1 intent" if reason.code == "intent_macro_f1" else "F1 entitas"
@@ -150,7 +150,7 @@ async def compare(request: Request):
         return await redirect_with(request, "/model", "error", _message(error))
     picture = await blocking(_confusion_picture, comparison)
     for message in (*comparison.messages, *comparison.entities):
-        message["shown"] = mask_for_screen(message["text"])  # same length: entity spans still fit
+        message["shown"] = mask_text(message["text"])  # same length: entity spans still fit
     figures = [{**row, "label": FIGURE_LABELS[row["name"]][0],
                 "a_text": formatted(row["name"], row["a"]), "b_text": formatted(row["name"], row["b"]),
                 "change_text": _change(row), "verdict": _direction(row)} for row in comparison.figures]
