@@ -21,9 +21,10 @@ from antrean.booking.capacity import daily_capacity, sessions_for
 from antrean.booking.model import Booking, BookingRefused
 from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
-from antrean.identity import IdentityError, mask_msisdn, mask_nik
+from antrean.identity import IdentityError, mask_nik
 from antrean.model_registry.commands import SUBCOMMANDS as MODEL_SUBCOMMANDS
 from antrean.model_registry.commands import add_parser as add_model_parser
+from antrean.protection.masking import mask_sender
 from antrean.runtime.db import database_url, upgrade_database
 from antrean.runtime.settings import SettingsError, current
 
@@ -192,7 +193,7 @@ def _booking_record(booking: Booking, prefix: str, unmasked: bool) -> dict[str, 
         "nik": applicant.nik if unmasked else mask_nik(applicant.nik),
         "type": applicant.application_type.value,
         "minor": "yes" if applicant.is_minor else "no",
-        "whatsapp": booking.whatsapp_number if unmasked else mask_msisdn(booking.whatsapp_number),
+        "whatsapp": booking.whatsapp_number if unmasked else mask_sender(booking.whatsapp_number),
         "status": booking.status.value,
     }
 

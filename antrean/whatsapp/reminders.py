@@ -138,9 +138,10 @@ class Reminders:
         setattr(run, kind, getattr(run, kind) + 1)
         if self.graph is None:
             return
+        address = await asyncio.to_thread(self.inbox.address_of, booking.whatsapp_number)
         for outbox_id, payload in zip(outbox_ids, payloads, strict=True):
             try:
-                wamid = await self.graph.send_message(phone_number_id, {"to": booking.whatsapp_number, **payload})
+                wamid = await self.graph.send_message(phone_number_id, {**address, **payload})
             except GraphError as error:
                 # Logged by code only: no number, no name. The row stays: no second attempt.
                 logger.error("reminder for booking %s not sent: %s", booking.id, error)
