@@ -62,6 +62,12 @@ class Identity:
             return mask_msisdn(self.phone)
         return mask_sender(self.user_id or self.sender)
 
+    @property
+    def revealed(self) -> str:
+        """Everything WhatsApp names them by, for staff allowed to see personal data."""
+        username = f"@{self.username.removeprefix('@')}" if self.username else None
+        return " · ".join(value for value in (username, self.phone, self.user_id) if value)
+
 
 def _row(connection: Connection, column, value) -> Identity | None:
     if not value:
@@ -145,6 +151,11 @@ def identity_of(connection: Connection, sender: str) -> Identity | None:
     return _row(connection, table.c.sender, sender)
 
 
+def find(engine: Engine, sender: str) -> Identity | None:
+    with engine.connect() as connection:
+        return identity_of(connection, sender)
+
+
 def address(connection: Connection, sender: str) -> dict[str, str]:
     """The recipient fields of a message to this sender: `to` (the phone number) or, for a user
     we know no number of, `recipient` (the BSUID). Meta takes `to` when both are present."""
@@ -160,14 +171,17 @@ def address(connection: Connection, sender: str) -> dict[str, str]:
 def labels(engine: Engine, senders: list[str]) -> dict[str, str]:
     """What the console shows for each sender: the username, the masked number or the masked BSUID
     (senders that never wrote over WhatsApp: their masked id)."""
+    with engine.connect() as connection:
+        return labels_in(connection, senders)
+
+
+def labels_in(connection: Connection, senders) -> dict[str, str]:
     senders = sorted({s for s in senders if s})
     found: dict[str, str] = {}
-    with engine.connect() as connection:
-        for start in range(0, len(senders), 500):
-            chunk = senders[start:start + 500]
-            for row in connection.execute(select(table).where(table.c.sender.in_(chunk))):
-                found[row.sender] = Identity(row.sender, row.phone, row.user_id, row.parent_user_id,
-                                             row.username).label
+    for start in range(0, len(senders), 500):
+        chunk = senders[start:start + 500]
+        for row in connection.execute(select(table).where(table.c.sender.in_(chunk))):
+            found[row.sender] = Identity(row.sender, row.phone, row.user_id, row.parent_user_id, row.username).label
     return {s: found.get(s) or mask_sender(s) for s in senders}
 
 

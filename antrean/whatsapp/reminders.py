@@ -101,8 +101,10 @@ class Reminders:
 
     def last_inbound(self, wa_id: str) -> tuple[str, datetime] | None:
         """The business number this applicant last wrote to, and when (UTC)."""
+        # A system message (a changed number or BSUID) is not the user writing: it opens no window.
         query = (select(whatsapp_inbox.c.phone_number_id, whatsapp_inbox.c.received_at)
-                 .where(whatsapp_inbox.c.wa_id == wa_id).order_by(whatsapp_inbox.c.id.desc()).limit(1))
+                 .where(whatsapp_inbox.c.wa_id == wa_id, whatsapp_inbox.c.kind != "system")
+                 .order_by(whatsapp_inbox.c.id.desc()).limit(1))
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return (row.phone_number_id, row.received_at) if row else None
