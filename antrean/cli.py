@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("erase", "erase one applicant's personal data from every store (dry run without --yes)"),
                        ("export", "print everything stored about one applicant as JSON")):
         sub = privacy_commands.add_parser(name, help=text)
-        sub.add_argument("--number", required=True, help="WhatsApp number (0812…, +62 812…, 62812…) or sender id")
+        sub.add_argument("--number", required=True,
+                         help="WhatsApp number (0812…, +62 812…, 62812…), BSUID (ID.1502…), @username or sender id")
         sub.add_argument("--nik", help="also the bookings made for this NIK from another number")
         sub.add_argument("--code", action="append", default=[], help="also this booking (repeatable)")
         if name == "erase":
