@@ -95,6 +95,9 @@ _LEAD_WORD = (
     r")"
 )
 _LEAD_IN = re.compile(rf"(?:{_LEAD_WORD}(?![^\W\d_])[\s,.:;!\-]*)+", re.IGNORECASE)
+# Words that also begin names or nicknames ("Aku Yg Terakhir", "Baru Sinaga"): alone they are no
+# lead-in, only next to another lead-in word ("saya mau daftar …").
+_WEAK_LEAD = re.compile(r"(?:(?:saya|sy|aku|kami|ini|itu|baru|data|nama)[\s,.:;!\-]*)+", re.IGNORECASE)
 _REGISTRATION_WORD = re.compile(r"daftar|antri|antre|pasp|passp|mau|ingin|tolong|mohon|anak|nama|berikut|data",
                                 re.IGNORECASE)
 _SIGN_OFF = re.compile(
@@ -205,7 +208,7 @@ def _without_lead_in(text: str, field: _Field) -> _Field:
     """The first field without the chat in front of the name: "mau daftarin anak saya, Putri Ayu"
     → "Putri Ayu". Unchanged unless what remains looks like a name."""
     lead = _LEAD_IN.match(field.text)
-    if lead and 0 < lead.end() < len(field.text):
+    if lead and 0 < lead.end() < len(field.text) and not _WEAK_LEAD.fullmatch(lead.group()):
         rest = _Field(field.start + lead.end(), field.end, field.text[lead.end():], None)
         if _looks_like_name(rest):
             return rest
