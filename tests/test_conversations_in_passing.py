@@ -46,8 +46,9 @@ def chat(agent, sqlite_url, offices, clock, codes, tmp_path):
     wiring.use(service, store)
     sender = f"62812777{next(_senders):05d}"
 
-    def say(text: str = "", photo: bytes | None = None) -> str:
-        metadata = {"office_id": "batam"}
+    def say(text: str = "", photo: bytes | None = None, office: str | None = "batam") -> str:
+        # The office a WhatsApp message was written to; None: a channel that does not say.
+        metadata = {"office_id": office} if office else {}
         if photo is not None:
             ref, check = ingest_photo(store, photo, sender)
             metadata.update(photo_metadata(ref, check))
@@ -139,3 +140,28 @@ def test_the_kind_said_in_the_chat_around_a_law_message_is_not_asked_again(chat)
     say("ya")
     [booking] = service.get_by_whatsapp_number(sender)
     assert booking.applicant.full_name == "Budi Santoso" and booking.applicant.application_type.value == "renewal"
+
+
+@pytest.mark.parametrize("text", [
+    "mau daftar perpanjang paspor untuk hari kamis",
+    "mau ambil antrian perpanjang untuk kamis",
+])
+def test_the_day_said_with_the_registration_is_not_asked_again(chat, text):
+    say, service, sender = chat
+    assert ASKS_TYPE not in say(text)
+    for answer in ["Budi Santoso", "17-08-1990", "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru",
+                   "2171031708900001"]:
+        say(answer)
+    summary = say(photo=card_photo())
+    assert "hari kedatangan" not in summary and "Hari datang: Kamis, 3 Desember 2026" in summary
+    say("ya")
+    [booking] = service.get_by_whatsapp_number(sender)
+    assert str(booking.day) == "2026-12-03" and booking.applicant.application_type.value == "renewal"
+
+
+def test_the_office_said_with_the_registration_is_not_asked_on_a_channel_that_does_not_give_it(chat):
+    say, _, _ = chat
+    assert "kantor imigrasi* mana" in say("mau daftar antrian", office=None)  # not said: asked
+    say("batal", office=None)
+    reply = say("mau daftar paspor baru di kanim bogor", office=None)
+    assert "kantor imigrasi* mana" not in reply and ASKS_TYPE not in reply and "nama lengkap" in reply
