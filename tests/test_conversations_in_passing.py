@@ -15,8 +15,8 @@ import itertools
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-import antrean.assistant  # noqa: F401  (installs the in-process action endpoint, as Rasa's channel loading does)
 from actions import wiring
+from antrean.assistant.startup import install_speedups
 from antrean.booking.service import BookingService
 from antrean.media.contract import ingest_photo, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
@@ -34,6 +34,7 @@ def agent(trained_model):
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
+    assert install_speedups()  # the in-process action endpoint, as every Rasa worker of ours installs it
     endpoints = AvailableEndpoints(action=EndpointConfig.from_dict({"actions_module": "actions"}))
     return asyncio.run(load_agent(model_path=str(trained_model), endpoints=endpoints))
 
