@@ -69,35 +69,45 @@ class Identity:
         return " · ".join(value for value in (username, self.phone, self.user_id) if value)
 
 
+def _identity(row) -> Identity:
+    return Identity(row.sender, row.phone, row.user_id, row.parent_user_id, row.username)
+
+
 def _row(connection: Connection, column, value) -> Identity | None:
     if not value:
         return None
     row = connection.execute(select(table).where(column == value)).first()
-    return Identity(row.sender, row.phone, row.user_id, row.parent_user_id, row.username) if row else None
+    return _identity(row) if row else None
 
 
 def resolve(connection: Connection, sender: Sender, now: datetime) -> str:
     """The sender key for a message naming its sender this way; records what is new about them."""
-    by_user_id = _row(connection, table.c.user_id, sender.user_id)
-    by_phone = _row(connection, table.c.phone, sender.phone)
+    # One query for both identifiers: this runs in the webhook, once per message.
+    named = [column == value for column, value in ((table.c.user_id, sender.user_id), (table.c.phone, sender.phone))
+             if value]
+    rows = [_identity(row) for row in connection.execute(select(table).where(or_(*named)))]
+    by_user_id = next((r for r in rows if sender.user_id and r.user_id == sender.user_id), None)
+    by_phone = next((r for r in rows if sender.phone and r.phone == sender.phone), None)
     if by_user_id is not None:
         found = by_user_id
     elif by_phone is not None and (by_phone.user_id is None or sender.user_id is None):
         found = by_phone  # known by number (before BSUIDs, or this message has none): the same user
     else:
-        return _create(connection, sender, now)
+        return _create(connection, sender, now, phone_taken=by_phone is not None)
     _update(connection, found, sender, now)
     return found.sender
 
 
-def _create(connection: Connection, sender: Sender, now: datetime) -> str:
-    if sender.phone:
+def _create(connection: Connection, sender: Sender, now: datetime, phone_taken: bool) -> str:
+    if phone_taken:
         _release_phone(connection, sender.phone, now)  # a recycled number: it is someone else's now
     key = sender.user_id or sender.phone
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    connection.execute(dialect.insert(table).values(
+    inserted = connection.execute(dialect.insert(table).values(
         sender=key, phone=sender.phone, user_id=sender.user_id, parent_user_id=sender.parent_user_id,
-        username=sender.username, first_seen=now, updated_at=now).on_conflict_do_nothing())
+        username=sender.username, first_seen=now, updated_at=now).on_conflict_do_nothing()).rowcount
+    if inserted:
+        return key
     # Lost a race with another receiver storing the same user (or, for a number only, the key is an
     # earlier user's whose number changed): the row that is there decides.
     winner = _row(connection, table.c.user_id, sender.user_id) or _row(connection, table.c.sender, key)
@@ -181,7 +191,7 @@ def labels_in(connection: Connection, senders) -> dict[str, str]:
     for start in range(0, len(senders), 500):
         chunk = senders[start:start + 500]
         for row in connection.execute(select(table).where(table.c.sender.in_(chunk))):
-            found[row.sender] = Identity(row.sender, row.phone, row.user_id, row.parent_user_id, row.username).label
+            found[row.sender] = _identity(row).label
     return {s: found.get(s) or mask_sender(s) for s in senders}
 
 

@@ -89,20 +89,23 @@ class Inbox:
         if not messages and not changes and not statuses:
             return 0
         with self.engine.begin() as connection:
-            # A retried delivery: its messages are stored already and their senders resolved then.
-            known = _known_message_ids(connection, [m.wa_message_id for m in [*messages, *changes]])
             rows = []
+            # A retried identity change must not be applied again over a later one; a retried
+            # message resolves to the same sender again (and is then skipped by its unique id).
+            known = _known_message_ids(connection, [c.wa_message_id for c in changes])
             for change in changes:
                 if change.wa_message_id not in known:
                     sender = identities.apply_change(connection, change, now)
                     rows.append(_inbox_row(change, "system", sender, change.current, now, processed=IDENTITY_CHANGED))
             for message in messages:
-                if message.wa_message_id not in known:
-                    sender = identities.resolve(connection, message.sender, now)
-                    rows.append(_inbox_row(message, message.kind, sender, message.sender, now))
-            _insert_ignoring_duplicates(connection, whatsapp_inbox, rows, ["wa_message_id"])
+                sender = identities.resolve(connection, message.sender, now)
+                rows.append(_inbox_row(message, message.kind, sender, message.sender, now))
+            stored = _insert_ignoring_duplicates(connection, whatsapp_inbox, [r for r in rows if not r["processed_at"]],
+                                                 ["wa_message_id"])
+            _insert_ignoring_duplicates(connection, whatsapp_inbox, [r for r in rows if r["processed_at"]],
+                                        ["wa_message_id"])
             _insert_ignoring_duplicates(connection, whatsapp_statuses, statuses, ["wa_outgoing_id", "status"])
-        return sum(1 for row in rows if row["processed_at"] is None)
+        return stored
 
     def address_of(self, wa_id: str) -> dict[str, str]:
         """The `to` or `recipient` field of a message to this sender (identities.address)."""

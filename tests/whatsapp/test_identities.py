@@ -226,3 +226,36 @@ def test_a_delivery_with_nothing_readable_is_refused_and_nothing_is_stored(webho
     del bad["from"]
     assert post(base, meta.notification(meta.messages_value(bad))).status_code == 400
     assert stored(channel) == []
+
+
+@pytest.mark.integration
+def test_two_receivers_storing_a_new_users_first_messages_at_once_file_them_under_one_sender(database_url):
+    import threading
+
+    from antrean.runtime.db import make_engine
+    from antrean.whatsapp.inbox import Inbox
+
+    engine = make_engine(database_url)
+    inbox = Inbox(engine)
+    start = threading.Barrier(4)
+    errors = []
+
+    def receive(n):
+        start.wait()
+        try:
+            for round_ in range(5):
+                inbox.store(parsed(meta.by_user(meta.text(PHONE, f"{n}-{round_}"), BSUID, phone=round_ % 2 == 0)))
+        except Exception as error:  # a lost race must not fail a delivery
+            errors.append(error)
+
+    threads = [threading.Thread(target=receive, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert set(senders(inbox)) == {BSUID} and len(senders(inbox)) == 20
+        assert identities(inbox) == [(BSUID, PHONE, BSUID, None)]
+    finally:
+        engine.dispose()
