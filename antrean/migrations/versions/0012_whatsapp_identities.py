@@ -7,16 +7,16 @@ BSUIDs ("ID." and up to 128 alphanumerics), so every column holding one widens t
 their identity row (sender = phone), so their first message carrying a BSUID too continues their
 conversation and counts against their own bookings.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
