@@ -96,11 +96,10 @@ def test_a_lost_passport_said_in_the_middle_of_the_form_stops_it_with_the_answer
 def test_the_kind_of_application_said_with_the_registration_is_not_asked_again(chat, text, kind):
     say, service, sender = chat
     assert ASKS_TYPE not in say(text)
-    answers = ["Budi Santoso", "17-08-1990", "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru",
-               "2171031708900001"]
-    for answer in answers:
+    for answer in ["Budi Santoso", "17-08-1990", "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru"]:
         assert ASKS_TYPE not in say(answer)
-    assert "hari kedatangan" in say(photo=card_photo())
+    assert "NIK" in say(photo=card_photo())
+    assert "hari kedatangan" in say("2171031708900001")
     summary = say("1")
     assert f"Permohonan: {kind}" in summary
     say("ya")
@@ -119,10 +118,11 @@ def test_a_childs_law_registration_wrapped_in_chat_goes_on_with_what_a_minor_nee
     first = say(text)
     # The name is taken (not refused as "mau daftarin anak saya, Putri Ayu", not asked again).
     assert ASKS_TYPE in first and "Nama hanya boleh" not in first and "nama lengkap" not in first
-    say('/inform{"application_type":"new"}')
-    assert "akta kelahiran" in say("2171034203150001")  # a minor: the birth certificate, not an e-KTP
-    assert "orang tua" in say(photo=card_photo())  # then a parent's e-KTP
-    assert "hari kedatangan" in say(photo=card_photo(1100, 700))
+    # A minor: the birth certificate instead of an e-KTP, then a parent's e-KTP, then the child's NIK.
+    assert "akta kelahiran" in say('/inform{"application_type":"new"}')
+    assert "orang tua" in say(photo=card_photo())
+    assert "NIK" in say(photo=card_photo(1100, 700))
+    assert "hari kedatangan" in say("2171034203150001")
     summary = say("1")
     assert "Nama: Putri Ayu" in summary and "anak" in summary and "Alamat: Perum Central Raya E2 no 1" in summary
     say("ya")
@@ -133,9 +133,9 @@ def test_a_childs_law_registration_wrapped_in_chat_goes_on_with_what_a_minor_nee
 def test_the_kind_said_in_the_chat_around_a_law_message_is_not_asked_again(chat):
     say, service, sender = chat
     reply = say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
-    assert ASKS_TYPE not in reply and "NIK" in reply
-    say("2171031708900001")
-    say(photo=card_photo())
+    assert ASKS_TYPE not in reply and "foto e-KTP" in reply  # type, name, birth date, address all given
+    assert "NIK" in say(photo=card_photo())
+    assert "hari kedatangan" in say("2171031708900001")
     summary = say("1")
     assert "Permohonan: Perpanjangan" in summary and "Nama: Budi Santoso" in summary
     say("ya")
@@ -150,10 +150,10 @@ def test_the_kind_said_in_the_chat_around_a_law_message_is_not_asked_again(chat)
 def test_the_day_said_with_the_registration_is_not_asked_again(chat, text):
     say, service, sender = chat
     assert ASKS_TYPE not in say(text)
-    for answer in ["Budi Santoso", "17-08-1990", "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru",
-                   "2171031708900001"]:
+    for answer in ["Budi Santoso", "17-08-1990", "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru"]:
         say(answer)
-    summary = say(photo=card_photo())
+    assert "NIK" in say(photo=card_photo())
+    summary = say("2171031708900001")
     assert "hari kedatangan" not in summary and "Hari datang: Kamis, 3 Desember 2026" in summary
     say("ya")
     [booking] = service.get_by_whatsapp_number(sender)

@@ -169,10 +169,10 @@ def test_a_user_without_a_shared_number_registers_and_is_answered_at_their_bsuid
     hidden = "6281299990009"  # only to build the messages: it is removed from every one of them
     first = say(meta.text(hidden, "Dewi Lestari#12-05-1992#Jl. Engku Putri No. 3 Batam Centre"))
     assert '/inform{"application_type":"new"}' in choice_ids(first)
-    assert "NIK" in "\n".join(body_text(m) for m in say(
+    assert "foto e-KTP" in "\n".join(body_text(m) for m in say(
         meta.button_reply(hidden, '/inform{"application_type":"new"}', "Paspor baru")))
-    assert "foto e-KTP" in "\n".join(body_text(m) for m in say(meta.text(hidden, "2171035205920002")))
-    day_question = say(meta.image(hidden, graph.add_media(card_photo())))
+    assert "*NIK*" in "\n".join(body_text(m) for m in say(meta.image(hidden, graph.add_media(card_photo()))))
+    day_question = say(meta.text(hidden, "2171035205920002"))
     assert '/inform{"visit_date":"2026-12-03"}' in choice_ids(day_question)
     assert "Dewi Lestari" in "\n".join(body_text(m) for m in say(
         meta.button_reply(hidden, '/inform{"visit_date":"2026-12-03"}', "Kamis 3/12")))
