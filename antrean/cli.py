@@ -21,9 +21,10 @@ from antrean.booking.capacity import daily_capacity, sessions_for
 from antrean.booking.model import Booking, BookingRefused
 from antrean.booking.offices import OfficeConfigError
 from antrean.booking.service import BookingService
-from antrean.identity import IdentityError, mask_msisdn, mask_nik
+from antrean.identity import IdentityError, mask_nik
 from antrean.model_registry.commands import SUBCOMMANDS as MODEL_SUBCOMMANDS
 from antrean.model_registry.commands import add_parser as add_model_parser
+from antrean.protection.masking import mask_sender
 from antrean.runtime.db import database_url, upgrade_database
 from antrean.runtime.settings import SettingsError, current
 
@@ -104,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("erase", "erase one applicant's personal data from every store (dry run without --yes)"),
                        ("export", "print everything stored about one applicant as JSON")):
         sub = privacy_commands.add_parser(name, help=text)
-        sub.add_argument("--number", required=True, help="WhatsApp number (0812…, +62 812…, 62812…) or sender id")
+        sub.add_argument("--number", required=True,
+                         help="WhatsApp number (0812…, +62 812…, 62812…), BSUID (ID.1502…), @username or sender id")
         sub.add_argument("--nik", help="also the bookings made for this NIK from another number")
         sub.add_argument("--code", action="append", default=[], help="also this booking (repeatable)")
         if name == "erase":
@@ -192,7 +194,7 @@ def _booking_record(booking: Booking, prefix: str, unmasked: bool) -> dict[str, 
         "nik": applicant.nik if unmasked else mask_nik(applicant.nik),
         "type": applicant.application_type.value,
         "minor": "yes" if applicant.is_minor else "no",
-        "whatsapp": booking.whatsapp_number if unmasked else mask_msisdn(booking.whatsapp_number),
+        "whatsapp": booking.whatsapp_number if unmasked else mask_sender(booking.whatsapp_number),
         "status": booking.status.value,
     }
 

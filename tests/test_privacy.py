@@ -364,6 +364,53 @@ def test_export_lists_what_is_stored(stores):
     json.dumps(found)  # JSON-ready
 
 
+def test_erasure_and_export_find_a_whatsapp_user_by_bsuid_or_username(stores):
+    service, tracker_url, tracker_engine, media = stores
+    engine = service.engine
+    inbox = Inbox(engine)
+    alice_bsuid, carol_bsuid = "ID.1502576394655843", "ID.7712093344556677"
+
+    def write(message, usernames=None):
+        inbox.store(parse_webhook(meta.encode(meta.notification(meta.messages_value(message, usernames=usernames)))))
+
+    # Alice wrote with her number before BSUIDs existed, then with both, then adopted a username and hid it.
+    write(meta.text(ALICE, "halo"))
+    write(meta.by_user(meta.text(ALICE, "mau daftar"), alice_bsuid))
+    write(meta.by_user(meta.text(ALICE, "ya"), alice_bsuid, phone=False), usernames={alice_bsuid: "siti.r"})
+    # Carol never shared her number: her conversation and booking are filed under her BSUID.
+    write(meta.by_user(meta.text(BOB, "halo"), carol_bsuid, phone=False))
+    alice = service.book(make_request(serial=5, whatsapp_number=ALICE))
+    carol = service.book(make_request(serial=6, whatsapp_number=carol_bsuid))
+    writer = TrackerWriter(tracker_url, wib(2026, 12, 1, 7, 40))
+    try:  # Rasa's conversations are filed under the sender keys too
+        _conversation(writer, ALICE, ALICE_NAME, ALICE_NIK, alice.code)
+        _conversation(writer, carol_bsuid, BOB_NAME, BOB_NIK, carol.code)
+    finally:
+        writer.close()
+
+    found = export(engine, Subject.from_input("@siti.r"), tracker_engine=tracker_engine, media=media)
+    assert found["sender_id"] == ALICE and [b["code"] for b in found["bookings"]] == [alice.code]
+    assert [(i["phone"], i["user_id"], i["username"]) for i in found["whatsapp_identity"]] == [
+        (ALICE, alice_bsuid, "siti.r")]
+    assert [m["user_id"] for m in found["whatsapp_messages_received"]] == [None, alice_bsuid, alice_bsuid]
+
+    report = erase(engine, Subject.from_input(alice_bsuid), actor="admin", now=service.clock(),
+                   tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert report.counts["whatsapp_identities"] == 1 and report.counts["bookings"] == 1
+    assert report.counts["whatsapp_inbox"] == 3 and report.subject.sender_id == ALICE
+    assert report.counts["tracker_events"] > 0
+    dump = _everything(engine, tracker_engine)
+    for value in (ALICE, alice_bsuid, "siti.r"):
+        assert value not in dump, value
+    assert carol_bsuid in dump
+
+    report = erase(engine, Subject.from_input(carol_bsuid), actor="admin", now=service.clock(),
+                   tracker_engine=tracker_engine, media=media, offices=service.offices)
+    assert report.counts["bookings"] == 1 and report.counts["whatsapp_identities"] == 1
+    assert service.get_by_code(carol.code).applicant.nik == ""
+    assert carol_bsuid not in _everything(engine, tracker_engine)
+
+
 # --- the command line --------------------------------------------------------------------------
 
 def test_cli_shows_what_would_be_erased_and_erases_only_with_yes(tmp_path, monkeypatch, capsys):

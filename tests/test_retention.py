@@ -122,7 +122,7 @@ def test_only_data_past_its_retention_period_goes_and_dry_run_changes_nothing(st
         "photos_of_bookings": 1, "photos_other": 1, "whatsapp_messages": 1, "whatsapp_replies": 1,
         "whatsapp_statuses": 0, "tracker_events": 7, "review_conversations": 1, "review_user_messages": 1,
         "nlu_reviews_anonymised": 0, "nlu_reviews_deleted": 1, "handoff_requests": 1, "handoff_replies": 1,
-        "bookings_anonymised": 1, "sender_quotas": 1,
+        "bookings_anonymised": 1, "sender_quotas": 1, "whatsapp_identities": 1,
     }
     after = _texts(engine, tracker_engine)
     assert OLD not in after and "Siti" not in after

@@ -45,7 +45,7 @@ bookings = Table(
     Column("nik", String(16), nullable=False),
     Column("application_type", String(16), nullable=False),
     Column("is_minor", Boolean, nullable=False),
-    Column("whatsapp_number", String(20), nullable=False),
+    Column("whatsapp_number", String(140), nullable=False),
     Column("photo_ref", String(200)),
     Column("status", String(16), nullable=False),
     Column("request_key", String(100), unique=True),
@@ -87,7 +87,7 @@ queue_days = Table(
 sender_quotas = Table(
     "sender_quotas",
     metadata,
-    Column("whatsapp_number", String(20), primary_key=True),
+    Column("whatsapp_number", String(140), primary_key=True),
     Column("active", Integer, nullable=False, server_default="0"),
 )
 

@@ -34,7 +34,7 @@ from antrean.booking.practice import PracticeCalendar, practice_office
 from antrean.identity import (
     IdentityError,
     check_nik_against,
-    check_wa_id,
+    check_sender_id,
     is_minor,
     normalise_address,
     normalise_name,
@@ -485,7 +485,7 @@ class BookingService:
 
     def _validated_number(self, whatsapp_number: str) -> str:
         try:
-            return check_wa_id(whatsapp_number)
+            return check_sender_id(whatsapp_number)
         except IdentityError as error:
             raise BookingRefused(RefusalReason.INVALID_DATA, error.code,
                                  {"code": error.code, "message_id": error.message_id}) from None

@@ -12,7 +12,7 @@ from antrean.booking.model import Booking, BookingStatus
 from antrean.booking.offices import Office
 from antrean.booking.replies import clock_time, day_name, zone_label
 from antrean.booking.store import from_db_time
-from antrean.identity import mask_msisdn, mask_nik
+from antrean.identity import mask_nik
 from antrean.protection.masking import mask_sender  # one rule for console lists and the read model
 
 STATUS_LABELS = {
@@ -102,7 +102,8 @@ def masked_nik(booking: Booking) -> str:
 
 
 def masked_number(booking: Booking) -> str:
-    return mask_msisdn(booking.whatsapp_number)
+    # A number, or the business-scoped user ID of a WhatsApp user who keeps their number private.
+    return mask_sender(booking.whatsapp_number)
 
 
 def zoned_day_time(moment: datetime | None, zone) -> str:

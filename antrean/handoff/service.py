@@ -71,8 +71,10 @@ class WhatsAppContact:
 def whatsapp_contact(engine: Engine, sender_id: str) -> WhatsAppContact | None:
     """The WhatsApp side of a conversation, or None when the sender never wrote over WhatsApp
     (the REST channel, whose sender ids are not in the inbox)."""
+    # A system message (a changed number or BSUID) is not the user writing: it opens no window.
     query = (select(whatsapp_inbox.c.phone_number_id, whatsapp_inbox.c.received_at)
-             .where(whatsapp_inbox.c.wa_id == sender_id).order_by(whatsapp_inbox.c.id.desc()).limit(1))
+             .where(whatsapp_inbox.c.wa_id == sender_id, whatsapp_inbox.c.kind != "system")
+             .order_by(whatsapp_inbox.c.id.desc()).limit(1))
     with engine.connect() as connection:
         row = connection.execute(query).first()
     return WhatsAppContact(row.phone_number_id, from_db_time(row.received_at)) if row else None
@@ -101,7 +103,7 @@ def transcript(engine: Engine, sender_id: str, limit: int = 60) -> list[dict]:
     with engine.connect() as connection:
         inbound = connection.execute(select(whatsapp_inbox.c.received_at, whatsapp_inbox.c.kind,
                                             whatsapp_inbox.c.payload)
-                                     .where(whatsapp_inbox.c.wa_id == sender_id)
+                                     .where(whatsapp_inbox.c.wa_id == sender_id, whatsapp_inbox.c.kind != "system")
                                      .order_by(whatsapp_inbox.c.id.desc()).limit(limit)).all()
         outbound = connection.execute(select(whatsapp_outbox.c.id, whatsapp_outbox.c.created_at,
                                              whatsapp_outbox.c.payload)

@@ -15,7 +15,7 @@ from antrean.identity.errors import (
 )
 from antrean.identity.names import normalise_address, normalise_name
 from antrean.identity.nik import Nik, check_nik_against, gender_code, mask_nik, parse_nik
-from antrean.identity.phone import check_wa_id, mask_msisdn, normalise_msisdn
+from antrean.identity.phone import check_sender_id, check_wa_id, is_bsuid, mask_bsuid, mask_msisdn, normalise_msisdn
 from antrean.identity.regions import district_name, province_name, regency_name
 
 __all__ = [
@@ -28,11 +28,14 @@ __all__ = [
     "Nik",
     "age_on",
     "check_nik_against",
+    "check_sender_id",
     "check_wa_id",
     "district_name",
     "find_date_span",
     "gender_code",
+    "is_bsuid",
     "is_minor",
+    "mask_bsuid",
     "mask_msisdn",
     "mask_nik",
     "normalise_address",

@@ -9,6 +9,12 @@ classifier should not be trusted to split them: the `#` already tells us where e
 sits. Whether a date or NIK is valid is checked later, in the form validation actions. Pure (no
 Rasa): the assistant's `LawFormatClassifier` (antrean/assistant/nlu/law_format.py) applies it to
 messages, and the console's masking (antrean/protection/masking.py) finds the personal fields with it.
+
+People wrap the fields in chat: "mau daftarin anak saya, Putri Ayu#02-03-2015#Perum …", "Selamat
+pagi kak\nBudi#…", "…#Jl. Sudirman 5\nmakasih kak". Such a lead-in before the first field and a
+sign-off after the last are not part of the name or the address (`_without_lead_in`,
+`_without_sign_off`); what they say in passing (for a child, a renewal) is read by
+antrean/assistant/nlu/in_passing.py.
 """
 
 from __future__ import annotations
@@ -72,6 +78,35 @@ _ADDRESS_WORD = re.compile(
 )
 _NAME = re.compile(r"[^\W\d_][^\W\d_ .,'’`\-]*(?:[ .,'’`\-]+[^\W\d_]+)*\.?")
 _PHONE = re.compile(r"(?:\+?62|0)8\d{7,11}")
+# Chat around the fields. A lead-in is made of these words and phrases only (greetings, "mau
+# daftar(in)", "untuk anak saya", "paspor baru", "nama:" …), or ends at a comma, colon or line
+# break after at least one registration word. None of them is a given name people have: "anak"
+# counts only with "saya"/"ku"/"kami", so a Balinese "Anak Agung …" stays a name, and honorifics
+# that may be part of a name on the e-KTP (Pak, Bu, Mas) are not listed.
+_LEAD_WORD = (
+    r"(?:assalamu'?alaikum|halo|hallo|hai|hi|selamat\s+(?:pagi|siang|sore|malam)|pagi|siang|sore|malam|permisi|"
+    r"kak|min|admin|gan|sis|"
+    r"saya|sy|aku|kami|ini|itu|berikut(?:nya)?|data(?:nya)?|mau|ingin|ingn|pengen|pingin|tolong|mohon|minta|"
+    r"bantu|dibantu|"
+    r"daftar(?:kan|in)?|didaftarkan|mendaftar(?:kan)?|registrasi|antri(?:an)?|antre(?:an)?|ambil|"
+    r"bikin|buat|membuat|urus|ngurus|mengurus|untuk|utk|atas\s+nama|a\.?n\.?|nama(?:nya)?|"
+    r"e[\s\-]?pass?port|e[\s\-]?pasp[oa]r|pasp[oa]r|pass?port|baru|perpanjang(?:an)?|"
+    r"(?:anak|putra|putri|istri|suami|ibu|ayah|bapak|adik|kakak|keponakan|cucu)\s*(?:saya|sy|ku|kami|aku)|anakku"
+    r")"
+)
+_LEAD_IN = re.compile(rf"(?:{_LEAD_WORD}(?![^\W\d_])[\s,.:;!\-]*)+", re.IGNORECASE)
+# Words that also begin names or nicknames ("Aku Yg Terakhir", "Baru Sinaga"): alone they are no
+# lead-in, only next to another lead-in word ("saya mau daftar …").
+_WEAK_LEAD = re.compile(r"(?:(?:saya|sy|aku|kami|ini|itu|baru|data|nama)[\s,.:;!\-]*)+", re.IGNORECASE)
+_REGISTRATION_WORD = re.compile(r"daftar|antri|antre|pasp|passp|mau|ingin|tolong|mohon|anak|nama|berikut|data",
+                                re.IGNORECASE)
+_SIGN_OFF = re.compile(
+    r"(?:[\n,.;!]+|\s+)\s*(?:(?:terima\s*kasih|terimakasih|makasih|mksh|trims|tks|thx|thanks|"
+    r"mohon\s+dibantu|tolong\s+dibantu|ya|yah|kak|ka|min|admin|gan|pak|bu|dong|"
+    r"untuk|utk|buat|anakku|(?:anak|putra|putri|istri|suami|ibu|ayah|bapak|adik|kakak)\s*(?:saya|sy|ku|kami|aku)"
+    r")(?![^\W\d_])[\s,.!;]*)+$",
+    re.IGNORECASE,
+)
 _CANCEL = re.compile(r"\s*(?:#\s*(?:batal(?:kan)?|cancel)\b|(?:batal(?:kan)?|cancel)\s*#)", re.IGNORECASE)
 _STRIP = " \t\r\n,;"
 
@@ -105,6 +140,10 @@ def parse_law_message(text: str) -> tuple[LawEntity, ...] | None:
     fields = _split_fields(text)
     if fields and fields[0].label is None and _PREFIX.fullmatch(fields[0].text) and len(fields) > 1:
         fields = fields[1:]
+    elif fields and fields[0].label is None:
+        fields[0] = _without_lead_in(text, fields[0])
+    if fields and fields[-1].label in (ADDRESS, None):
+        fields[-1] = _without_sign_off(text, fields[-1])
     if not 2 <= len(fields) <= 5:
         return None
 
@@ -163,6 +202,38 @@ def _split_fields(text: str) -> list[_Field]:
                 break
         fields.append(_Field(start, end, text[start:end], label))
     return fields
+
+
+def _without_lead_in(text: str, field: _Field) -> _Field:
+    """The first field without the chat in front of the name: "mau daftarin anak saya, Putri Ayu"
+    → "Putri Ayu". Unchanged unless what remains looks like a name."""
+    lead = _LEAD_IN.match(field.text)
+    if lead and 0 < lead.end() < len(field.text) and not _WEAK_LEAD.fullmatch(lead.group()):
+        rest = _Field(field.start + lead.end(), field.end, field.text[lead.end():], None)
+        if _looks_like_name(rest):
+            return rest
+    # A lead-in in words we do not list, ended by a comma, colon or line break: "Assalamualaikum,
+    # sy ingin mendaftarkan putri sy: Putri Ayu".
+    cut = max(field.text.rfind(mark) for mark in (",", ":", "\n"))
+    if cut > 0 and _REGISTRATION_WORD.search(field.text[:cut]):
+        offset = cut + 1
+        while offset < len(field.text) and field.text[offset] in _STRIP:
+            offset += 1
+        rest = _Field(field.start + offset, field.end, field.text[offset:], None)
+        if rest.text and _looks_like_name(rest):
+            return rest
+    return field
+
+
+def _without_sign_off(text: str, field: _Field) -> _Field:
+    """The last field without a sign-off after it: "Jl. Sudirman 5\nmakasih kak" → "Jl. Sudirman 5"."""
+    match = _SIGN_OFF.search(field.text)
+    if match is None or match.start() == 0:
+        return field
+    end = field.start + match.start()
+    while end > field.start and text[end - 1] in _STRIP + ".":
+        end -= 1
+    return _Field(field.start, end, text[field.start:end], field.label) if end > field.start else field
 
 
 def _assign_free_text(free_text: list[_Field], found: dict[str, list[LawEntity]]) -> bool:

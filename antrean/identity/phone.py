@@ -1,4 +1,5 @@
-"""Phone numbers in the form WhatsApp uses as ``wa_id``: E.164 digits without ``+``.
+"""Phone numbers in the form WhatsApp uses as ``wa_id``: E.164 digits without ``+``; and the
+business-scoped user IDs (BSUIDs) WhatsApp sends since 2026 beside, or instead of, the number.
 
 Decisions:
 
@@ -20,6 +21,10 @@ from antrean.identity.errors import InvalidPhone
 
 _SEPARATORS = re.compile(r"[\s\-.()/]+")
 _DIGITS = re.compile(r"[0-9]+")
+# Meta's format: the user's ISO 3166 alpha-2 country code, a dot, up to 128 alphanumerics
+# ("ID.1502576394655843"); a parent BSUID (linked business portfolios) has "ENT." after the country.
+BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+BSUID_MAX = 136
 
 
 def _indonesian_mobile(national: str) -> str:
@@ -63,6 +68,27 @@ def check_wa_id(text: str) -> str:
     if not _DIGITS.fullmatch(digits):
         raise InvalidPhone("phone_invalid", detail="a wa_id is digits only")
     return _international(digits)
+
+
+def is_bsuid(text: str) -> bool:
+    return bool(BSUID.fullmatch(text))
+
+
+def check_sender_id(text: str) -> str:
+    """Who a WhatsApp booking belongs to: the sender's wa_id, or their BSUID when WhatsApp gave no
+    number (a user who adopted a username). A BSUID is opaque and kept exactly as sent."""
+    text = text.strip()
+    if is_bsuid(text):
+        return text
+    return check_wa_id(text)
+
+
+def mask_bsuid(bsuid: str) -> str:
+    """The country (not personal on its own) and two characters at each end of the rest."""
+    country, _, rest = bsuid.rpartition(".")
+    if len(rest) <= 6:
+        return f"{country}.{'*' * len(rest)}"
+    return f"{country}.{rest[:2]}{'*' * (len(rest) - 4)}{rest[-2:]}"
 
 
 def mask_msisdn(msisdn: str) -> str:

@@ -3,8 +3,10 @@
 No Sanic, no Rasa: the CLI (`python -m antrean privacy erase|export`) and the console's admin page
 call `erase` / `export` with SQLAlchemy engines and a media store.
 
-An applicant is identified by the WhatsApp number (or another channel's sender id) they wrote from;
-a NIK and booking codes add bookings made for them from another number. What erasure does per store:
+An applicant is identified by the WhatsApp number (or another channel's sender id) they wrote from,
+or by the business-scoped user ID or @username WhatsApp names them by since 2026: whichever is
+given, whatsapp_identities finds the sender key their data is filed under. A NIK and booking codes
+add bookings made for them from another number. What erasure does per store:
 
 - **bookings**: the row stays (the office's seat counts, queue numbers and dashboard stay right)
   but name, NIK, birth date, address, WhatsApp number, photo reference and request key are
@@ -15,7 +17,8 @@ a NIK and booking codes add bookings made for them from another number. What era
   and an erased booking never is one.
 - **booking_events**: kept (what happened when), `wa:<number>` actors masked; one `erased` event.
 - **sender_quotas**, **whatsapp_sender_leases**, **whatsapp_inbox/outbox/statuses**,
-  **whatsapp_reminders**, **simulator_media**, **handoff_requests/replies**, the conversation-review
+  **whatsapp_reminders**, **whatsapp_identities** (phone ↔ BSUID ↔ username), **simulator_media**,
+  **handoff_requests/replies**, the conversation-review
   read model (**review_conversations**, **review_user_messages**, facets, tags): deleted.
 - **nlu_reviews** of the applicant's messages: an *accepted* example stays as training data, but its
   text is replaced by the anonymised form `nlu export` writes (placeholders for NIKs, numbers,
@@ -69,8 +72,10 @@ from antrean.review.schema import review_conversations, review_facets, review_ta
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import table_missing
 from antrean.runtime import job_leases
+from antrean.whatsapp.identities import senders_named
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.schema import (
+    whatsapp_identities,
     whatsapp_inbox,
     whatsapp_outbox,
     whatsapp_reminders,
@@ -93,7 +98,7 @@ TABLES_ERASED = frozenset({
     "bookings", "booking_events", "sender_quotas", "handoff_requests", "handoff_replies", "nlu_reviews",
     "review_conversations", "review_user_messages", "review_facets", "review_tags", "whatsapp_inbox",
     "whatsapp_outbox", "whatsapp_statuses", "whatsapp_reminders", "whatsapp_sender_leases", "simulator_media",
-    "audit_log",
+    "audit_log", "whatsapp_identities",
 })
 TABLES_WITHOUT_APPLICANT_DATA = {
     "session_seats": "seat counts per office, day and session",
@@ -114,7 +119,8 @@ STORES = (
     "bookings", "bookings_closed", "booking_events", "sender_quotas", "photos", "tracker_events",
     "review_conversations", "review_user_messages", "nlu_reviews_anonymised", "nlu_reviews_deleted",
     "handoff_requests", "handoff_replies", "whatsapp_inbox", "whatsapp_outbox", "whatsapp_statuses",
-    "whatsapp_reminders", "whatsapp_sender_leases", "simulator_media", "audit_log_scrubbed", "exported_stories",
+    "whatsapp_reminders", "whatsapp_sender_leases", "whatsapp_identities", "simulator_media", "audit_log_scrubbed",
+    "exported_stories",
 )
 
 
@@ -131,7 +137,8 @@ class Subject:
     @classmethod
     def from_input(cls, number: str, nik: str | None = None, codes: Iterable[str] = ()) -> Subject:
         """A WhatsApp number in any usual spelling (0812…, +62 812…) becomes its wa_id (62812…);
-        anything else is taken as another channel's sender id, as it is."""
+        anything else (a BSUID, an @username, another channel's sender id) is taken as it is and
+        looked up among WhatsApp identities by `resolved`."""
         number = (number or "").strip()
         if not number:
             raise ErasureRefused("Nomor WhatsApp / ID pengirim wajib diisi.")
@@ -147,6 +154,18 @@ class Subject:
     @property
     def masked(self) -> str:
         return mask_sender(self.sender_id)
+
+    def resolved(self, engine: Engine) -> Subject:
+        """The same subject with the sender key their WhatsApp data is filed under, when the given
+        identifier is a number, BSUID or username WhatsApp named them by (the key itself first)."""
+        with engine.connect() as connection:
+            keys = senders_named(connection, self.sender_id)
+        if not keys or self.sender_id in keys:
+            return self
+        if len(keys) > 1:
+            raise ErasureRefused("Pengenal ini cocok dengan lebih dari satu pengirim WhatsApp. Gunakan nomor "
+                                 "WhatsApp atau ID pengguna (BSUID) yang lengkap.")
+        return Subject(keys.pop(), self.nik, self.codes)
 
 
 @dataclass
@@ -186,6 +205,7 @@ def erase(engine: Engine, subject: Subject, *, actor: str, now: datetime, tracke
     `stories_dir`: where the console exports test stories (None: no such folder here)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    subject = subject.resolved(engine)
     report = ErasureReport(subject, applied=apply)
     # 1. The booking database, rolled back: refusals surface before anything is deleted, and the
     #    counts of a dry run are exactly what the real run would do.
@@ -264,6 +284,7 @@ def _booking_database(connection: Connection, subject: Subject, report: ErasureR
     _erase_sender_quota(erasing)
     _erase_handoffs(erasing)
     _erase_whatsapp(erasing)
+    _erase_identity(erasing)
     _erase_conversation_review(erasing)
     report.counts["audit_log_scrubbed"] = _scrub_audit(connection, erasing.names, erasing.niks, erasing.numbers)
     if outside is not None:
@@ -367,6 +388,16 @@ def _erase_whatsapp(erasing: _Erasing) -> None:
         whatsapp_sender_leases.c.wa_id == sender, whatsapp_sender_leases.c.claimed_by != LEASE_HOLDER))
     delete_rows(connection, whatsapp_sender_leases, whatsapp_sender_leases.c.wa_id == sender)
     counts["simulator_media"] = delete_rows(connection, simulator_media, simulator_media.c.media_id.in_(media_ids))
+
+
+def _erase_identity(erasing: _Erasing) -> None:
+    """whatsapp_identities: the sender's number, BSUIDs and username (also scrubbed from the audit
+    log, like the numbers of the bookings)."""
+    table = whatsapp_identities
+    row = erasing.connection.execute(select(table).where(table.c.sender == erasing.sender)).first()
+    if row is not None:
+        erasing.numbers |= {value for value in (row.phone, row.user_id, row.parent_user_id) if value}
+    erasing.counts["whatsapp_identities"] = delete_rows(erasing.connection, table, table.c.sender == erasing.sender)
 
 
 def _erase_conversation_review(erasing: _Erasing) -> None:
@@ -503,6 +534,7 @@ def _exported_stories(engine: Engine, stories_dir: Path | None, subject: Subject
 EXPORTED_BY_SENDER = (
     ("handoff_requests", handoff_requests.c.sender_id),
     ("handoff_replies", handoff_replies.c.sender_id),
+    ("whatsapp_identity", whatsapp_identities.c.sender),
     ("whatsapp_messages_received", whatsapp_inbox.c.wa_id),
     ("whatsapp_messages_sent", whatsapp_outbox.c.wa_id),
     ("conversation_messages", review_user_messages.c.sender_id),
@@ -513,6 +545,7 @@ def export(engine: Engine, subject: Subject, *, tracker_engine: Engine | None = 
            stories_dir: Path | None = None) -> dict:
     """Everything stored about the applicant, as JSON-ready data (photos listed by reference, not
     embedded). The caller records the export in the audit log."""
+    subject = subject.resolved(engine)
     sender = subject.sender_id
     with engine.connect() as connection:
         booking_rows = connection.execute(_bookings_of(subject)).all()

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from antrean.identity import mask_msisdn, mask_nik
+from antrean.identity import is_bsuid, mask_bsuid, mask_msisdn, mask_nik
 from antrean.identity.dates import find_date_spans
 from antrean.identity.law_format import VISIT_DATE, parse_law_message
 from antrean.protection.scrubbing import ADDRESS_PATTERN, NIK_PATTERN, PHONE_PATTERN
@@ -136,7 +136,10 @@ def _mask_digits(text: str, chars: list[str], span: Personal) -> None:
 
 
 def mask_sender(sender_id: str) -> str:
-    """WhatsApp senders are numbers; other channels' ids are opaque but may still be personal."""
+    """WhatsApp senders are numbers or, for users WhatsApp gives no number of, business-scoped user
+    IDs; other channels' ids are opaque but may still be personal."""
     if sender_id.isdigit():
         return mask_msisdn(sender_id)
+    if is_bsuid(sender_id):
+        return mask_bsuid(sender_id)
     return sender_id[:3] + "…" if len(sender_id) > 6 else "…"

@@ -11,6 +11,9 @@ What goes, and when (days are settings: antrean.runtime.settings.RetentionSettin
   bookings still inside the period).
 - **WhatsApp payloads** (inbox, outbox, statuses): `Inbox.purge(whatsapp_days)` — the same purge
   the WhatsApp worker runs hourly and `python -m antrean whatsapp purge` runs by hand.
+- **WhatsApp identities** (a sender's number ↔ BSUID ↔ username): `whatsapp_days` after the sender
+  was last heard of, once no message and no booking is filed under them any more (while one is,
+  the mapping is what lets the user's next message, however WhatsApp names them, find it).
 - **Conversations**: Rasa's tracker-store events older than `conversation_days` (180), and the
   conversation-review read model's conversations that ended before that (their messages, facets,
   tags; NLU-inbox decisions on those messages are handled as an erasure handles them: accepted
@@ -52,6 +55,7 @@ from antrean.review.tracker import table_missing
 from antrean.runtime import job_leases
 from antrean.runtime.settings import RetentionSettings
 from antrean.whatsapp.inbox import Inbox
+from antrean.whatsapp.schema import whatsapp_identities, whatsapp_inbox
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +68,8 @@ CHECK_SECONDS = 3600
 
 COUNTS = ("photos_of_bookings", "photos_other", "whatsapp_messages", "whatsapp_replies", "whatsapp_statuses",
           "tracker_events", "review_conversations", "review_user_messages", "nlu_reviews_anonymised",
-          "nlu_reviews_deleted", "handoff_requests", "handoff_replies", "bookings_anonymised", "sender_quotas")
+          "nlu_reviews_deleted", "handoff_requests", "handoff_replies", "bookings_anonymised", "sender_quotas",
+          "whatsapp_identities")
 
 
 @dataclass
@@ -122,6 +127,8 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
         counts["sender_quotas"] = connection.execute(delete(sender_quotas).where(
             sender_quotas.c.active == 0,
             sender_quotas.c.whatsapp_number.not_in(select(bookings.c.whatsapp_number)))).rowcount or 0
+        counts["whatsapp_identities"] = _identities(connection, store.to_db_time(
+            now - timedelta(days=settings.whatsapp_days)))
         conversations_before = store.to_db_time(now - timedelta(days=settings.conversation_days))
         conversations, messages, anonymised, deleted = _read_model(connection, conversations_before)
         counts.update(review_conversations=conversations, review_user_messages=messages,
@@ -136,6 +143,16 @@ def run(engine: Engine, *, now: datetime, settings: RetentionSettings | None = N
     counts["tracker_events"] = _tracker(tracker_engine, (now - timedelta(days=settings.conversation_days))
                                         .timestamp(), apply)
     return report
+
+
+def _identities(connection: Connection, before: datetime) -> int:
+    """After the bookings' anonymisation (same transaction); messages count as the inbox purge
+    below will leave them (unprocessed, or processed since `before`)."""
+    table, inbox = whatsapp_identities, whatsapp_inbox
+    kept = select(inbox.c.wa_id).where(or_(inbox.c.processed_at.is_(None), inbox.c.processed_at >= before))
+    return connection.execute(delete(table).where(
+        table.c.updated_at < before, table.c.sender.not_in(kept),
+        table.c.sender.not_in(select(bookings.c.whatsapp_number)))).rowcount or 0
 
 
 def _handoffs(connection: Connection, before) -> tuple[int, int]:

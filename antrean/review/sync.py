@@ -24,6 +24,7 @@ from antrean.booking.store import to_db_time
 from antrean.review import tracker
 from antrean.review.derive import Conversation, split_sessions, starts_session, summarise
 from antrean.review.schema import review_conversations, review_facets, review_sync_state, review_user_messages
+from antrean.whatsapp.identities import labels_in
 
 BATCH_EVENTS = 20_000
 # PostgreSQL hands out ids before commit, so a slow Rasa transaction can commit an id below one
@@ -149,9 +150,11 @@ def _latest_conversations(connection: Connection, senders: list[str]) -> dict[st
     return latest
 
 
-def _summary_row(conversation: Conversation) -> dict:
+def _summary_row(conversation: Conversation, labels: dict[str, str]) -> dict:
+    # A WhatsApp user is shown by their username, else masked number (whatsapp_identities).
+    shown = labels.get(conversation.sender_id) or conversation.sender_masked
     return {
-        "sender_id": conversation.sender_id, "sender_masked": conversation.sender_masked,
+        "sender_id": conversation.sender_id, "sender_masked": shown[:40],
         "sender_reversed": conversation.sender_id[::-1],
         "first_event_id": conversation.first_event_id, "last_event_id": conversation.last_event_id,
         "started_at": to_db_time(conversation.started_at), "ended_at": to_db_time(conversation.ended_at),
@@ -163,15 +166,16 @@ def _summary_row(conversation: Conversation) -> dict:
 
 def _write(connection: Connection, conversations: list[Conversation], existing_ids: dict[tuple[str, int], int],
            old: int) -> None:
+    labels = labels_in(connection, [c.sender_id for c in conversations])
     new_rows = []
     for conversation in conversations:
         key = (conversation.sender_id, conversation.first_event_id)
         if key in existing_ids:
             connection.execute(update(review_conversations).where(review_conversations.c.id == existing_ids[key])
-                               .values(**_summary_row(conversation)))
+                               .values(**_summary_row(conversation, labels)))
             connection.execute(delete(review_facets).where(review_facets.c.conversation_id == existing_ids[key]))
         else:
-            new_rows.append(_summary_row(conversation))
+            new_rows.append(_summary_row(conversation, labels))
     ids = dict(existing_ids)
     if new_rows:
         connection.execute(insert(review_conversations), new_rows)

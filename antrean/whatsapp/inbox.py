@@ -2,7 +2,10 @@
 code runs them in worker threads).
 
 - A webhook's messages and statuses are stored in one transaction; duplicates (retried deliveries)
-  are skipped by the unique WhatsApp ids, so storing the same body twice changes nothing.
+  are skipped by the unique WhatsApp ids, so storing the same body twice changes nothing. Each new
+  message is filed under its sender's key (antrean/whatsapp/identities.py) in that transaction;
+  a system message about a changed number or BSUID updates the sender's identity and is kept as an
+  already processed row (nothing to answer).
 - The worker reads pending messages of one sender in arrival order (`id`), counts an attempt before
   feeding one to Rasa and marks it processed after Rasa has handled it.
 - Every reply is numbered within its inbox message (`seq`); a replayed turn finds its earlier
@@ -28,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from antrean.runtime.job_leases import claim
 from antrean.runtime.settings import MIN_WHATSAPP_RETENTION_DAYS
+from antrean.whatsapp import identities
 from antrean.whatsapp.payloads import Webhook
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox, whatsapp_sender_leases, whatsapp_statuses
 
@@ -39,6 +43,7 @@ NOT_A_PHOTO = "not_a_photo"  # a PDF or other file: asked for a photo
 MEDIA_FAILED = "media_failed"  # the photo could not be fetched or verified: asked to send it again
 FLOODED = "flooded"  # beyond the per-sender rate: kept, not answered
 FAILED = "failed"  # gave up after repeated errors
+IDENTITY_CHANGED = "identity_changed"  # a system message: the sender's number or BSUID changed
 
 SENDING, SENT, SEND_FAILED, SANDBOX = "sending", "sent", "failed", "sandbox"
 
@@ -56,11 +61,14 @@ class StoredMessage:
     id: int
     wa_message_id: str
     phone_number_id: str
-    wa_id: str
+    wa_id: str  # the sender key
     kind: str
     payload: dict[str, Any]
     received_at: datetime
     attempts: int
+    phone: str | None = None  # how this message named its sender
+    user_id: str | None = None
+    username: str | None = None
 
 
 class Inbox:
@@ -70,21 +78,39 @@ class Inbox:
     # --- webhook side ---------------------------------------------------------------------------
 
     def store(self, webhook: Webhook, now: datetime | None = None) -> int:
-        """Store every message and status of one delivery; returns how many messages were new."""
+        """Store every message, identity change and status of one delivery; returns how many
+        messages were new."""
         now = now or utcnow()
-        messages = [{"wa_message_id": m.wa_message_id, "phone_number_id": m.phone_number_id, "wa_id": m.wa_id,
-                     "kind": m.kind, "payload": json.dumps(m.payload, ensure_ascii=False),
-                     "wa_timestamp": m.wa_timestamp, "received_at": now, "attempts": 0}
-                    for m in _unique(webhook.messages, lambda m: m.wa_message_id)]
+        messages = list(_unique(webhook.messages, lambda m: m.wa_message_id))
+        changes = list(_unique(webhook.identity_changes, lambda c: c.wa_message_id))
         statuses = [{"wa_outgoing_id": s.wa_outgoing_id, "status": s.status, "wa_timestamp": s.wa_timestamp,
                      "error_code": s.error_code, "error_title": s.error_title, "received_at": now}
                     for s in _unique(webhook.statuses, lambda s: (s.wa_outgoing_id, s.status))]
-        if not messages and not statuses:
+        if not messages and not changes and not statuses:
             return 0
         with self.engine.begin() as connection:
-            stored = _insert_ignoring_duplicates(connection, whatsapp_inbox, messages, ["wa_message_id"])
+            rows = []
+            # A retried identity change must not be applied again over a later one; a retried
+            # message resolves to the same sender again (and is then skipped by its unique id).
+            known = _known_message_ids(connection, [c.wa_message_id for c in changes])
+            for change in changes:
+                if change.wa_message_id not in known:
+                    sender = identities.apply_change(connection, change, now)
+                    rows.append(_inbox_row(change, "system", sender, change.current, now, processed=IDENTITY_CHANGED))
+            for message in messages:
+                sender = identities.resolve(connection, message.sender, now)
+                rows.append(_inbox_row(message, message.kind, sender, message.sender, now))
+            stored = _insert_ignoring_duplicates(connection, whatsapp_inbox, [r for r in rows if not r["processed_at"]],
+                                                 ["wa_message_id"])
+            _insert_ignoring_duplicates(connection, whatsapp_inbox, [r for r in rows if r["processed_at"]],
+                                        ["wa_message_id"])
             _insert_ignoring_duplicates(connection, whatsapp_statuses, statuses, ["wa_outgoing_id", "status"])
         return stored
+
+    def address_of(self, wa_id: str) -> dict[str, str]:
+        """The `to` or `recipient` field of a message to this sender (identities.address)."""
+        with self.engine.connect() as connection:
+            return identities.address(connection, wa_id)
 
     # --- worker side ----------------------------------------------------------------------------
 
@@ -152,7 +178,8 @@ class Inbox:
         with self.engine.connect() as connection:
             return [StoredMessage(id=r.id, wa_message_id=r.wa_message_id, phone_number_id=r.phone_number_id,
                                   wa_id=r.wa_id, kind=r.kind, payload=json.loads(r.payload),
-                                  received_at=r.received_at, attempts=r.attempts)
+                                  received_at=r.received_at, attempts=r.attempts, phone=r.phone,
+                                  user_id=r.user_id, username=r.username)
                     for r in connection.execute(query)]
 
     def count_attempt(self, inbox_id: int) -> None:
@@ -277,6 +304,20 @@ class Inbox:
             if not apply:
                 transaction.rollback()
         return {"messages": messages, "replies": replies, "statuses": statuses}
+
+
+def _inbox_row(item, kind: str, sender: str, named, now: datetime, processed: str | None = None) -> dict:
+    return {"wa_message_id": item.wa_message_id, "phone_number_id": item.phone_number_id, "wa_id": sender,
+            "phone": named.phone, "user_id": named.user_id, "username": named.username, "kind": kind,
+            "payload": json.dumps(item.payload, ensure_ascii=False), "wa_timestamp": item.wa_timestamp,
+            "received_at": now, "attempts": 0, "processed_at": now if processed else None, "outcome": processed}
+
+
+def _known_message_ids(connection: Connection, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(connection.execute(select(whatsapp_inbox.c.wa_message_id)
+                                  .where(whatsapp_inbox.c.wa_message_id.in_(ids))).scalars())
 
 
 def _unique(items, key):

@@ -118,7 +118,7 @@ class Deliverer:
         if outbox_id is None or self.records_only(wa_id):
             return
         try:
-            wamid = await self.graph.send_message(phone_number_id, {"to": wa_id, **payload})
+            wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
         except GraphError as error:
             await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
             return
@@ -143,11 +143,16 @@ class Deliverer:
                     await asyncio.to_thread(self.inbox.reply_failed, outbox_id, None)
                     return
                 image["id"] = await self.graph.upload_media(phone_number_id, png, "image/png", "tiket.png")
-            wamid = await self.graph.send_message(phone_number_id, {"to": wa_id, **payload})
+            wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
         except GraphError as error:
             await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
             return
         await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid, payload)
+
+    async def address(self, wa_id: str) -> dict[str, str]:
+        """`to` or `recipient`: read per message sent, so a number the user shares (or a BSUID
+        change) between two replies is used from then on."""
+        return await asyncio.to_thread(self.inbox.address_of, wa_id)
 
     async def _claim(self, turn, phone_number_id, wa_id, payload, choices) -> int | None:
         inbox_id, seq = turn

@@ -2,22 +2,43 @@
 
 Meta signs every POST with ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``.
 The check runs on the raw bytes (re-serialised JSON differs, e.g. in how emoji are escaped) before
-anything is parsed. Parsing is all-or-nothing: a body whose structure is wrong is refused whole, so
-a half-understood delivery never leaves half its messages stored."""
+anything is parsed.
+
+Who wrote. Since 2026 Meta sends a business-scoped user ID (BSUID, `user_id`) with every message,
+beside the phone number (`from`, `contacts[].wa_id`) — or instead of it, for a user who adopted a
+username and has not shared their number with us. Each of phone, BSUID and username is optional;
+a message needs the phone or the BSUID (`Sender`). System messages about a changed number or BSUID
+(`user_changed_number`, `user_changed_user_id`; they carry no contacts array) become
+`IdentityChange`s, not conversation turns.
+
+Parsing is per item. A body that is not a WhatsApp notification at all is refused whole
+(`MalformedWebhook`); inside one, a message, status or change that cannot be understood is set
+aside in `Webhook.rejected` (with a reason, no personal data) and the others are kept: one odd
+message must not hold back the rest of a batch, which Meta would otherwise retry for days."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from antrean.identity.phone import is_bsuid
 
 SIGNATURE_PREFIX = "sha256="
 IMAGE_MIME_TYPES = {"image/jpeg", "image/png", "image/webp"}
 # In the metadata of a user message from a tapped button: its title (Rasa gets the id, our payload).
 BUTTON_TITLE_KEY = "button_title"
 MEDIA_KINDS = {"image", "document"}
+NUMBER_CHANGED = "user_changed_number"
+USER_ID_CHANGED = "user_changed_user_id"
+# Older Graph API versions called the number change "customer_changed_number".
+IDENTITY_CHANGES = {NUMBER_CHANGED: NUMBER_CHANGED, "customer_changed_number": NUMBER_CHANGED,
+                    USER_ID_CHANGED: USER_ID_CHANGED}
+_WA_ID = re.compile(r"\+?([0-9]{5,20})")
+USERNAME_MAX = 100
 
 
 class MalformedWebhook(ValueError):
@@ -25,12 +46,40 @@ class MalformedWebhook(ValueError):
 
 
 @dataclass(frozen=True)
+class Sender:
+    """A WhatsApp user as one message names them: each identifier optional, phone or BSUID present."""
+
+    phone: str | None = None  # wa_id: E.164 digits without "+"
+    user_id: str | None = None  # the BSUID, e.g. "ID.1502576394655843"
+    parent_user_id: str | None = None  # "ID.ENT.…", only for linked business portfolios
+    username: str | None = None
+
+    def __post_init__(self):
+        if not self.phone and not self.user_id:
+            raise MalformedWebhook("message has neither a phone number nor a user id")
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     wa_message_id: str
     phone_number_id: str
-    wa_id: str
+    sender: Sender
     kind: str
     payload: dict[str, Any]  # the message object exactly as WhatsApp sent it
+    wa_timestamp: int | None
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """A user's number or BSUID changed (a system message): `previous` names them as we knew them,
+    `current` as they are now."""
+
+    wa_message_id: str
+    phone_number_id: str
+    kind: str  # NUMBER_CHANGED or USER_ID_CHANGED
+    previous: Sender
+    current: Sender
+    payload: dict[str, Any]
     wa_timestamp: int | None
 
 
@@ -43,10 +92,25 @@ class StatusUpdate:
     error_title: str | None
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """An item set aside: where in the body and why (never its content: it may be personal)."""
+
+    where: str
+    reason: str
+
+
 @dataclass
 class Webhook:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    identity_changes: list[IdentityChange] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    ignored: int = 0  # understood and deliberately not kept (other system messages)
+
+    @property
+    def understood(self) -> int:
+        return len(self.messages) + len(self.statuses) + len(self.identity_changes) + self.ignored
 
 
 def signature_is_valid(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -71,36 +135,110 @@ def parse_webhook(body: bytes) -> Webhook:
     if not isinstance(document, dict) or document.get("object") != "whatsapp_business_account":
         raise MalformedWebhook("not a WhatsApp Business Account notification")
     webhook = Webhook()
-    for entry in _list(document, "entry"):
-        for change in _list(_dict(entry, "entry"), "changes"):
-            change = _dict(change, "change")
-            if change.get("field", "messages") != "messages":
-                continue  # account and template notifications are not conversations
-            value = _dict(change.get("value"), "change.value")
-            phone_number_id = _text(_dict(value.get("metadata"), "value.metadata").get("phone_number_id"),
-                                     "metadata.phone_number_id")
-            contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict)]
-            fallback_sender = contacts[0].get("wa_id") if len(contacts) == 1 else None
-            for message in value.get("messages") or []:
-                webhook.messages.append(_message(_dict(message, "message"), phone_number_id, fallback_sender))
-            for status in value.get("statuses") or []:
-                webhook.statuses.append(_status(_dict(status, "status")))
+    for e, entry in enumerate(_list(document, "entry")):
+        try:
+            changes = _list(_dict(entry, "entry"), "changes")
+        except MalformedWebhook as error:
+            webhook.rejected.append(Rejected(f"entry[{e}]", str(error)))
+            continue
+        for c, change in enumerate(changes):
+            where = f"entry[{e}].changes[{c}]"
+            try:
+                _change(_dict(change, "change"), where, webhook)
+            except MalformedWebhook as error:
+                webhook.rejected.append(Rejected(where, str(error)))
     return webhook
 
 
-def _message(message: dict, phone_number_id: str, fallback_sender: Any) -> InboundMessage:
-    sender = message.get("from") or fallback_sender
-    return InboundMessage(
-        wa_message_id=_text(message.get("id"), "message.id"),
+def _change(change: dict, where: str, webhook: Webhook) -> None:
+    if change.get("field", "messages") != "messages":
+        webhook.ignored += 1  # account and template notifications are not conversations
+        return
+    value = _dict(change.get("value"), "change.value")
+    phone_number_id = _text(_dict(value.get("metadata"), "value.metadata").get("phone_number_id"),
+                            "metadata.phone_number_id")
+    contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict)]
+    for i, message in enumerate(_items(value, "messages")):
+        try:
+            _message(_dict(message, "message"), phone_number_id, contacts, webhook)
+        except MalformedWebhook as error:
+            webhook.rejected.append(Rejected(f"{where}.messages[{i}]", str(error)))
+    for i, status in enumerate(_items(value, "statuses")):
+        try:
+            webhook.statuses.append(_status(_dict(status, "status")))
+        except MalformedWebhook as error:
+            webhook.rejected.append(Rejected(f"{where}.statuses[{i}]", str(error)))
+
+
+def _message(message: dict, phone_number_id: str, contacts: list[dict], webhook: Webhook) -> None:
+    wa_message_id = _text(message.get("id"), "message.id")
+    kind = str(message.get("type") or "unknown")[:20]
+    if kind == "system":
+        change = _identity_change(message, wa_message_id, phone_number_id)
+        if change is None:
+            webhook.ignored += 1  # e.g. customer_identity_changed (a new security code): nothing to do
+        else:
+            webhook.identity_changes.append(change)
+        return
+    webhook.messages.append(InboundMessage(
+        wa_message_id=wa_message_id,
         phone_number_id=phone_number_id,
-        wa_id=_text(sender, "message.from"),
-        kind=str(message.get("type") or "unknown")[:20],
+        sender=_sender(message, contacts),
+        kind=kind,
         payload=message,
         wa_timestamp=_timestamp(message.get("timestamp")),
+    ))
+
+
+def _sender(message: dict, contacts: list[dict]) -> Sender:
+    """The message's own fields first (`from`, `from_user_id`), then its contact: the one naming
+    the same phone or BSUID, or the only one."""
+    phone = _phone(message.get("from"), "message.from")
+    user_id = _bsuid(message.get("from_user_id"), "message.from_user_id")
+    matching = [c for c in contacts if (phone and _phone(c.get("wa_id"), "contact.wa_id") == phone)
+                or (user_id and c.get("user_id") == user_id)]
+    contact = matching[0] if matching else contacts[0] if len(contacts) == 1 else {}
+    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    username = profile.get("username")
+    return Sender(
+        phone=phone or _phone(contact.get("wa_id"), "contact.wa_id"),
+        user_id=user_id or _bsuid(contact.get("user_id"), "contact.user_id"),
+        parent_user_id=(_bsuid(message.get("from_parent_user_id"), "message.from_parent_user_id")
+                        or _bsuid(contact.get("parent_user_id"), "contact.parent_user_id")),
+        username=username.strip() if isinstance(username, str) and 0 < len(username.strip()) <= USERNAME_MAX
+        else None,
     )
 
 
+def _identity_change(message: dict, wa_message_id: str, phone_number_id: str) -> IdentityChange | None:
+    system = _dict(message.get("system"), "message.system")
+    kind = IDENTITY_CHANGES.get(str(system.get("type") or ""))
+    if kind is None:
+        return None
+    new_user_id = _bsuid(system.get("user_id"), "system.user_id")
+    new_parent = _bsuid(system.get("parent_user_id"), "system.parent_user_id")
+    previous_user_id = _bsuid(system.get("previous_user_id"), "system.previous_user_id")
+    from_user_id = _bsuid(message.get("from_user_id"), "message.from_user_id")
+    if previous_user_id is None and from_user_id != new_user_id:
+        previous_user_id = from_user_id
+    previous = Sender(phone=_phone(message.get("from") or system.get("customer"), "message.from"),
+                      user_id=previous_user_id,
+                      parent_user_id=_bsuid(system.get("previous_parent_user_id"), "system.previous_parent_user_id"))
+    if kind == NUMBER_CHANGED:
+        new_phone = _phone(system.get("wa_id") or system.get("new_wa_id"), "system.wa_id")
+        current = Sender(phone=new_phone, user_id=new_user_id, parent_user_id=new_parent)
+    else:
+        if new_user_id is None:
+            raise MalformedWebhook("user_changed_user_id without the new user id")
+        # The number, if we know one, does not change with the BSUID: keep it with the user.
+        current = Sender(phone=previous.phone, user_id=new_user_id, parent_user_id=new_parent)
+    return IdentityChange(wa_message_id, phone_number_id, kind, previous, current, message,
+                          _timestamp(message.get("timestamp")))
+
+
 def _status(status: dict) -> StatusUpdate:
+    # Statuses are matched to our messages by their WhatsApp id, whether the message went to a
+    # phone number (`recipient_id`) or a BSUID (`recipient_user_id`): neither is needed here.
     errors = status.get("errors") if isinstance(status.get("errors"), list) else []
     error = errors[0] if errors and isinstance(errors[0], dict) else {}
     code = error.get("code")
@@ -182,6 +320,35 @@ def shown_text(kind: str, message: dict[str, Any]) -> str:
     else:
         value = body.get("caption")
     return value if isinstance(value, str) else ""
+
+
+def _items(value: dict, key: str) -> list:
+    items = value.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise MalformedWebhook(f"value.{key} is not a list")
+    return items
+
+
+def _phone(value: Any, what: str) -> str | None:
+    """A wa_id, or None when absent; present but not a number is malformed."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    match = _WA_ID.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise MalformedWebhook(f"{what} is not a phone number")
+    return match.group(1)
+
+
+def _bsuid(value: Any, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not is_bsuid(value.strip()):
+        raise MalformedWebhook(f"{what} is not a business-scoped user id")
+    return value.strip()
 
 
 def _list(document: dict, key: str) -> list:

@@ -101,8 +101,10 @@ class Reminders:
 
     def last_inbound(self, wa_id: str) -> tuple[str, datetime] | None:
         """The business number this applicant last wrote to, and when (UTC)."""
+        # A system message (a changed number or BSUID) is not the user writing: it opens no window.
         query = (select(whatsapp_inbox.c.phone_number_id, whatsapp_inbox.c.received_at)
-                 .where(whatsapp_inbox.c.wa_id == wa_id).order_by(whatsapp_inbox.c.id.desc()).limit(1))
+                 .where(whatsapp_inbox.c.wa_id == wa_id, whatsapp_inbox.c.kind != "system")
+                 .order_by(whatsapp_inbox.c.id.desc()).limit(1))
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return (row.phone_number_id, row.received_at) if row else None
@@ -138,9 +140,10 @@ class Reminders:
         setattr(run, kind, getattr(run, kind) + 1)
         if self.graph is None:
             return
+        address = await asyncio.to_thread(self.inbox.address_of, booking.whatsapp_number)
         for outbox_id, payload in zip(outbox_ids, payloads, strict=True):
             try:
-                wamid = await self.graph.send_message(phone_number_id, {"to": booking.whatsapp_number, **payload})
+                wamid = await self.graph.send_message(phone_number_id, {**address, **payload})
             except GraphError as error:
                 # Logged by code only: no number, no name. The row stays: no second attempt.
                 logger.error("reminder for booking %s not sent: %s", booking.id, error)

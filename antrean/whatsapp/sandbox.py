@@ -92,7 +92,8 @@ async def send_staff_text(inbox: Inbox, settings: WhatsAppSettings, phone_number
             if graph is None:
                 continue
             try:
-                wamid = await graph.send_message(phone_number_id, {"to": wa_id, **payload})
+                address = await asyncio.to_thread(inbox.address_of, wa_id)
+                wamid = await graph.send_message(phone_number_id, {**address, **payload})
             except GraphError as error:
                 await asyncio.to_thread(inbox.reply_failed, outbox_id, error.code)
                 raise SendFailed(error.code) from error

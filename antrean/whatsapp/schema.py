@@ -1,5 +1,10 @@
-"""Tables of the WhatsApp pipeline: the durable inbox and outbox, delivery statuses, sender leases
-and reminders."""
+"""Tables of the WhatsApp pipeline: the durable inbox and outbox, delivery statuses, sender leases,
+reminders, and who the senders are (identities).
+
+`wa_id`, in every table here, is the *sender*: the key one WhatsApp user's conversation, lease,
+flood count, bookings, reminders and handoffs are filed under (see antrean/whatsapp/identities.py).
+It is the phone number for users known by it before WhatsApp sent business-scoped user IDs, and the
+BSUID for everyone else; it never changes for a user, whatever they later change."""
 
 from sqlalchemy import (
     Column,
@@ -19,13 +24,17 @@ from antrean.runtime.tables import metadata
 # Every received message, written before the webhook answers 200. `id` is the arrival order the
 # worker follows per sender; the unique WhatsApp id makes retried deliveries no-ops. A message is
 # done once `processed_at` is set; `attempts` > 0 without it means a turn may have been cut short.
+# `phone`, `user_id` (BSUID) and `username` are how this message named its sender (each optional).
 whatsapp_inbox = Table(
     "whatsapp_inbox",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("wa_message_id", String(128), nullable=False, unique=True),
     Column("phone_number_id", String(128), nullable=False),
-    Column("wa_id", String(128), nullable=False),
+    Column("wa_id", String(140), nullable=False),
+    Column("phone", String(20)),
+    Column("user_id", String(140)),
+    Column("username", String(100)),
     Column("kind", String(20), nullable=False),
     Column("payload", Text, nullable=False),
     Column("wa_timestamp", Integer),
@@ -47,7 +56,7 @@ whatsapp_outbox = Table(
     Column("inbox_id", Integer, ForeignKey("whatsapp_inbox.id", ondelete="SET NULL")),
     Column("seq", Integer, nullable=False),
     Column("phone_number_id", String(128), nullable=False),
-    Column("wa_id", String(128), nullable=False),
+    Column("wa_id", String(140), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("payload", Text, nullable=False),
     Column("choices", Text),
@@ -83,7 +92,7 @@ whatsapp_statuses = Table(
 whatsapp_sender_leases = Table(
     "whatsapp_sender_leases",
     metadata,
-    Column("wa_id", String(128), primary_key=True),
+    Column("wa_id", String(140), primary_key=True),
     Column("claimed_by", String(64), nullable=False),
     Column("lease_until", DateTime, nullable=False),
     Index("ix_whatsapp_sender_leases_until", "lease_until"),
@@ -100,4 +109,21 @@ whatsapp_reminders = Table(
     Column("kind", String(16), nullable=False),  # "text" (inside the 24-hour window) or "template"
     Column("outbox_id", Integer),
     Column("created_at", DateTime, nullable=False),
+)
+
+# Who each sender is: the phone ↔ BSUID mapping that keeps one user's conversation together when
+# WhatsApp names them differently over time (phone only before 2026, phone and BSUID, BSUID and
+# username without the phone). `sender` is the key the other tables use and never changes; the
+# phone and the BSUID each belong to at most one sender. Updated by every stored message and by the
+# system messages about a changed number or BSUID.
+whatsapp_identities = Table(
+    "whatsapp_identities",
+    metadata,
+    Column("sender", String(140), primary_key=True),
+    Column("phone", String(20), unique=True),
+    Column("user_id", String(140), unique=True),
+    Column("parent_user_id", String(140)),
+    Column("username", String(100)),
+    Column("first_seen", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )

@@ -9,7 +9,8 @@ process never loads it (time and memory it would never use).
 
 A POST is checked (size, signature over the raw body, structure) and its messages are written to the
 inbox before it is answered 200; nothing else happens in the request, so Meta gets its answer in
-milliseconds."""
+milliseconds. An item that cannot be read is set aside and logged, the rest stored and answered
+200; only a body of which nothing could be read gets 400."""
 
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
         except MalformedWebhook as error:
             logger.warning("WhatsApp webhook refused: %s", error)
             return response.json({"error": "malformed notification"}, status=400)
+        for rejected in webhook.rejected:
+            logger.warning("WhatsApp webhook: %s set aside: %s", rejected.where, rejected.reason)
+        if webhook.rejected and not webhook.understood:
+            # Nothing in it could be kept: a 200 would claim we have it.
+            return response.json({"error": "malformed notification"}, status=400)
         try:
             stored = await asyncio.to_thread(inbox().store, webhook)
         except Exception:
@@ -79,7 +85,10 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
             return response.json({"error": "try again"}, status=503)
         if stored:
             wake()
-        return response.json({"status": "ok"})
+        # What could be read is stored; what could not would fail the same way on every retry, and
+        # answering 4xx would make Meta redeliver the good messages along with it for days.
+        return response.json({"status": "ok", "set_aside": len(webhook.rejected)} if webhook.rejected
+                             else {"status": "ok"})
 
 
 def _same(given: str, expected: str) -> bool:

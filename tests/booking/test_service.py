@@ -119,6 +119,16 @@ def test_a_whatsapp_number_may_hold_five_active_bookings(service):
     assert service.book(make_request(serial=6, whatsapp_number=family)).status is BookingStatus.BOOKED
 
 
+def test_a_whatsapp_user_without_a_shared_number_books_under_their_bsuid_with_the_same_limit(service):
+    bsuid = "ID.1502576394655843"  # a user who adopted a username: WhatsApp gives no number
+    for serial in range(1, 6):
+        assert service.book(make_request(serial=serial, whatsapp_number=bsuid)).whatsapp_number == bsuid
+    assert refusal(service.book, make_request(serial=6, whatsapp_number=bsuid)).reason is RefusalReason.NUMBER_LIMIT
+    assert len(service.get_by_whatsapp_number(bsuid)) == 5
+    assert refusal(service.book, make_request(serial=7, whatsapp_number="1502576394655843")).reason is (
+        RefusalReason.INVALID_DATA)  # neither a number nor Meta's BSUID format
+
+
 def test_a_full_session_is_refused_and_a_full_day_too(make_service, database_url, offices):
     tiny = {"batam": offices["batam"].copy(update={"daily_quota": 2, "session_minutes": 240})}
     service = make_service(database_url, offices_override=tiny)

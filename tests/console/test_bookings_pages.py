@@ -189,3 +189,31 @@ def test_the_audit_log_is_in_each_offices_time_with_its_zone_not_utc(console):
     assert "01-12-2026 08.00.05 WIB" in times  # Batam and the entry without an office
     assert "01-12-2026 09.00.05 WITA" in times  # Denpasar is an hour ahead
     assert "UTC" not in page and "01-12-2026 01.00" not in page
+
+
+def test_whatsapp_users_are_shown_by_username_or_masked_number_and_found_by_bsuid(console, book):
+    """A user who adopted a username (no number shared) books under their BSUID; one known by
+    number also has a BSUID. Lists show the username or the masked number, never a raw id."""
+    from antrean.whatsapp.inbox import Inbox
+    from antrean.whatsapp.payloads import parse_webhook
+    from tests.whatsapp import meta
+
+    inbox = Inbox(console.service.engine)
+    hidden, known = "ID.1502576394655843", "ID.7712093344556677"
+    for message, usernames in ((meta.by_user(meta.text("6281200000001", "halo"), hidden, phone=False),
+                                {hidden: "putri.ayu"}),
+                               (meta.text("6281377778888", "halo"), None),  # known by number before BSUIDs
+                               (meta.by_user(meta.text("6281377778888", "lagi"), known), None)):
+        inbox.store(parse_webhook(meta.encode(meta.notification(meta.messages_value(message, usernames=usernames)))))
+    by_username = book(1, whatsapp_number=hidden)
+    by_number = book(2, full_name="siti rahayu", whatsapp_number="6281377778888")
+    client = console.as_role("counter")
+    page = client.get("/pemesanan?kantor=batam&tanggal=2026-12-02").text
+    assert "@putri.ayu" in page and mask_msisdn("6281377778888") in page
+    for raw in (hidden, known, "6281377778888"):
+        assert raw not in page
+    detail = client.get(f"/pemesanan/{by_username.code}").text
+    assert "@putri.ayu" in detail and hidden not in detail
+    for query, wanted in ((hidden, by_username), ("@putri.ayu", by_username), (known, by_number)):
+        found = client.post("/pemesanan/cari?kantor=batam", {"q": query}).text
+        assert wanted.code in found and hidden not in found and known not in found  # the query echoed masked

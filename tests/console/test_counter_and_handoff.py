@@ -145,3 +145,19 @@ def test_an_answered_request_cannot_be_answered_twice(console):
     client.post(f"/bantuan/{request_id}/dijawab")
     response = client.post(f"/bantuan/{request_id}/dijawab")
     assert "sudah dijawab sebelumnya" in client.get(response.headers["location"]).text
+
+
+def test_handoff_queue_shows_a_whatsapp_user_by_username(console):
+    from antrean.whatsapp.inbox import Inbox
+    from antrean.whatsapp.payloads import parse_webhook
+    from tests.whatsapp import meta
+
+    bsuid = "ID.1502576394655843"
+    message = meta.by_user(meta.text("6281200000001", "mau bicara petugas"), bsuid, phone=False)
+    Inbox(console.service.engine).store(parse_webhook(meta.encode(meta.notification(
+        meta.messages_value(message, usernames={bsuid: "putri.ayu"})))))
+    now = datetime.fromisoformat("2026-12-01T08:05:00+07:00")
+    request_id = handoff.request_handoff(console.service.engine, bsuid, "batam", "mau bicara petugas", now)
+    client = console.as_role("reviewer")
+    for page in (client.get("/bantuan").text, client.get(f"/bantuan/{request_id}").text):
+        assert "@putri.ayu" in page and bsuid not in page

@@ -228,3 +228,40 @@ def test_process_training_data_leaves_the_annotations_as_written(create_componen
 
     assert result.training_examples[0].get(INTENT) == "register"
     assert result.training_examples[0].get(ENTITIES) == []
+
+
+# Free text around the fields: a lead-in before the name, a sign-off after the address.
+AROUND = [
+    ("mau daftarin anak saya, Putri Ayu#02-03-2015#Perum Central Raya E2 no 1",
+     {"person_name": "Putri Ayu", "birth_date": "02-03-2015", "address": "Perum Central Raya E2 no 1"}),
+    ("daftar buat anak saya Putri Ayu#02-03-2015#Perum Central Raya E2 no 1",
+     {"person_name": "Putri Ayu", "birth_date": "02-03-2015", "address": "Perum Central Raya E2 no 1"}),
+    ("Selamat pagi kak\nBudi Santoso#17-08-1990#Jl. Sudirman No. 5",
+     {"person_name": "Budi Santoso", "birth_date": "17-08-1990", "address": "Jl. Sudirman No. 5"}),
+    ("Assalamualaikum, sy ingin mendaftarkan putri sy: Putri Ayu#02-03-2015#Perum Central Raya E2 no 1",
+     {"person_name": "Putri Ayu", "birth_date": "02-03-2015", "address": "Perum Central Raya E2 no 1"}),
+    ("halo min, mau daftar paspor baru atas nama Budi Santoso#17-08-1990#Jl. Sudirman No. 5 Batam",
+     {"person_name": "Budi Santoso", "birth_date": "17-08-1990", "address": "Jl. Sudirman No. 5 Batam"}),
+    ("Putri Ayu#02-03-2015#Perum Central Raya E2 no 1\nmakasih kak",
+     {"person_name": "Putri Ayu", "birth_date": "02-03-2015", "address": "Perum Central Raya E2 no 1"}),
+    ("Budi Santoso#17-08-1990#Jl. Sudirman No. 5, terima kasih",
+     {"person_name": "Budi Santoso", "birth_date": "17-08-1990", "address": "Jl. Sudirman No. 5"}),
+    ("mau perpanjang paspor utk anak sy Rizky#11-11-2011#Tiban Indah blok A no 3 ya kak",
+     {"person_name": "Rizky", "birth_date": "11-11-2011", "address": "Tiban Indah blok A no 3"}),
+    ("tolong daftarkan istri saya Siti Aminah#2171054508959001#5/8/1995#Sekupang untuk istri saya",
+     {"person_name": "Siti Aminah", "nik": "2171054508959001", "birth_date": "5/8/1995", "address": "Sekupang"}),
+    # A name that starts like chat is still a name: "Anak" without "saya" is a Balinese name part.
+    ("Anak Agung Gede Putra#17-08-1990#Jl. Sudirman No. 5",
+     {"person_name": "Anak Agung Gede Putra", "birth_date": "17-08-1990", "address": "Jl. Sudirman No. 5"}),
+    ("Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru",
+     {"person_name": "Budi Santoso", "birth_date": "17-08-1990",
+      "address": "Jl. Raya Sekupang No. 12 RT 01/RW 02 Tiban Baru"}),
+]
+
+
+@pytest.mark.parametrize("text, expected", AROUND)
+def test_chat_around_the_fields_is_not_part_of_the_name_or_the_address(text, expected):
+    fields = parse_law_message(text)
+    assert fields is not None
+    assert {f.entity: f.value for f in fields} == expected
+    assert all(text[f.start:f.end] == f.value for f in fields)

@@ -88,6 +88,21 @@ def test_a_booked_conversation_becomes_one_row_with_its_facts(service, writer, r
     assert {"mau", "daftar", "paspor", "nik", "saya"} <= words and NIK not in words  # masked before indexing
 
 
+def test_a_whatsapp_user_with_a_username_is_listed_by_it_and_others_by_masked_id(service, writer, run_sync):
+    from antrean.whatsapp.inbox import Inbox
+    from antrean.whatsapp.payloads import parse_webhook
+    from tests.whatsapp import meta
+
+    bsuid = "ID.1502576394655843"
+    message = meta.by_user(meta.text("6281200000001", "halo"), bsuid, phone=False)
+    Inbox(service.engine).store(parse_webhook(meta.encode(meta.notification(
+        meta.messages_value(message, usernames={bsuid: "putri.ayu"})))))
+    booked_conversation(writer, bsuid, code="ABCD2345EFGH")
+    booked_conversation(writer, "ID.7712093344556677", code="ABCD2345EFGJ")  # no identity row: masked BSUID
+    run_sync()
+    assert sorted(c.sender_masked for c in rows(service)) == ["@putri.ayu", "ID.77************77"]
+
+
 @pytest.mark.parametrize("events, outcome", [
     ([user("bisa bicara dengan petugas?", "human_handoff", 0.88), action("action_handoff"), bot("Baik"), listen()],
      "handoff"),

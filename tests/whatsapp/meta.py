@@ -1,5 +1,10 @@
 """Webhook bodies shaped like the examples in Meta's WhatsApp Cloud API webhook reference, signed
-the way Meta signs them (X-Hub-Signature-256 over the exact bytes sent)."""
+the way Meta signs them (X-Hub-Signature-256 over the exact bytes sent).
+
+Senders come in Meta's three shapes: the phone number only (`from`, `contacts[].wa_id`: before
+2026), phone and business-scoped user ID (`from_user_id`, `contacts[].user_id`), and, for a user
+who adopted a username, the BSUID and `contacts[].profile.username` without any phone number
+(`by_user`). System messages about a changed number or BSUID carry no contacts array."""
 
 from __future__ import annotations
 
@@ -28,12 +33,30 @@ def notification(*changes_values: dict, entries: int = 1) -> dict:
         for i in range(0, len(values), per_entry)]}
 
 
-def messages_value(*messages: dict, phone_number_id: str = BATAM_NUMBER_ID) -> dict:
-    senders = sorted({m["from"] for m in messages})
-    return {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
-            "contacts": [{"profile": {"name": "Pelamar"}, "wa_id": s} for s in senders],
-            "messages": list(messages)}
+def messages_value(*messages: dict, phone_number_id: str = BATAM_NUMBER_ID,
+                   usernames: dict[str, str] | None = None) -> dict:
+    """One contact per sender, as Meta builds it: profile (name, the username if the user has one),
+    wa_id when the number is shared, user_id when the message carries a BSUID. System messages
+    have no contact."""
+    usernames = usernames or {}
+    contacts = []
+    for phone, user_id in sorted({(m.get("from"), m.get("from_user_id")) for m in messages if m["type"] != "system"},
+                                 key=str):
+        profile = {"name": "Pelamar"}
+        if user_id in usernames:
+            profile["username"] = usernames[user_id]
+        contact = {"profile": profile}
+        if phone:
+            contact["wa_id"] = phone
+        if user_id:
+            contact["user_id"] = user_id
+        contacts.append(contact)
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+             "messages": list(messages)}
+    if contacts:
+        value["contacts"] = contacts
+    return value
 
 
 def statuses_value(*statuses: dict, phone_number_id: str = BATAM_NUMBER_ID) -> dict:
@@ -91,8 +114,44 @@ def reaction(sender: str, to: str) -> dict:
     return _message(sender, "reaction", {"message_id": to, "emoji": "\U0001f44d"})
 
 
-def status(message_id: str, state: str, recipient: str = "6281234567890", error_code: int | None = None) -> dict:
-    value = {"id": message_id, "status": state, "timestamp": "1764550860", "recipient_id": recipient}
+def by_user(message: dict, user_id: str, phone: bool = True) -> dict:
+    """The message as Meta sends it since 2026: with the sender's BSUID, and without their phone
+    number when `phone` is False (a user who adopted a username)."""
+    message = {**message, "from_user_id": user_id}
+    if not phone:
+        del message["from"]
+    return message
+
+
+def user_id_changed(previous_user_id: str, new_user_id: str, phone: str | None = None) -> dict:
+    """The system message sent when a user's BSUID changes (no phone number in it unless shared)."""
+    message = {"from_user_id": previous_user_id, "id": wamid(), "timestamp": "1764550900", "type": "system",
+               "system": {"body": "User Pelamar changed their user ID", "type": "user_changed_user_id",
+                          "user_id": new_user_id, "previous_user_id": previous_user_id}}
+    if phone:
+        message["from"] = phone
+    return message
+
+
+def number_changed(old_phone: str, new_phone: str, previous_user_id: str | None = None,
+                   new_user_id: str | None = None) -> dict:
+    """The system message sent when a user changes their number (which gives them a new BSUID)."""
+    system = {"body": f"User Pelamar changed from {old_phone} to {new_phone}", "wa_id": new_phone,
+              "type": "user_changed_number"}
+    if new_user_id:
+        system.update(user_id=new_user_id, previous_user_id=previous_user_id)
+    return {"from": old_phone, "id": wamid(), "timestamp": "1764550900", "type": "system", "system": system}
+
+
+def status(message_id: str, state: str, recipient: str | None = "6281234567890", error_code: int | None = None,
+           recipient_user_id: str | None = None) -> dict:
+    """A delivery status: `recipient_id` is the phone number (absent when the message went to a
+    BSUID and the number is not shared), `recipient_user_id` the BSUID."""
+    value = {"id": message_id, "status": state, "timestamp": "1764550860"}
+    if recipient:
+        value["recipient_id"] = recipient
+    if recipient_user_id:
+        value["recipient_user_id"] = recipient_user_id
     if error_code:
         value["errors"] = [{"code": error_code, "title": "Message undeliverable"}]
     return value

@@ -3,6 +3,9 @@
     GET  /{version}/{media-id}               bearer → {messaging_product, url, mime_type, sha256 (hex), file_size, id}
     GET  <url>                               bearer → the media bytes (the URL expires)
     POST /{version}/{phone-number-id}/messages  bearer, JSON → {messaging_product, contacts, messages: [{id}]}
+        addressed with `to` (a phone number) or `recipient` (a business-scoped user ID, for users
+        without a shared number); `to` wins when both are given. The answer's contact names the
+        input and the `wa_id` (phone sends) or the `user_id` (BSUID sends).
     POST /{version}/{phone-number-id}/media     bearer, multipart (messaging_product, type, file) → {id}
 
 and what `python -m antrean whatsapp check` reads about the account (an `Account` the test can change):
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import re
 import secrets
 import threading
 from collections import defaultdict, deque
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 TOKEN = "standin-access-token-0123456789"
+BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 APP_ID = "1234567890123456"
 WABA_ID = "102290129340398"
 
@@ -140,8 +145,9 @@ class GraphStandIn:
             self.download_tokens.clear()
 
     def sent_to(self, wa_id: str) -> list[dict]:
+        """Messages that went to this phone number or (sent with `recipient`) this BSUID."""
         with self.lock:
-            return [m for m in self.sent if m.get("to") == wa_id]
+            return [m for m in self.sent if (m.get("to") or m.get("recipient")) == wa_id]
 
     # --- server ---------------------------------------------------------------------------------
 
@@ -304,13 +310,16 @@ class GraphStandIn:
             body = await request.json()
         except ValueError:
             return _error(400, 100, "Invalid parameter")
-        if body.get("messaging_product") != "whatsapp" or not body.get("to") or body.get("type") not in body:
+        to, recipient = body.get("to"), body.get("recipient")
+        if body.get("messaging_product") != "whatsapp" or not (to or recipient) or body.get("type") not in body:
+            return _error(400, 100, "Invalid parameter")
+        if not to and not (isinstance(recipient, str) and BSUID.fullmatch(recipient)):
             return _error(400, 100, "Invalid parameter")
         wamid = f"wamid.standin{next(self.ids)}"
         with self.lock:
             self.sent.append({**body, "phone_number_id": request.match_info["phone_number_id"], "wamid": wamid})
-        return web.json_response({"messaging_product": "whatsapp",
-                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+        contact = {"input": to, "wa_id": to} if to else {"input": recipient, "user_id": recipient}
+        return web.json_response({"messaging_product": "whatsapp", "contacts": [contact],
                                   "messages": [{"id": wamid}]})
 
     async def _upload(self, request: web.Request) -> web.Response:

@@ -56,14 +56,14 @@ def send(stack: Stack, *messages: dict, secret: str = meta.APP_SECRET) -> httpx.
                       headers=meta.signed_headers(body, secret), timeout=30)
 
 
-def replies_after(graph: GraphStandIn, count: int, timeout: float = 120) -> list[dict]:
+def replies_after(graph: GraphStandIn, count: int, timeout: float = 120, to: str = SENDER) -> list[dict]:
     """Waits until the assistant has finished answering: more than `count` messages, then quiet."""
     deadline = time.monotonic() + timeout
     seen = -1
     while time.monotonic() < deadline:
-        now = len(graph.sent_to(SENDER))
+        now = len(graph.sent_to(to))
         if now > count and now == seen:
-            return graph.sent_to(SENDER)[count:]
+            return graph.sent_to(to)[count:]
         seen = now
         time.sleep(1.5)
     raise AssertionError(f"no reply within {timeout:.0f} s")
@@ -150,3 +150,39 @@ def test_a_wrongly_signed_delivery_is_refused_and_nothing_is_stored(running):
     reply = send(stack, meta.text("6281299990003", "halo"), secret="not-the-app-secret")
     assert reply.status_code == 403
     assert inbox_size(database) == stored and graph.sent_to("6281299990003") == []
+
+
+def test_a_user_without_a_shared_number_registers_and_is_answered_at_their_bsuid(running):
+    """Meta's 2026 shape for a user who adopted a username: BSUID and username, no phone number."""
+    stack, graph, database = running
+    bsuid = "ID.1502576394655843"
+
+    def say(message: dict) -> list[dict]:
+        sent = len(graph.sent_to(bsuid))
+        body = meta.encode(meta.notification(meta.messages_value(
+            meta.by_user(message, bsuid, phone=False), usernames={bsuid: "dewi.lestari"})))
+        reply = httpx.post(f"{stack.rasa_url}/webhooks/whatsapp/webhook", content=body,
+                           headers=meta.signed_headers(body), timeout=30)
+        assert reply.status_code == 200
+        return replies_after(graph, sent, to=bsuid)
+
+    hidden = "6281299990009"  # only to build the messages: it is removed from every one of them
+    first = say(meta.text(hidden, "Dewi Lestari#12-05-1992#Jl. Engku Putri No. 3 Batam Centre"))
+    assert '/inform{"application_type":"new"}' in choice_ids(first)
+    assert "foto e-KTP" in "\n".join(body_text(m) for m in say(
+        meta.button_reply(hidden, '/inform{"application_type":"new"}', "Paspor baru")))
+    assert "*NIK*" in "\n".join(body_text(m) for m in say(meta.image(hidden, graph.add_media(card_photo()))))
+    day_question = say(meta.text(hidden, "2171035205920002"))
+    assert '/inform{"visit_date":"2026-12-03"}' in choice_ids(day_question)
+    assert "Dewi Lestari" in "\n".join(body_text(m) for m in say(
+        meta.button_reply(hidden, '/inform{"visit_date":"2026-12-03"}', "Kamis 3/12")))
+    confirmation = say(meta.button_reply(hidden, "/affirm", "Ya, daftarkan"))
+
+    engine = make_engine(database)
+    with engine.connect() as connection:
+        [booking] = connection.execute(select(bookings).where(bookings.c.nik == "2171035205920002")).all()
+    engine.dispose()
+    assert booking.whatsapp_number == bsuid and booking.code in "\n".join(body_text(m) for m in confirmation)
+    answered = graph.sent_to(bsuid)
+    assert answered and all(m["recipient"] == bsuid and "to" not in m for m in answered)
+    assert graph.sent_to(hidden) == []

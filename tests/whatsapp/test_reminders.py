@@ -121,3 +121,28 @@ def test_the_cli_sends_the_reminders_and_a_second_run_sends_nothing(world, graph
     assert cli.main(["reminders", "send"]) == 0
     assert "0 text, 0 template, 2 already sent" in capsys.readouterr().out
     assert len(graph.sent) == 2
+
+
+def test_a_user_without_a_shared_number_is_reminded_at_their_bsuid_and_a_number_user_at_the_number(
+        database_url, make_service, clock, graph, settings):
+    service = make_service(database_url)
+    engine = make_engine(database_url)
+    inbox = Inbox(engine)
+    hidden, linked = "ID.1502576394655843", "ID.7712093344556677"
+    at = clock().astimezone(timezone.utc).replace(tzinfo=None) - timedelta(hours=2)
+    for message in (meta.by_user(meta.text("6281200000001", "daftar"), hidden, phone=False),
+                    meta.text("6281377778888", "daftar"),  # known by number before BSUIDs,
+                    meta.by_user(meta.text("6281377778888", "lagi"), linked),  # then with both,
+                    meta.by_user(meta.text("6281377778888", "ya"), linked, phone=False)):  # then hid it
+        inbox.store(parse_webhook(meta.encode(meta.notification(meta.messages_value(message)))), now=at)
+    service.book(make_request(serial=1, day=TOMORROW, whatsapp_number=hidden))
+    service.book(make_request(serial=2, day=TOMORROW, whatsapp_number="6281377778888"))
+    try:
+        outcome = run(service, engine, settings)
+    finally:
+        engine.dispose()
+    assert (outcome.text, outcome.failed, outcome.not_whatsapp) == (2, 0, 0)
+    [to_bsuid] = graph.sent_to(hidden)
+    assert to_bsuid["recipient"] == hidden and "to" not in to_bsuid and "Pengingat" in to_bsuid["text"]["body"]
+    [to_number] = graph.sent_to("6281377778888")
+    assert "recipient" not in to_number

@@ -22,34 +22,6 @@ from tests.whatsapp.server import served
 pytestmark = pytest.mark.integration
 
 SENDER = "6281234567001"
-OPEN = "2026-12-01T08:00:00+07:00"  # Tuesday 08:00 WIB
-
-
-@pytest.fixture
-def assistant():
-    """Stands in for Rasa: answers every message with its text, so the order can be checked."""
-    received = []
-
-    async def on_new_message(message):
-        received.append(message)
-        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
-
-    return received, on_new_message
-
-
-@pytest.fixture
-def channel(settings, sqlite_url, tmp_path):
-    # The clock inside the registration window: outside it, photos are not even fetched.
-    return WhatsAppInput(settings, environ={"ANTREAN_DATABASE_URL": sqlite_url, "ANTREAN_CLOCK": OPEN,
-                                            "ANTREAN_MEDIA_DIR": str(tmp_path / "media"),
-                                            "ANTREAN_SECRET_KEY": "x" * 40})
-
-
-@pytest.fixture
-def webhook(channel, assistant):
-    _, on_new_message = assistant
-    with served(channel, on_new_message) as base:
-        yield base, channel
 
 
 def post(base: str, document: dict | bytes, headers: dict | None = None) -> httpx.Response:

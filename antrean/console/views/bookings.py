@@ -26,7 +26,9 @@ from antrean.console.web import (
     remote_addr,
     render,
 )
-from antrean.identity import mask_msisdn, mask_nik
+from antrean.identity import is_bsuid, mask_msisdn, mask_nik
+from antrean.protection.masking import mask_sender
+from antrean.whatsapp import identities
 
 bp = Blueprint("bookings", url_prefix="/pemesanan")
 
@@ -53,8 +55,9 @@ async def _day_page(request: Request, query: str):
         bookings = await blocking(search_bookings, service.engine, service.codes, office.id, query)
     else:
         bookings = await blocking(service.day_list, office.id, day)
+    senders = await blocking(identities.labels, service.engine, [b.whatsapp_number for b in bookings])
     return render(request, "bookings/index.html", office=office, day=day, query=query, shown_query=shown(query),
-                  availability=availability, bookings=bookings, summary=day_summary(bookings),
+                  availability=availability, bookings=bookings, summary=day_summary(bookings), senders=senders,
                   today=office_today(request, office), previous_day=day - timedelta(days=1),
                   next_day=day + timedelta(days=1), closure=service.calendar(office.id).closure_reason(day))
 
@@ -66,6 +69,8 @@ def shown(query: str) -> str:
         return mask_nik(digits)
     if re.fullmatch(r"\d{8,15}", digits):
         return mask_msisdn(digits)
+    if is_bsuid(query):
+        return mask_sender(query)
     return query
 
 
@@ -88,11 +93,16 @@ async def _detail(request: Request, code: str, revealed: bool):
                        fields=["nik", "whatsapp_number", "birth_date", "address"])
     events = await blocking(service.events, booking.id)
     office = service.office(booking.office_id)
+    whatsapp = await blocking(identities.find, service.engine, booking.whatsapp_number)
+    if whatsapp is None:  # not (or no longer) a WhatsApp sender we know: the number as stored
+        whatsapp_shown = booking.whatsapp_number if revealed else mask_sender(booking.whatsapp_number)
+    else:
+        whatsapp_shown = whatsapp.revealed if revealed else whatsapp.label
     await pop_flash(request)
     session = next((s for s in service.sessions(office.id, booking.day) if s.start == booking.session_start), None)
     return render(request, "bookings/detail.html", booking=booking, office=office, events=events,
                   staff_names=await blocking(request.app.ctx.accounts.display_names), revealed=revealed,
-                  session=session)
+                  whatsapp=whatsapp_shown, session=session)
 
 
 @bp.get("/<code>", name="detail")

@@ -18,6 +18,7 @@ from antrean.console.web import (
 )
 from antrean.handoff import service as handoff
 from antrean.protection.masking import mask_text
+from antrean.whatsapp.identities import labels
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.outbound import TEXT_LIMIT
 from antrean.whatsapp.sandbox import (
@@ -43,8 +44,9 @@ async def index(request: Request):
     requests = [{**r, "last_message": mask_text(r["last_message"])}
                 for r in await blocking(handoff.open_requests, service.engine)
                 if r["office_id"] is None or user.may_see_office(r["office_id"])]
+    shown = await blocking(labels, service.engine, [r["sender_id"] for r in requests])
     await pop_flash(request)
-    return render(request, "handoff.html", requests=requests, now=service.clock())
+    return render(request, "handoff.html", requests=requests, now=service.clock(), labels=shown)
 
 
 async def _visible_request(request: Request, request_id: int) -> dict:
@@ -77,10 +79,11 @@ async def _conversation_page(request: Request, request_id: int, revealed: bool):
         turns = [{**turn, "text": mask_text(turn["text"])} for turn in turns]
     review_id = (await blocking(handoff.latest_conversation_id, service.engine, found["sender_id"])
                  if request.ctx.user.can(Permission.REVIEW) else None)
+    shown = (await blocking(labels, service.engine, [found["sender_id"]]))[found["sender_id"]]
     await pop_flash(request)
-    return render(request, "handoff_conversation.html", item=found, contact=contact, window_open=window_open,
-                  turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id, revealed=revealed,
-                  staff_names=await blocking(request.app.ctx.accounts.display_names),
+    return render(request, "handoff_conversation.html", item=found, sender_label=shown, contact=contact,
+                  window_open=window_open, turns=turns, now=now, text_limit=TEXT_LIMIT, review_id=review_id,
+                  revealed=revealed, staff_names=await blocking(request.app.ctx.accounts.display_names),
                   sandbox=outbound_settings(request.app.ctx.config.environ).sandbox)
 
 
