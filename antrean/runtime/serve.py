@@ -313,7 +313,7 @@ def quiet_foreign_warnings() -> None:
     not hold: Sanic, imported later, puts `once` for every DeprecationWarning ahead of all filters;
     so the notices are dropped where warnings are shown. Also quiets TensorFlow's C++ start-up log
     (read when TensorFlow loads) and SQLAlchemy's 2.0 migration notice."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     show = warnings.showwarning
     if getattr(show, "quiets_foreign_warnings", False):
