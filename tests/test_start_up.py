@@ -17,6 +17,7 @@ import pytest
 
 from antrean.runtime.serve import DEFAULT_MODEL
 from antrean.runtime.settings import REPO_ROOT
+from tests.conftest import absent
 
 READY = "Ctrl-C stops everything."
 OWN_CODE = (str(REPO_ROOT / "antrean") + os.sep, str(REPO_ROOT / "actions") + os.sep)
@@ -36,7 +37,7 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_a_fresh_start_shows_what_runs_where_and_nothing_foreign(tmp_path):
     if not DEFAULT_MODEL.exists():
-        pytest.skip("no trained model: `make test` trains it first (make train)")
+        absent("no trained model: `make test` trains it first (make train)")
     var, log = tmp_path / "var", tmp_path / "output.txt"
     rasa_port, console_port = free_port(), free_port()
     # A fresh clone's environment: no ANTREAN_* setting but the folder and the ports.

@@ -22,6 +22,7 @@ from antrean.media.photo_store import MediaStore
 from antrean.runtime.db import REPO_ROOT
 from antrean.runtime.serve import DEFAULT_MODEL
 from tests.builders import make_request
+from tests.conftest import absent
 from tests.media.images import card, encode
 from tests.whatsapp.server import free_port, served
 
@@ -107,7 +108,7 @@ def test_without_a_token_the_channel_refuses_to_start_beyond_loopback():
 @pytest.mark.slow
 def test_rasa_run_on_every_interface_without_a_token_stops_with_an_error_naming_the_variable(tmp_path):
     if not DEFAULT_MODEL.exists():  # Rasa stops earlier, for want of a model, without one
-        pytest.skip("no trained model: `make train` first")
+        absent("no trained model: `make train` first")
     (tmp_path / "credentials.yml").write_text("antrean.assistant.rest_channel.AntreanRestInput: {}\n")
     (tmp_path / "endpoints.yml").write_text("{}\n")
     environment = {name: value for name, value in os.environ.items() if name != "ANTREAN_REST_TOKEN"}
