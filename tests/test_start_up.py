@@ -41,7 +41,10 @@ def test_a_fresh_start_shows_what_runs_where_and_nothing_foreign(tmp_path):
     var, log = tmp_path / "var", tmp_path / "output.txt"
     rasa_port, console_port = free_port(), free_port()
     # A fresh clone's environment: no ANTREAN_* setting but the folder and the ports.
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("ANTREAN_")}
+    # TF_CPP_MIN_LOG_LEVEL too: jax sets it to 1 in whichever process imports TensorFlow first (this
+    # test process, when an earlier test loaded a model), and a fresh shell has no such value.
+    environ = {key: value for key, value in os.environ.items()
+               if not key.startswith("ANTREAN_") and key != "TF_CPP_MIN_LOG_LEVEL"}
     environ.update(PYTHONPATH=str(REPO_ROOT), RASA_TELEMETRY_ENABLED="false", ANTREAN_VAR_DIR=str(var),
                    ANTREAN_RASA_PORT=str(rasa_port), ANTREAN_CONSOLE_PORT=str(console_port), ANTREAN_RASA_WORKERS="2")
     with log.open("w") as output:
