@@ -5,25 +5,24 @@ do no harm."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from antrean.booking.service import BookingService
 from antrean.media.photo_store import MediaStore
+from antrean.runtime.periodic import PeriodicJob
 
 logger = logging.getLogger(__name__)
 
 
-class PracticeCleanup:
+class PracticeCleanup(PeriodicJob):
     def __init__(self, service: BookingService, media: Callable[[], MediaStore], hours: float,
                  check_seconds: float):
         self.service = service
         self.media = media
         self.kept = timedelta(hours=hours)
-        self.check_seconds = check_seconds
-        self._task: asyncio.Task | None = None
+        super().__init__(self.run, check_seconds, "practice clean-up")
 
     def run(self) -> int:
         """Deletes the practice bookings older than the period and their ID photos; returns how many."""
@@ -37,18 +36,3 @@ class PracticeCleanup:
         if photo_refs:
             logger.info("practice: %d practice bookings older than %s removed", len(photo_refs), self.kept)
         return len(photo_refs)
-
-    async def start(self, *_args) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._every_check())
-
-    async def stop(self, *_args) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _every_check(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.run)
-            except Exception:  # a database hiccup must not end the timer
-                logger.exception("practice clean-up failed; retrying later")
-            await asyncio.sleep(self.check_seconds)

@@ -33,7 +33,6 @@ statements and rolls them back, and only counts the photos."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from antrean.review.schema import review_conversations, review_facets, review_ta
 from antrean.review.tracker import events as tracker_events
 from antrean.review.tracker import table_missing
 from antrean.runtime import job_leases
+from antrean.runtime.periodic import PeriodicJob
 from antrean.runtime.settings import RetentionSettings
 from antrean.whatsapp.inbox import Inbox
 from antrean.whatsapp.schema import whatsapp_identities, whatsapp_inbox
@@ -223,15 +223,14 @@ def _tracker(tracker_engine: Engine | None, before: float, apply: bool) -> int:
         raise
 
 
-class DailyRetention:
+class DailyRetention(PeriodicJob):
     """Runs `run` once a day from a long-running process (the staff console). It checks hourly and
     takes the day's lease first: of several processes (or restarts) only one runs per day."""
 
     def __init__(self, engine: Engine, job: Callable[[], RetentionReport], check_seconds: float = CHECK_SECONDS):
         self.engine = engine
-        self.job = job
-        self.check_seconds = check_seconds
-        self._task: asyncio.Task | None = None
+        self.daily_job = job
+        super().__init__(self.run_if_due, check_seconds, "retention run")
 
     def run_if_due(self) -> RetentionReport | None:
         # A fresh holder id per attempt: acquire also extends a lease its holder already has.
@@ -239,25 +238,10 @@ class DailyRetention:
         if not job_leases.acquire(self.engine, LEASE_KEY, holder, LEASE_SECONDS):
             return None
         try:
-            report = self.job()
+            report = self.daily_job()
         except Exception:
             job_leases.release(self.engine, LEASE_KEY, holder)  # failed: let the next check try again
             raise
         logger.info("retention: removed %d items (%s)", report.total,
                     ", ".join(f"{k} {v}" for k, v in report.counts.items() if v) or "nothing due")
         return report
-
-    async def start(self, *_args) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._every_check())
-
-    async def stop(self, *_args) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _every_check(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.run_if_due)
-            except Exception:  # a database hiccup must not end the timer
-                logger.exception("retention run failed; retrying in an hour")
-            await asyncio.sleep(self.check_seconds)
