@@ -4,15 +4,32 @@ A is the reference (usually the live model), B the candidate; every change is B 
 holds every figure with its change, the per-intent table sorted by change (worst first), the test
 messages whose predicted intent changed (fixed, broken, or another wrong answer; both predictions
 with their confidences), the messages whose entities changed, the conversation tests whose outcome
-changed, and the difference of the two confusion matrices as a picture (`<A>-vs-<B>-confusion.png`)."""
+changed, and the difference of the two confusion matrices as a picture (`<A>-vs-<B>-confusion.png`).
+
+It also shows the **reviewed corrections**: the NLU inbox examples (data/nlu/reviewed.yml, which
+`nlu export` writes) that B was trained on and A was not, i.e. those in B's manifest
+(`inputs.inbox_examples`) whose text and intent are not among A's — the messages a reviewer
+corrected since A was trained. They are not test data (B has seen them; the test set's figures stay
+the fair measure), but they answer the maintainer's first question: did the new model learn what
+the reviewers corrected, and did the old one get it wrong? Both models parse them at comparison
+time (the predictions are then kept with each model's evaluation), and each is grouped: fixed (A
+wrong, B right), still wrong, broken (A right, B wrong) or right in both; right means the intent
+and every entity (type and exact span) as the reviewer accepted them. Only the new ones rather than
+all of B's inbox examples: the older corrections were in A's training data too, so they say
+nothing about the change and would bury the new ones. A model registered before manifests listed
+their inbox examples has none listed: as A, all of B's are shown (`corrections_basis` "all"); as
+B, none ("unknown"). An example A had only in another training file counts as new (it then shows
+as right in both)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from antrean.model_registry.evaluation import headline, messages_by_text, stories_by_name
 from antrean.runtime.db import REPO_ROOT
+from antrean.training.data import normalise
 
 RESULTS_DIR = REPO_ROOT / "results" / "models"
 
@@ -44,6 +61,12 @@ class Comparison:
     stories: list[dict]  # story, file, a, b (passed?), failure (of the failing side)
     confusion: dict  # labels, a, b, difference (B − A)
     same_test_set: bool
+    # text, intent, entities, status (fixed|still_wrong|broken|right), a/b prediction, confidence, entities
+    corrections: list[dict] = field(default_factory=list)
+    corrections_basis: str = "new"  # new | all (A lists no inbox examples) | unknown (B lists none)
+
+    def corrections_with(self, status: str) -> list[dict]:
+        return [c for c in self.corrections if c["status"] == status]
 
     @property
     def fixed(self) -> list[dict]:
@@ -84,6 +107,7 @@ class Comparison:
             for m in self.messages:
                 lines.append(f"| {m['status']} | {_cell(m['text'])} | {m['intent']} | "
                              f"{m['a']} ({m['a_confidence']:.2f}) | {m['b']} ({m['b_confidence']:.2f}) |")
+        lines += self._corrections_markdown()
         lines += ["", f"## Messages whose entities changed: {len(self.entities)}", ""]
         if self.entities:
             lines += ["| | message | expected | A | B |", "|---|---|---|---|---|"]
@@ -103,6 +127,26 @@ class Comparison:
                       f"![confusion matrix difference]({image})"]
         return "\n".join(lines) + "\n"
 
+    def _corrections_markdown(self) -> list[str]:
+        counts = ", ".join(f"{len(self.corrections_with(status))} {label}" for status, label in CORRECTION_LABELS)
+        lines = ["", f"## Reviewed corrections: {counts}", ""]
+        if self.corrections_basis == "unknown":
+            return [*lines, f"{self.b}'s manifest does not list its NLU inbox examples (registered before it "
+                    "did): none to compare."]
+        lines.append(f"NLU inbox examples {self.b} was trained on and {self.a} was not"
+                     if self.corrections_basis == "new" else
+                     f"Every NLU inbox example {self.b} was trained on ({self.a}'s manifest does not list its own)")
+        lines[-1] += (" — corrections by reviewers, not test data: the test set above is the fair measure. Right "
+                      "means the intent and every entity as accepted.")
+        if self.corrections:
+            lines += ["", "| | message | expected | A (confidence) | B (confidence) |", "|---|---|---|---|---|"]
+            for c in self.corrections:
+                label = dict(CORRECTION_LABELS)[c["status"]]
+                lines.append(f"| {label} | {_cell(c['text'])} | {c['intent']}{_entities(c, 'entities')} | "
+                             f"{c['a']} ({c['a_confidence']:.2f}){_entities(c, 'a_entities')} | "
+                             f"{c['b']} ({c['b_confidence']:.2f}){_entities(c, 'b_entities')} |")
+        return lines
+
     def write(self, folder: Path | None = None) -> Path:
         """`<A>-vs-<B>.md` and its picture in `folder` (default results/models/); returns the
         Markdown file's path."""
@@ -116,6 +160,18 @@ class Comparison:
         return report
 
 
+CORRECTION_LABELS = (("fixed", "fixed"), ("still_wrong", "still wrong"), ("broken", "broken"),
+                     ("right", "right in both"))
+
+
+def _entities(correction: dict, key: str) -> str:
+    """Entities shown only where there is something to see (expected ones, or a wrong guess)."""
+    spans = correction[key]
+    if not spans and not correction["entities"]:
+        return ""
+    return "; " + _cell(_spans(correction["text"], spans))
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -124,8 +180,10 @@ def _spans(text: str, spans: list) -> str:
     return ", ".join(f"{entity}: {text[start:end]!r}" for entity, start, end in spans) or "—"
 
 
-def compare(a_id: str, a: dict, b_id: str, b: dict) -> Comparison:
-    """Pure: two stored evaluations (antrean.model_registry.evaluation) → the comparison."""
+def compare(a_id: str, a: dict, b_id: str, b: dict, corrections: list[dict] | None = None,
+            corrections_basis: str = "new") -> Comparison:
+    """Pure: two stored evaluations (antrean.model_registry.evaluation) → the comparison; the
+    reviewed corrections come from `reviewed_corrections`."""
     a_figures, b_figures = headline(a), headline(b)
     figures = [{"name": key, "label": label, "format": fmt, "a": a_figures[key], "b": b_figures[key],
                 "change": b_figures[key] - a_figures[key], "higher_is_better": better}
@@ -137,7 +195,43 @@ def compare(a_id: str, a: dict, b_id: str, b: dict) -> Comparison:
         messages=_changed_intents(a, b), entities=_changed_entities(a, b), stories=_changed_stories(a, b),
         confusion=_confusion_difference(a["intent"]["confusion"], b["intent"]["confusion"]),
         same_test_set=a["test_set"]["fingerprint"] == b["test_set"]["fingerprint"],
+        corrections=list(corrections or []), corrections_basis=corrections_basis,
     )
+
+
+def new_inbox_examples(a_inputs: dict, b_inputs: dict) -> tuple[list[dict], str]:
+    """(the inbox examples of B's manifest that A's does not have, the basis: see the module)."""
+    b_examples = b_inputs.get("inbox_examples")
+    if b_examples is None:
+        return [], "unknown"
+    a_examples = a_inputs.get("inbox_examples")
+    # Text and intent: an example a reviewer moved to another intent is a new correction.
+    seen = ({(normalise(e["text"]), e["intent"]) for e in a_examples} if a_examples is not None else set())
+    new = []
+    for example in b_examples:
+        key = (normalise(example["text"]), example["intent"])
+        if key not in seen:
+            seen.add(key)
+            new.append(example)
+    return new, "new" if a_examples is not None else "all"
+
+
+def reviewed_corrections(examples: Sequence[dict], a: Sequence[dict], b: Sequence[dict]) -> list[dict]:
+    """Pure: the examples with A's and B's parse of each ({intent, confidence, entities}), grouped."""
+    order = {"broken": 0, "still_wrong": 1, "fixed": 2, "right": 3}
+    rows = []
+    for example, old, new in zip(examples, a, b, strict=True):
+        gold = sorted(list(e) for e in example["entities"])
+        was_right, is_right = (parse["intent"] == example["intent"]
+                               and sorted(list(e) for e in parse["entities"]) == gold for parse in (old, new))
+        status = ("right" if was_right and is_right else "fixed" if is_right else "broken" if was_right
+                  else "still_wrong")
+        rows.append({"text": example["text"], "intent": example["intent"], "entities": gold, "status": status,
+                     "a": old["intent"], "a_confidence": old["confidence"],
+                     "a_entities": sorted(list(e) for e in old["entities"]),
+                     "b": new["intent"], "b_confidence": new["confidence"],
+                     "b_entities": sorted(list(e) for e in new["entities"])})
+    return sorted(rows, key=lambda row: (order[row["status"]], row["intent"], row["text"]))
 
 
 def _per_label(a: dict, b: dict, key: str) -> list[dict]:

@@ -203,6 +203,21 @@ def evaluate_model(model_path: Path, examples: Sequence[TestExample], story_file
                      load_seconds=load_seconds)
 
 
+def parse_messages(model_path: Path, texts: Sequence[str]) -> list[Prediction]:
+    """The model's parse of each text (a comparison's reviewed corrections, which are not in the
+    stored evaluation); loads the model like `evaluate_model`, with the same threading rule."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path))
+
+    async def parse_all():
+        return [await _parse(agent, text) for text in texts]
+
+    return asyncio.run(parse_all())
+
+
 async def _parse(agent, text: str) -> Prediction:
     started = time.perf_counter()
     parsed = await agent.parse_message(text)

@@ -5,6 +5,8 @@ code's hash, the git revision and the Rasa version."""
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -50,6 +52,12 @@ class TrainingInputs:
             "examples_per_intent": {intent: {"total": per_intent[intent], "from_inbox": from_inbox[intent]}
                                     for intent in sorted(per_intent)},
             "examples_from_inbox": sum(from_inbox.values()),
+            # The reviewed corrections themselves (few, and already scrubbed of personal data by the
+            # export): a comparison evaluates both models on those the candidate has and the
+            # reference had not (antrean.model_registry.compare.new_inbox_examples).
+            "inbox_examples": [{"text": text, "intent": intent, "entities": [list(e) for e in entities]}
+                               for intent, example, path in examples if path.name == INBOX_FILE_NAME
+                               for text, entities in [plain_example(example)]],
             "config_sha256": file_sha256(self.config),
             "domain_sha256": file_sha256(self.domain),
             "nlu_code_sha256": tree_sha256(NLU_CODE_DIR, ("*.py", "*.tsv")),
@@ -86,6 +94,31 @@ def intent_examples(data_dir: Path) -> list[tuple[str, str, Path]]:
                 if line.startswith("- "):
                     found.append((str(item["intent"]), line[2:], path))
     return found
+
+
+# [value](entity), [value](entity:synonym) and [value]{"entity": …} — Rasa's inline markup.
+_MARKUP = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|(\{[^}]*\}))")
+
+
+def plain_example(example: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """An example's text as Rasa trains on it (markup removed) and its entities as (type, start,
+    end) in that text."""
+    text, entities, position = "", [], 0
+    for match in _MARKUP.finditer(example):
+        text += example[position:match.start()]
+        value, short, long = match.groups()
+        if short is not None:
+            entity = short.split(":", 1)[0].strip()
+        else:
+            try:
+                entity = str(json.loads(long).get("entity", ""))
+            except (ValueError, AttributeError):
+                entity = ""
+        if entity:
+            entities.append((entity, len(text), len(text) + len(value)))
+        text += value
+        position = match.end()
+    return text + example[position:], entities
 
 
 def training_texts(data_dir: Path = DATA_DIR) -> dict[str, str]:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from antrean.booking.store import from_db_time, to_db_time
 from antrean.console.audit import AuditLog
-from antrean.model_registry.evaluation import EVALUATION_VERSION, default_story_files, evaluate_model
+from antrean.model_registry.evaluation import EVALUATION_VERSION, default_story_files, evaluate_model, parse_messages
 from antrean.model_registry.gate import GateSettings, Verdict, gate
 from antrean.model_registry.inputs import TrainingInputs
 from antrean.model_registry.schema import model_promotions, model_records
@@ -118,7 +118,8 @@ class ModelRegistry:
     def __init__(self, engine: Engine, models_dir: Path, clock: Clock = system_clock, *,
                  test_set_dir: Path = TEST_SET_DIR, story_files: list[Path] | None = None,
                  gate_settings: GateSettings | None = None,
-                 evaluator: Callable[[Path, list, list[Path]], dict] = evaluate_model):
+                 evaluator: Callable[[Path, list, list[Path]], dict] = evaluate_model,
+                 parser: Callable[[Path, list[str]], list] = parse_messages):
         self.engine = engine
         self.models_dir = Path(models_dir)
         self.clock = clock
@@ -126,6 +127,7 @@ class ModelRegistry:
         self.story_files = story_files
         self.gate_settings = gate_settings or GateSettings()
         self.evaluator = evaluator
+        self.parser = parser
         self.audit = AuditLog(engine, clock)
 
     # --- records -----------------------------------------------------------------------------
@@ -366,10 +368,37 @@ class ModelRegistry:
     def compare(self, a_id: str, b_id: str):
         """Comparison of B against A (both evaluated on the current test set first); `.write()`
         puts it in results/models/."""
-        from antrean.model_registry.compare import compare
+        from antrean.model_registry.compare import compare, new_inbox_examples, reviewed_corrections
 
         a, b = self.current(a_id), self.current(b_id)
-        return compare(a.id, a.evaluation, b.id, b.evaluation)
+        examples, basis = new_inbox_examples(a.manifest.get("inputs", {}), b.manifest.get("inputs", {}))
+        corrections = []
+        if examples:
+            texts = [e["text"] for e in examples]
+            corrections = reviewed_corrections(examples, self.parses(a, texts), self.parses(b, texts))
+        return compare(a.id, a.evaluation, b.id, b.evaluation, corrections, basis)
+
+    def parses(self, record: ModelRecord, texts: list[str]) -> list[dict]:
+        """The model's parse of each text ({intent, confidence, entities}), for messages outside the
+        test set (a comparison's reviewed corrections). Kept with the evaluation, so comparing again
+        (the console page, the CLI after it) loads no model; a new evaluation starts afresh."""
+        evaluation = self.get(record.id).evaluation or {}
+        kept = evaluation.get("parses", {})
+        missing = [text for text in dict.fromkeys(texts) if text not in kept]
+        if missing:
+            predictions = self.parser(self.verify(record.id).path, missing)
+            kept = {**kept, **{text: {"intent": p.intent, "confidence": p.confidence,
+                                      "entities": [list(e) for e in p.entities]}
+                               for text, p in zip(missing, predictions, strict=True)}}
+            latest = self.get(record.id).evaluation or {}
+            # Kept only with the evaluation they were made beside (one made meanwhile starts afresh),
+            # and not through _store_evaluation: the figures were not measured again (evaluated_at).
+            if evaluation and latest.get("evaluated_at") == evaluation.get("evaluated_at"):
+                with self.engine.begin() as connection:
+                    connection.execute(model_records.update().where(model_records.c.id == record.id).values(
+                        evaluation=json.dumps({**latest, "parses": {**latest.get("parses", {}), **kept}})))
+                self._write_manifest(self.get(record.id))
+        return [kept[text] for text in texts]
 
     def train(self, by: str, inputs: TrainingInputs | None = None, **options) -> ModelRecord:
         """See antrean.model_registry.training.train."""

@@ -50,7 +50,8 @@ FIGURE_LABELS = {
     "size_mb": ("Ukuran model (MB)", "{:.2f}"),
     "load_seconds": ("Waktu muat (detik)", "{:.1f}"),
 }
-STATUS_LABELS = {"fixed": "diperbaiki", "broken": "rusak", "changed": "berubah"}
+STATUS_LABELS = {"fixed": "diperbaiki", "broken": "rusak", "changed": "berubah", "still_wrong": "masih salah",
+                 "right": "benar di keduanya"}
 
 
 def reason_text(reason) -> str:
@@ -149,7 +150,7 @@ async def compare(request: Request):
     except ModelRegistryError as error:
         return await redirect_with(request, "/model", "error", _message(error))
     picture = await blocking(_confusion_picture, comparison)
-    for message in (*comparison.messages, *comparison.entities):
+    for message in (*comparison.messages, *comparison.entities, *comparison.corrections):
         message["shown"] = mask_text(message["text"])  # same length: entity spans still fit
     figures = [{**row, "label": FIGURE_LABELS[row["name"]][0],
                 "a_text": formatted(row["name"], row["a"]), "b_text": formatted(row["name"], row["b"]),
