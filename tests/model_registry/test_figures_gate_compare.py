@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from antrean.model_registry.compare import compare
+from antrean.model_registry.compare import compare, new_inbox_examples, reviewed_corrections
 from antrean.model_registry.evaluation import (
     Prediction,
     StoryResult,
@@ -15,6 +15,7 @@ from antrean.model_registry.evaluation import (
     summarise,
 )
 from antrean.model_registry.gate import GateSettings, gate
+from antrean.model_registry.inputs import plain_example
 from antrean.model_registry.testset import Entity, TestExample
 from antrean.runtime.settings import Settings, SettingsError
 
@@ -147,3 +148,49 @@ def test_the_comparison_shows_what_changed(tmp_path):
     assert "| broken | mau batal | cancel_booking | cancel_booking (0.90) | greet (0.90) |" in text
     assert "![confusion matrix difference](A-vs-B-confusion.png)" in text
     assert (tmp_path / "A-vs-B-confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reviewed_corrections_are_the_inbox_examples_b_has_and_a_had_not(tmp_path):
+    earlier = [{"text": "kanim buka jam brp", "intent": "ask_hours", "entities": []}]
+    moved = {"text": "Kanim buka jam BRP!", "intent": "ask_fee", "entities": []}  # relabelled: new
+    new = [{"text": "piro regane paspor", "intent": "ask_fee", "entities": []},
+           {"text": "batal yg besok", "intent": "cancel_booking", "entities": [["visit_date", 9, 14]]}]
+    b_inputs = {"inbox_examples": [*earlier, moved, *new, {**earlier[0], "text": "Kanim buka jam brp"}]}
+    found, basis = new_inbox_examples({"inbox_examples": earlier}, b_inputs)
+    assert basis == "new" and found == [moved, *new]
+    assert new_inbox_examples({}, b_inputs) == (b_inputs["inbox_examples"][:4], "all")
+    assert new_inbox_examples({"inbox_examples": earlier}, {}) == ([], "unknown")
+
+    def parse(intent, entities=(), confidence=0.5):
+        return {"intent": intent, "confidence": confidence, "entities": [list(e) for e in entities]}
+
+    date = [("visit_date", 9, 14)]
+    rows = reviewed_corrections(
+        [moved, *new],
+        [parse("ask_fee", confidence=0.8), parse("ask_hours", confidence=0.41), parse("cancel_booking", date)],
+        [parse("ask_hours"), parse("ask_fee", confidence=0.93), parse("cancel_booking")])  # B misses the date
+    assert [(r["status"], r["text"]) for r in rows] == [
+        ("broken", moved["text"]), ("broken", new[1]["text"]), ("fixed", new[0]["text"])]
+    fixed = rows[2]
+    assert (fixed["a"], fixed["a_confidence"], fixed["b"], fixed["b_confidence"]) == ("ask_hours", 0.41, "ask_fee",
+                                                                                       0.93)
+    still = reviewed_corrections(new[:1], [parse("greet")], [parse("ask_hours")])
+    assert still[0]["status"] == "still_wrong"
+    right = reviewed_corrections(new[:1], [parse("ask_fee")], [parse("ask_fee")])
+    assert right[0]["status"] == "right"
+
+    comparison = compare("A", evaluation(), "B", evaluation(), rows, basis)
+    assert comparison.corrections_with("fixed") == [fixed]
+    text = comparison.write(tmp_path).read_text()
+    assert "## Reviewed corrections: 1 fixed, 0 still wrong, 2 broken, 0 right in both" in text
+    assert "| fixed | piro regane paspor | ask_fee | ask_hours (0.41) | ask_fee (0.93) |" in text
+    assert "| broken | batal yg besok | cancel_booking; visit_date: 'besok' | cancel_booking (0.50); " \
+           "visit_date: 'besok' | cancel_booking (0.50); — |" in text
+    assert "none to compare" in compare("A", evaluation(), "B", evaluation(), [], "unknown").markdown()
+
+
+def test_the_manifest_lists_the_inbox_examples_as_rasa_reads_them():
+    assert plain_example("nik [3171012345678901](nik) a.n. [Budi]{\"entity\": \"person_name\"}") == (
+        "nik 3171012345678901 a.n. Budi", [("nik", 4, 20), ("person_name", 26, 30)])
+    assert plain_example("[besok](visit_date:tomorrow) ya") == ("besok ya", [("visit_date", 0, 5)])
+    assert plain_example("halo [kak]") == ("halo [kak]", [])
