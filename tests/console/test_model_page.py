@@ -9,6 +9,7 @@ training tests run the registry's real training job."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import time
 
@@ -16,6 +17,7 @@ import pytest
 
 from antrean.cli import main
 from antrean.console.model_training import RUN_NAME
+from antrean.model_registry.schema import model_records
 from antrean.model_registry.training import LOG_NAME, training_lock
 from tests.model_registry.test_records import STORIES_WORSE, WORSE, evaluation, inputs, model_file
 
@@ -138,6 +140,31 @@ def test_compare_shows_figures_changed_messages_and_the_confusion_picture(consol
     assert "dua model yang berbeda" in same.text
     unknown = client.follow(client.get(f"/model/banding?a={old.id}&b=20990101T000000Z-ffffffff"))
     assert "Model tidak dikenal" in unknown.text
+
+
+def test_compare_shows_the_reviewed_corrections_from_the_kept_parses(console, models, tmp_path):
+    """The corrections' parses kept with each evaluation (what a first comparison stores) are
+    shown without loading a model: these model files are not Rasa models and could not be."""
+    registry, old, better, _ = models
+    correction = {"text": "nik 3171012345678901 mau batal besok", "intent": "cancel_booking",
+                  "entities": [["nik", 4, 20]]}
+    wrong = {"intent": "ask_hours", "confidence": 0.41, "entities": []}
+    right = {"intent": "cancel_booking", "confidence": 0.93, "entities": [["nik", 4, 20]]}
+    with registry.engine.begin() as connection:  # as the first comparison would have kept it
+        connection.execute(model_records.update().where(model_records.c.id == old.id).values(
+            evaluation=json.dumps({**old.evaluation, "parses": {correction["text"]: wrong}})))
+    corrected = registry.register(model_file(tmp_path / "files", "corrected"), by="cli:budi",
+                                  inputs={**inputs("d"), "inbox_examples": [correction]},
+                                  evaluation={**evaluation(), "parses": {correction["text"]: right}})
+    page = console.as_role("maintainer").get(f"/model/banding?a={old.id}&b={corrected.id}").text
+    section = page.split('<section class="card corrections">')[1].split("</section>")[0]
+    assert "Koreksi peninjau: 1 diperbaiki, 0 masih salah, 0 rusak, 0 benar di keduanya" in section
+    row = section.split('<tr class="fixed">')[1].split("</tr>")[0]
+    assert "ask_hours (0.41); —" in row and "cancel_booking (0.93); nik:" in row
+    assert "3171012345678901" not in page and "mau batal besok" in row  # the NIK masked, as in the other tables
+    # Two models trained on the same inbox examples: nothing new to show.
+    same_inbox = console.as_role("maintainer").get(f"/model/banding?a={old.id}&b={better.id}").text
+    assert "Koreksi peninjau: 0 diperbaiki" in same_inbox and "Tidak ada koreksi baru." in same_inbox
 
 
 def client_test_set():
