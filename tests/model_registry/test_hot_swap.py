@@ -3,7 +3,8 @@ model from `python -m antrean model serve` (issue 11, §5 and §7):
 
 1. an applicant writes in Javanese; the live (base) model misunderstands it;
 2. a reviewer finds it in the NLU inbox and corrects it; the export puts it in the training data;
-3. a candidate is trained from it; the comparison breaks nothing and the gate lets it through;
+3. a candidate is trained from it; the comparison lists the corrected message as fixed (both
+   models' predictions) and breaks nothing, and the gate lets it through;
    a deliberately worse candidate (no cancel_booking examples) is refused, with the reasons;
 4. the candidate is promoted while messages stream in over WhatsApp (receiver → inbox → worker →
    Graph API stand-in) and REST: each is answered exactly once, both workers take the new model
@@ -265,6 +266,17 @@ def test_a_reviewed_correction_goes_live_on_every_worker_without_a_restart(runni
     candidate = registry.train(by="test:reviewer", inputs=inputs)
     comparison = registry.compare(base.id, candidate.id)
     assert not comparison.broken and not [s for s in comparison.stories if s["a"] and not s["b"]]
+    # The corrected message is not test data (the export put it in the training data), so the
+    # comparison lists it among the reviewed corrections: fixed, with both models' predictions —
+    # the base model's being what it answered the applicant with, as the inbox recorded it.
+    assert comparison.corrections_basis == "new"
+    [corrected] = comparison.corrections  # the earlier inbox examples were the base model's too
+    assert (corrected["text"], corrected["intent"], corrected["status"]) == (NEW_PHRASE, "ask_fee", "fixed")
+    assert corrected["a"] == item.intent and corrected["b"] == "ask_fee"
+    assert 0 < corrected["a_confidence"] <= 1 and 0 < corrected["b_confidence"] <= 1
+    report = comparison.write(running.folder / "results").read_text(encoding="utf-8")
+    assert (f"| fixed | {NEW_PHRASE} | ask_fee | {item.intent} ({corrected['a_confidence']:.2f}) | "
+            f"ask_fee ({corrected['b_confidence']:.2f}) |") in report
     assert registry.gate(candidate.id).passed
     worse = copy_of(registry, trained.worse)
     with pytest.raises(PromotionRefused) as refused:

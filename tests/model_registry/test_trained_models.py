@@ -9,8 +9,10 @@ import shutil
 
 import pytest
 
+from antrean.cli import main
 from antrean.console.audit import AuditLog
 from antrean.model_registry import InvalidTrainingData, PromotionRefused, training_status
+from antrean.model_registry.evaluation import messages_by_text, parse_messages
 from antrean.model_registry.inputs import CONFIG_FILE, DOMAIN_FILE, file_sha256
 from antrean.model_registry.testset import load_test_set
 from tests.model_registry.conftest import EXAMPLES_PER_INTENT, REMOVED_INTENT, copy_of, reduced_inputs
@@ -78,6 +80,49 @@ def test_the_comparison_shows_the_missing_intent(trained, tmp_path):
     assert report.name == f"{trained.base.id}-vs-{trained.worse.id}.md"
     assert f"| {REMOVED_INTENT} |" in text and "| broken |" in text
     assert (tmp_path / f"{trained.base.id}-vs-{trained.worse.id}-confusion.png").stat().st_size > 1000
+
+
+def test_a_reviewed_correction_the_reference_lacks_is_compared_with_both_models_parses(trained, registry, sqlite_url,
+                                                                                        tmp_path, monkeypatch, capsys):
+    # The manifest lists the inbox examples a model was trained on (data/nlu/reviewed.yml).
+    inputs = trained.base.manifest["inputs"]
+    assert {(e["text"], e["intent"]) for e in inputs["inbox_examples"]} == {
+        ("kanim buka jam brp ya min hari ini", "ask_hours"), ("bayar paspornya brp kak skrg", "ask_fee")}
+    # A correction the reference (without cancel_booking examples) cannot read and the candidate
+    # can: a cancellation of the test set, as the two stored evaluations found them. The candidate
+    # is a copy of the base model whose manifest also lists it, as if a reviewer had corrected it.
+    base, worse = messages_by_text(trained.base.evaluation), messages_by_text(trained.worse.evaluation)
+    text = next(t for t, m in base.items() if m["intent"] == REMOVED_INTENT == m["predicted"]
+                and not m["entities"] and not m["predicted_entities"] and worse[t]["predicted"] != REMOVED_INTENT)
+    reference = copy_of(registry, trained.worse)
+    candidate = registry.register(trained.base.path, by="test", evaluation=trained.base.evaluation, inputs={
+        **inputs, "inbox_examples": [*inputs["inbox_examples"], {"text": text, "intent": REMOVED_INTENT,
+                                                                 "entities": []}]})
+    loads = []
+
+    def parse(path, texts):  # the registry's own parser, counted
+        loads.append(len(texts))
+        return parse_messages(path, texts)
+
+    registry.parser = parse
+    comparison = registry.compare(reference.id, candidate.id)
+    assert comparison.corrections_basis == "new" and loads == [1, 1]  # only the new example, by each model
+    [fixed] = comparison.corrections
+    assert fixed["status"] == "fixed" and (fixed["text"], fixed["intent"]) == (text, REMOVED_INTENT)
+    assert (fixed["a"], fixed["b"]) == (worse[text]["predicted"], REMOVED_INTENT)
+    assert fixed["a_confidence"] == pytest.approx(worse[text]["confidence"], abs=0.01)
+    assert fixed["b_confidence"] == pytest.approx(base[text]["confidence"], abs=0.01)
+    # Kept with the evaluations: comparing again, here or from the command line, loads no model.
+    assert registry.compare(reference.id, candidate.id).corrections == comparison.corrections and loads == [1, 1]
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ANTREAN_MODELS_DIR", str(registry.models_dir))
+    monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
+    assert main(["model", "compare", reference.id, candidate.id, "--out", str(tmp_path / "results")]) == 0
+    row = (f"| fixed | {text} | {REMOVED_INTENT} | {fixed['a']} ({fixed['a_confidence']:.2f}) | "
+           f"{REMOVED_INTENT} ({fixed['b_confidence']:.2f}) |")
+    assert row in capsys.readouterr().out
+    report = (tmp_path / "results" / f"{reference.id}-vs-{candidate.id}.md").read_text()
+    assert "## Reviewed corrections: 1 fixed, 0 still wrong, 0 broken, 0 right in both" in report and row in report
 
 
 def test_the_gate_refuses_the_candidate_without_one_intent_and_an_admin_override_is_audited(trained, registry):
