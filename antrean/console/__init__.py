@@ -81,6 +81,8 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     for blueprint in (auth.bp, bookings.bp, door.bp, counter.bp, handoff.bp, conversations.bp, nlu.bp, simulator.bp,
                       dashboard.bp, audit.bp, personal_data.bp, models.bp):
         app.blueprint(blueprint)
+    # A training this console runs ends with it, and its page says why (antrean/console/model_training.py).
+    app.register_listener(app.ctx.model_training.stop, "before_server_stop")
     if config.review_sync_seconds > 0:
         app.register_listener(app.ctx.review.start_timer, "after_server_start")
         app.register_listener(app.ctx.review.stop_timer, "before_server_stop")

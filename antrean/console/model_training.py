@@ -7,7 +7,11 @@ the registry's own training lock also keeps out a `python -m antrean model train
 meanwhile. What a page shows is read from files, never from the memory of the process that
 started it, so a reload, or another console process, sees the same state:
 `<models dir>/.console-training.json` (who, since when, which step, the outcome) and the
-registry's training log (its tail)."""
+registry's training log (its tail).
+
+When the console stops (SIGTERM, SIGINT: Sanic's `before_server_stop`), `stop` ends a training it
+runs — the export, or the registry's child process — and the run ends as failed with that reason,
+rather than the child training on, orphaned, outside every lock."""
 
 from __future__ import annotations
 
@@ -21,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from antrean.console.audit import AuditLog
-from antrean.model_registry import InvalidTrainingData, ModelRegistry, TrainingFailed, TrainingRunning, training_status
+from antrean.model_registry import (
+    InvalidTrainingData,
+    ModelRegistry,
+    TrainingFailed,
+    TrainingRunning,
+    TrainingStopped,
+    training_status,
+)
 from antrean.model_registry.inputs import TrainingInputs
 from antrean.model_registry.training import LOG_NAME
 
@@ -30,6 +41,9 @@ logger = logging.getLogger(__name__)
 LOCK_NAME = ".console-training.lock"
 RUN_NAME = ".console-training.json"
 LOG_TAIL_LINES = 30
+STOP_WAIT_SECONDS = 30  # the child's SIGTERM grace (training.STOP_GRACE_SECONDS) and the run file's writing
+STOPPED_MESSAGE = ("Pelatihan dihentikan karena konsol dimatikan (SIGTERM/SIGINT) di tengah pelatihan; "
+                   "tidak ada model baru yang disimpan. Silakan mulai lagi.")
 
 # The steps a page shows, in order; the registry's job prints a line when it reaches one of them.
 STEPS = (
@@ -76,6 +90,7 @@ class ConsoleTraining:
         self.clock = clock
         self.inputs = inputs or TrainingInputs()
         self.thread: threading.Thread | None = None
+        self.cancel = threading.Event()
 
     @property
     def folder(self) -> Path:
@@ -103,6 +118,7 @@ class ConsoleTraining:
                                   f"{cli.since:%Y-%m-%d %H:%M} UTC oleh {cli.by}). Tunggu sampai selesai.")
         self._write_run({"state": "running", "by": by, "since": self._now(), "step": "export", "pid": os.getpid(),
                          "log_after": time.time()})
+        self.cancel = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(by, descriptor), name="console-training", daemon=True)
         self.thread.start()
 
@@ -112,10 +128,13 @@ class ConsoleTraining:
             exported = self._export(by)
             run.update(step="validate", log_after=time.time(), exported=exported)
             self._write_run(run)
-            record = self.registry.train(by=by, inputs=self.inputs)
+            record = self.registry.train(by=by, inputs=self.inputs, cancel=self.cancel)
             run.update(state="succeeded", model_id=record.id,
                        message=f"Model {record.id} selesai dilatih dan dievaluasi dalam "
                                f"{record.training_seconds or 0:.0f} detik. Belum aktif: bandingkan, lalu aktifkan.")
+        except TrainingStopped as error:
+            logger.warning("console training stopped with the console: %s", error)
+            run.update(state="failed", message=STOPPED_MESSAGE, stopped=str(error))
         except TrainingRunning as error:
             run.update(state="failed", message=f"Pelatihan lain sedang berjalan: {error}")
         except InvalidTrainingData as error:
@@ -130,6 +149,21 @@ class ConsoleTraining:
             self._write_run(run)
             fcntl.flock(descriptor, fcntl.LOCK_UN)
             os.close(descriptor)
+
+    def stop(self, *_listener_args) -> bool:
+        """Ends this console's running training, if any (a `before_server_stop` listener, hence the
+        arguments it ignores); True when there was one. Returns once the run file says it failed."""
+        thread = self.thread
+        if thread is None or not thread.is_alive():
+            return False
+        self.cancel.set()
+        thread.join(timeout=STOP_WAIT_SECONDS)
+        if thread.is_alive():  # still exporting, or the child outlived its SIGKILL: say so anyway
+            run = self._read_run()
+            if run.get("state") == "running":
+                run.update(state="failed", message=STOPPED_MESSAGE, finished=self._now(), pid=None)
+                self._write_run(run)
+        return True
 
     def _export(self, by: str) -> dict:
         from antrean.training.export import export

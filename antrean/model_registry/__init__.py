@@ -23,7 +23,7 @@ Modules:
   the errors (`ModelRegistryError` and its kinds: `UnknownModel`, `ModelFileProblem`,
   `PromotionRefused`, `NothingToRollBack`, `ConcurrentChange`);
 - `training.py`: `train` (the lock, the child process `job.py`, `TrainingRunning`,
-  `InvalidTrainingData`, `TrainingFailed`) and `training_status`;
+  `InvalidTrainingData`, `TrainingFailed`, `TrainingStopped`) and `training_status`;
 - `inputs.py`: what a model is trained from (fingerprint, examples per intent, hashes, git, Rasa);
 - `validation.py`: Rasa's data validation, and the warning rule `make validate` shares;
 - `testset.py`: the test set (tests/nlu_test_set/) and the rule that holds reviewed examples out;
@@ -61,6 +61,7 @@ from antrean.model_registry.training import (
     TrainingFailed,
     TrainingRunning,
     TrainingStatus,
+    TrainingStopped,
     training_status,
 )
 from antrean.runtime.settings import Settings, resolve
@@ -68,7 +69,7 @@ from antrean.runtime.settings import Settings, resolve
 __all__ = [
     "ConcurrentChange", "GateSettings", "InvalidTrainingData", "ModelFileProblem", "ModelRecord", "ModelRegistry",
     "ModelRegistryError", "NothingToRollBack", "PromotionRefused", "TrainingFailed", "TrainingRunning",
-    "TrainingStatus", "UnknownModel", "Verdict", "open_registry", "training_status",
+    "TrainingStatus", "TrainingStopped", "UnknownModel", "Verdict", "open_registry", "training_status",
 ]
 
 

@@ -17,8 +17,28 @@ from pathlib import Path
 from antrean.model_registry.training import EXIT_INVALID_DATA
 
 
+def die_with_parent(parent: int | None) -> None:
+    """SIGTERM when the thread that started this job dies (Linux), even by SIGKILL: a training left
+    running by a dead console would hold no lock and keep two cores busy for nothing."""
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request was made
+        sys.exit(1)
+
+
 def main(spec_path: str) -> int:
     from antrean.runtime.serve import quiet_foreign_warnings
+
+    spec = json.loads(Path(spec_path).read_text())
+    die_with_parent(spec.get("parent"))
 
     # Before Rasa is imported: the log is read by people (and its tail shown on a page), and the
     # dependencies' deprecation notices and TensorFlow's start-up lines are not about this training.
@@ -27,7 +47,6 @@ def main(spec_path: str) -> int:
     # redrawn hundreds of times has no readable tail.
     os.environ["LOG_LEVEL"] = "WARNING"
     os.nice(10)
-    spec = json.loads(Path(spec_path).read_text())
     result_path = Path(spec["result"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from rasa.utils.log_utils import configure_structlog

@@ -8,7 +8,13 @@ priority (running Rasa servers keep answering), with its output in `<models dir>
 (whose tail a page can show). The job runs Rasa's data validation (errors stop it; warnings are
 kept in the manifest), `rasa train`, and the evaluation; the model is then registered.
 
-`training_status()` tells whether a training runs, since when, by whom, and where its log is."""
+`training_status()` tells whether a training runs, since when, by whom, and where its log is.
+
+A training ends with its starter: `cancel` (an Event; the console sets it when it stops) ends the
+child (SIGTERM, then SIGKILL) and raises TrainingStopped; an exception in the waiting thread
+(Ctrl-C on `model train`) ends it too; and the job asks the kernel for SIGTERM when the thread
+that started it dies (PR_SET_PDEATHSIG), so even a starter killed outright leaves no training
+running without the lock that keeps a second one out."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +40,7 @@ from antrean.runtime.db import REPO_ROOT
 LOCK_NAME = ".training.lock"
 LOG_NAME = ".training.log"
 EXIT_INVALID_DATA = 3
+STOP_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL: TensorFlow may not notice a signal mid-step
 
 
 class TrainingRunning(ModelRegistryError):
@@ -45,6 +53,10 @@ class InvalidTrainingData(ModelRegistryError):
 
 class TrainingFailed(ModelRegistryError):
     pass
+
+
+class TrainingStopped(TrainingFailed):
+    """Its starter ended it (`cancel` was set); no model was kept."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +127,10 @@ def _alive(pid: int) -> bool:
 
 
 def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None, *,
-          evaluate: bool = True, log: Path | None = None) -> ModelRecord:
+          evaluate: bool = True, log: Path | None = None, cancel: threading.Event | None = None) -> ModelRecord:
     """Trains, evaluates and registers a model from `inputs` (default: the repository's data/,
-    config.yml, domain.yml). Raises TrainingRunning, InvalidTrainingData or TrainingFailed."""
+    config.yml, domain.yml). Raises TrainingRunning, InvalidTrainingData, TrainingFailed, or
+    TrainingStopped when `cancel` is set before it ends."""
     inputs = inputs or TrainingInputs()
     models_dir = registry.models_dir
     log = log or models_dir / LOG_NAME
@@ -132,16 +145,33 @@ def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None
             "test_set": str(registry.test_set_dir),
             "stories": [str(p) for p in (registry.story_files if registry.story_files is not None
                                          else default_story_files())],
+            "parent": os.getpid(),
         }
         (work / "spec.json").write_text(json.dumps(spec))
         started = time.monotonic()
         with open(log, "w", encoding="utf-8") as output:
             output.write(f"training started {registry.clock().isoformat(timespec='seconds')} by {by}\n")
             output.flush()
-            process = subprocess.run(
+            if cancel is not None and cancel.is_set():
+                raise TrainingStopped("training stopped before it began")
+            process = subprocess.Popen(
                 [sys.executable, "-m", "antrean.model_registry.job", str(work / "spec.json")],
                 cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false"})
+            try:
+                while True:
+                    try:
+                        process.wait(timeout=0.5)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if cancel is not None and cancel.is_set():
+                            code = _end(process)
+                            output.write(f"training stopped by its starter (exit code {code})\n")
+                            raise TrainingStopped(f"training stopped after {time.monotonic() - started:.0f} s "
+                                                  f"(process {process.pid} ended, exit code {code})") from None
+            finally:
+                if process.poll() is None:  # whatever interrupted the wait: no training left behind
+                    _end(process)
         result = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
         if process.returncode == EXIT_INVALID_DATA:
             raise InvalidTrainingData("the training data is invalid:\n"
@@ -154,6 +184,15 @@ def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None
                                                         time.monotonic() - started, 1),
                                  evaluation=result.get("evaluation"),
                                  notes={"validation_warnings": result.get("warnings") or []})
+
+
+def _end(process: subprocess.Popen) -> int:
+    process.terminate()
+    try:
+        return process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def _tail(path: Path, lines: int = 25) -> str:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
 from antrean.cli import main
-from antrean.console.model_training import RUN_NAME
+from antrean.console.model_training import RUN_NAME, STOPPED_MESSAGE
+from antrean.model_registry import training_status
 from antrean.model_registry.schema import model_records
 from antrean.model_registry.training import LOG_NAME, training_lock
 from tests.model_registry.test_records import STORIES_WORSE, WORSE, evaluation, inputs, model_file
@@ -273,3 +276,47 @@ def test_latih_model_baru_exports_trains_and_lists_the_new_model(training_consol
     assert (training_inputs.data / "nlu" / "reviewed.yml").exists()  # the export ran first, into the inputs
     [exported] = console.audit.recent(action="nlu.exported")
     assert exported.actor == "maintainer"
+
+
+def training_children() -> list[int]:
+    """This test process's children running the registry's training job (from /proc: Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"antrean.model_registry.job" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_stopping_the_console_mid_training_ends_the_training_process_and_says_so(training_console):
+    console, _ = training_console(per_intent=3)
+    training = console.app.ctx.model_training
+    client = console.as_role("maintainer")
+    assert "Pelatihan dimulai" in client.follow(client.post("/model/latih")).text
+    log = console.app.ctx.models.models_dir / LOG_NAME
+    deadline = time.monotonic() + 600
+    while not (log.exists() and "\ntraining\n" in log.read_text(encoding="utf-8", errors="replace")):
+        assert time.monotonic() < deadline and training.thread.is_alive(), "rasa train never began"
+        time.sleep(0.5)
+    time.sleep(3)  # into `rasa train` itself
+    [child] = training_children()
+
+    # What Sanic runs when the console gets SIGTERM or SIGINT, before its server stops.
+    stopping = [listener for listener in console.app.listeners["before_server_stop"]
+                if getattr(listener, "__self__", None) is training]
+    assert [listener.__name__ for listener in stopping] == ["stop"]
+    started = time.monotonic()
+    assert training.stop(console.app, None) is True
+    print(f"training process ended {time.monotonic() - started:.1f} s after the stop")
+    assert not training.thread.is_alive() and not training_children()
+    assert not Path(f"/proc/{child}").exists()  # ended and reaped, not orphaned
+    assert not training_status(console.app.ctx.models.models_dir).running and console.app.ctx.models.all() == []
+    assert "training stopped by its starter" in log.read_text(encoding="utf-8")
+    page = client.get("/model").text
+    assert "Pelatihan terakhir gagal" in page and STOPPED_MESSAGE in page
+    assert training.stop(console.app, None) is False  # nothing left to stop

@@ -125,6 +125,39 @@ def test_a_reviewed_correction_the_reference_lacks_is_compared_with_both_models_
     assert "## Reviewed corrections: 1 fixed, 0 still wrong, 0 broken, 0 right in both" in report and row in report
 
 
+def test_register_live_makes_a_new_file_live_over_the_gate_with_the_reason_audited(trained, registry, sqlite_url,
+                                                                                    tmp_path, monkeypatch, capsys):
+    """`make run`'s `model register models/antrean.tar.gz --live`: the working copy's freshly
+    trained model becomes live even where the gate refuses it, and the override is recorded; the
+    same file at the next `make run` leaves alone whatever was made live since."""
+    monkeypatch.setenv("ANTREAN_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ANTREAN_MODELS_DIR", str(registry.models_dir))
+    monkeypatch.setenv("ANTREAN_SECRET_KEY", "k" * 40)
+    live = copy_of(registry, trained.base)
+    registry.promote(live.id, by="test:admin")
+    made = tmp_path / "antrean.tar.gz"  # what `make train` leaves: a model the registry has not seen
+    shutil.copyfile(trained.worse.path, made)
+
+    assert main(["model", "register", str(made), "--live", "--by", "make run"]) == 0
+    out = capsys.readouterr().out
+    new = registry.live_model()
+    assert new.id != live.id and new.sha256 == trained.worse.sha256 and new.evaluation  # evaluated on registering
+    assert f"registered {made} as {new.id}" in out and "is live despite the gate (override recorded)" in out
+    assert REMOVED_INTENT in out  # the gate's reasons are shown
+    last = registry.history()[-1]
+    assert (last.action, last.from_model, last.to_model, last.actor) == ("override", live.id, new.id, "cli:make run")
+    assert last.override_reason == "make run: the working copy's model"
+    [audited] = AuditLog(registry.engine, registry.clock).recent(action="model.promotion_overridden")
+    assert audited.actor == "cli:make run" and audited.detail["reason"] == last.override_reason
+    assert any(REMOVED_INTENT in reason for reason in audited.detail["refused_for"])
+
+    # A maintainer goes back to the base model (the console); the next `make run` keeps it live.
+    registry.rollback(by="test:admin")
+    assert main(["model", "register", str(made), "--live", "--by", "make run"]) == 0
+    assert f"{made} is already {new.id}" in capsys.readouterr().out
+    assert registry.live_model().id == live.id and len(registry.history()) == 3
+
+
 def test_the_gate_refuses_the_candidate_without_one_intent_and_an_admin_override_is_audited(trained, registry):
     base, worse = copy_of(registry, trained.base), copy_of(registry, trained.worse)
     registry.promote(base.id, by="admin")  # the first model: only the LAW rule applies, and it holds
