@@ -8,6 +8,7 @@ training tests run the registry's real training job."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -306,12 +307,10 @@ def test_stopping_the_console_mid_training_ends_the_training_process_and_says_so
     time.sleep(3)  # into `rasa train` itself
     [child] = training_children()
 
-    # What Sanic runs when the console gets SIGTERM or SIGINT, before its server stops.
-    stopping = [listener for listener in console.app.listeners["before_server_stop"]
-                if getattr(listener, "__self__", None) is training]
-    assert [listener.__name__ for listener in stopping] == ["stop"]
+    # What Sanic's shutdown runs when the console gets SIGTERM or SIGINT (app.run, and
+    # AsyncioServer.before_stop): the "before_server_stop" listeners, as the signal they are.
     started = time.monotonic()
-    assert training.stop(console.app, None) is True
+    asyncio.run(console.app._server_event("shutdown", "before"))
     print(f"training process ended {time.monotonic() - started:.1f} s after the stop")
     assert not training.thread.is_alive() and not training_children()
     assert not Path(f"/proc/{child}").exists()  # ended and reaped, not orphaned
