@@ -154,10 +154,13 @@ def train(registry: ModelRegistry, by: str, inputs: TrainingInputs | None = None
             output.flush()
             if cancel is not None and cancel.is_set():
                 raise TrainingStopped("training stopped before it began")
+            # Its own session: Ctrl-C in the starter's terminal reaches the starter only, which
+            # then ends the child itself (below) and says why, instead of a bare "exit code -2".
             process = subprocess.Popen(
                 [sys.executable, "-m", "antrean.model_registry.job", str(work / "spec.json")],
                 cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false"})
+                env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false"},
+                start_new_session=True)
             try:
                 while True:
                     try:
