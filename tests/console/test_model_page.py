@@ -309,8 +309,11 @@ def test_stopping_the_console_mid_training_ends_the_training_process_and_says_so
 
     # What Sanic's shutdown runs when the console gets SIGTERM or SIGINT (app.run, and
     # AsyncioServer.before_stop): the "before_server_stop" listeners, as the signal they are.
+    async def shutdown() -> None:
+        await console.app._server_event("shutdown", "before", loop=asyncio.get_running_loop())
+
     started = time.monotonic()
-    asyncio.run(console.app._server_event("shutdown", "before"))
+    asyncio.run(shutdown())
     print(f"training process ended {time.monotonic() - started:.1f} s after the stop")
     assert not training.thread.is_alive() and not training_children()
     assert not Path(f"/proc/{child}").exists()  # ended and reaped, not orphaned
