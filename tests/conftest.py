@@ -235,3 +235,17 @@ def make_service(offices, clock, codes):
 def service(make_service, database_url):
     return make_service(database_url)
 
+
+
+# Parallel runs (`make test` uses pytest-xdist, --dist loadgroup): a module's tests stay on one worker,
+# so a server its module fixture starts is started once; and the registry's real models (the session
+# fixture `trained`, tests/model_registry/conftest.py) are trained by one worker for every module
+# that uses them. tryfirst: xdist reads the groups in its own collection hook.
+SHARED_SESSION_FIXTURES = ("trained",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = [name for name in SHARED_SESSION_FIXTURES if name in getattr(item, "fixturenames", ())]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
