@@ -72,6 +72,38 @@ def check_redis(host: str, port: int, db: int, password: str | None) -> None:
                            f"(ANTREAN_REDIS_HOST, _PORT, _DB): {error.__class__.__name__}") from None
 
 
+# --- haproxy's runtime API (also for systemd's ExecStop: `python -m antrean.runtime.cluster drain …`) --
+
+def haproxy_command(socket_path: Path | str, command: str) -> str:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(5)
+        connection.connect(str(socket_path))
+        connection.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def haproxy_stats(socket_path: Path | str) -> list[dict[str, str]]:
+    text = haproxy_command(socket_path, "show stat").lstrip("# ")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def drain(socket_path: Path | str, backend: str, server: str, seconds: float = 60) -> float:
+    """haproxy sends `server` nothing new; then wait until its requests in flight are answered (at
+    most `seconds`). Returns the seconds waited."""
+    haproxy_command(socket_path, f"set server {backend}/{server} state drain")
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        stats = next((row for row in haproxy_stats(socket_path)
+                      if row["pxname"] == backend and row["svname"] == server), None)
+        if stats is None or (int(stats["scur"] or 0) == 0 and int(stats["qcur"] or 0) == 0):
+            break
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 @dataclass
 class Cluster:
     rasa_ports: list[int]
@@ -215,19 +247,15 @@ class Cluster:
 
     # --- haproxy's runtime API ---------------------------------------------------------------------
 
+    @property
+    def haproxy_socket(self) -> Path:
+        return self.run_dir / "haproxy.sock"
+
     def haproxy_command(self, command: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(5)
-            connection.connect(str(self.run_dir / "haproxy.sock"))
-            connection.sendall(command.encode() + b"\n")
-            chunks = []
-            while chunk := connection.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
+        return haproxy_command(self.haproxy_socket, command)
 
     def haproxy_stats(self) -> list[dict[str, str]]:
-        text = self.haproxy_command("show stat").lstrip("# ")
-        return list(csv.DictReader(io.StringIO(text)))
+        return haproxy_stats(self.haproxy_socket)
 
     def server_stats(self, name: str) -> dict[str, str]:
         backend = BACKENDS[name.rstrip("0123456789")]
@@ -236,17 +264,7 @@ class Cluster:
     # --- stopping -----------------------------------------------------------------------------------
 
     def drain(self, name: str) -> float:
-        """haproxy sends `name` nothing new, then this waits until its requests in flight are
-        answered (at most drain_seconds). Returns the seconds waited."""
-        backend = BACKENDS[name.rstrip("0123456789")]
-        self.haproxy_command(f"set server {backend}/{name} state drain")
-        started = time.monotonic()
-        while time.monotonic() - started < self.drain_seconds:
-            stats = self.server_stats(name)
-            if int(stats["scur"] or 0) == 0 and int(stats["qcur"] or 0) == 0:
-                break
-            time.sleep(0.1)
-        return time.monotonic() - started
+        return drain(self.haproxy_socket, BACKENDS[name.rstrip("0123456789")], name, self.drain_seconds)
 
     def stop_server(self, name: str) -> None:
         """A graceful stop: drained at haproxy first, then SIGTERM (a Rasa server's WhatsApp worker
@@ -355,3 +373,17 @@ def cluster(rasa_servers: int = 2, receivers: int = 2) -> int:
     finally:
         instance.stop()
     return 0
+
+
+if __name__ == "__main__":  # `python -m antrean.runtime.cluster drain BACKEND SERVER [--socket …]`
+    import argparse
+
+    parser = argparse.ArgumentParser(description="drain a server at haproxy before it is stopped")
+    parser.add_argument("action", choices=["drain"])
+    parser.add_argument("backend")
+    parser.add_argument("server")
+    parser.add_argument("--socket", default="/run/haproxy/admin.sock")
+    parser.add_argument("--seconds", type=float, default=60)
+    arguments = parser.parse_args()
+    waited = drain(arguments.socket, arguments.backend, arguments.server, arguments.seconds)
+    print(f"{arguments.backend}/{arguments.server} drained in {waited:.1f} s")
