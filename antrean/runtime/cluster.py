@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from antrean.runtime.serve import Stack
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
 from antrean.runtime.settings import REPO_ROOT, Settings, resolve
 
 HAPROXY_TEMPLATE = REPO_ROOT / "deploy" / "haproxy.cfg"
@@ -111,8 +111,11 @@ class Cluster:
     console_port: int  # the console process itself; staff reach it through haproxy on console_public_port
     public_port: int  # haproxy: WhatsApp webhook and REST channel
     console_public_port: int  # haproxy: the staff console
-    model_server_port: int
+    # The registry's live model, pulled by every Rasa server; None: each loads `model` from its file
+    # (tests: registering a model evaluates it first, minutes of CPU the hot-swap tests spend already).
+    model_server_port: int | None
     run_dir: Path
+    model: Path = DEFAULT_MODEL
     environment: dict[str, str] = field(default_factory=dict)
     model_pull_seconds: int = 10
     drain_seconds: float = 60  # how long a stopping server may take to finish its requests
@@ -124,7 +127,8 @@ class Cluster:
         settings = self.settings()
         assistant = settings.assistant
         self.stack = Stack(
-            rasa_port=self.rasa_ports[0], run_dir=self.run_dir, conversations_url=settings.tracker_url,
+            rasa_port=self.rasa_ports[0], run_dir=self.run_dir, model=self.model,
+            conversations_url=settings.tracker_url,
             model_server_port=self.model_server_port, model_pull_seconds=self.model_pull_seconds, rasa_workers=1,
             environment={"ANTREAN_PUBLIC_URL": self.urls["public"], **self.environment},
             lock_store={"type": LOCK_STORE, "url": assistant.redis_host or "127.0.0.1", "port": assistant.redis_port,
@@ -154,14 +158,20 @@ class Cluster:
         public = f"http://127.0.0.1:{self.public_port}"
         urls = {"public": public, "rest_webhook": f"{public}/webhooks/antrean/webhook",
                 "whatsapp_webhook": f"{public}/webhooks/whatsapp/webhook",
-                "console": f"http://127.0.0.1:{self.console_public_port}",
-                "model_server": f"http://127.0.0.1:{self.model_server_port}/models/live"}
-        urls.update({name: f"http://127.0.0.1:{self.port_of(name)}" for name in self.names})
+                "console": f"http://127.0.0.1:{self.console_public_port}"}
+        if self.model_server_port:
+            urls["model_server"] = f"http://127.0.0.1:{self.model_server_port}/models/live"
+        # Each process, past haproxy (the console's own port under "console_process").
+        urls.update({name if name != "console" else "console_process": self.process_url(name)
+                     for name in self.names})
         return urls
+
+    def process_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port_of(name)}"
 
     def health_url(self, name: str) -> str:
         path = {"rasa": "/", "receiver": "/webhooks/whatsapp/", "console": "/masuk"}[name.rstrip("0123456789")]
-        return self.urls[name] + path
+        return self.process_url(name) + path
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -197,14 +207,18 @@ class Cluster:
         self.check()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.stack.prepare()
-        self.stack.start_model_server()
+        if self.model_server_port:
+            self.stack.start_model_server()
         for name in self.names:
             self.servers[name] = self._start(name)
         self.stack.rasa, self.stack.console = self.servers["rasa1"], self.servers["console"]
         config = self.render_haproxy()
-        # -db: in the foreground, a child of this process like the others.
-        self.haproxy = subprocess.Popen([haproxy_binary(), "-f", str(config), "-db"], cwd=REPO_ROOT,
-                                        stdout=subprocess.DEVNULL)
+        # -db: in the foreground, a child of this process like the others. Its log (servers going
+        # down and up, requests) goes to a file: while the servers load their model, it reports
+        # each of them down every few seconds.
+        with open(self.haproxy_log, "ab") as log:
+            self.haproxy = subprocess.Popen([haproxy_binary(), "-f", str(config), "-db"], cwd=REPO_ROOT,
+                                            stdout=log, stderr=log)
         self.stack.processes.append(self.haproxy)
 
     def _start(self, name: str) -> subprocess.Popen:
@@ -246,6 +260,10 @@ class Cluster:
             time.sleep(1)
 
     # --- haproxy's runtime API ---------------------------------------------------------------------
+
+    @property
+    def haproxy_log(self) -> Path:
+        return self.run_dir / "haproxy.log"
 
     @property
     def haproxy_socket(self) -> Path:
@@ -327,12 +345,13 @@ class Cluster:
                 f"  REST channel     {urls['rest_webhook']}  (by sender to: {rasa})\n"
                 f"  WhatsApp webhook {urls['whatsapp_webhook']}  (to: {receivers})\n"
                 f"  staff console    {urls['console']}/  (console :{self.console_port})\n"
-                f"  live model       {urls['model_server']} (pulled every {self.model_pull_seconds} s)\n"
-                f"  bookings         {make_url(settings.database_url).render_as_string()}\n"
+                + (f"  live model       {urls['model_server']} (pulled every {self.model_pull_seconds} s)\n"
+                   if self.model_server_port else f"  model            {self.model}\n")
+                + f"  bookings         {make_url(settings.database_url).render_as_string()}\n"
                 f"  conversations    {make_url(settings.tracker_url).render_as_string()}\n"
                 f"  locks            redis://{assistant.redis_host or '127.0.0.1'}:{assistant.redis_port}/"
                 f"{assistant.redis_db} prefix {assistant.redis_key_prefix}\n"
-                f"  haproxy runtime  {self.run_dir / 'haproxy.sock'}\n"
+                f"  haproxy          runtime API {self.haproxy_socket}, log {self.haproxy_log}\n"
                 "Ctrl-C drains and stops everything.")
 
 
@@ -340,7 +359,7 @@ def cluster(rasa_servers: int = 2, receivers: int = 2) -> int:
     """The command: ports from the settings (the public side on ANTREAN_CLUSTER_PORT, the console's
     on ANTREAN_CONSOLE_PORT), the processes on the ports after ANTREAN_CLUSTER_FIRST_PORT."""
     from antrean.model_registry.serving import DEFAULT_PORT, ensure_live_model
-    from antrean.runtime.serve import DEFAULT_MODEL, log_reading_status
+    from antrean.runtime.serve import log_reading_status
 
     settings = resolve()
     first = settings.assistant.cluster_first_port
