@@ -53,7 +53,10 @@ async def main():
     while not red.get(prefix + ":go"):  # both processes start contending at the same moment
         await asyncio.sleep(0.001)
     until = time.monotonic() + seconds
-    await asyncio.wait_for(asyncio.gather(*(contend(until) for _ in range(tasks))), seconds + 30)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(contend(until) for _ in range(tasks))), seconds + 20)
+    except asyncio.TimeoutError:  # waiting behind a ticket nobody holds any more
+        red.incr(prefix + ":stalls")
 
 asyncio.run(main())
 """
@@ -75,7 +78,7 @@ def contend(kind: str, url: str, client, prefix: str, processes: int = 2, tasks:
     client.set(f"{prefix}:go", 1)
     for process in started:
         assert process.wait(timeout=seconds + 120) == 0
-    return {name: int(client.get(f"{prefix}:{name}") or 0) for name in ("turns", "overlaps", "errors")}
+    return {name: int(client.get(f"{prefix}:{name}") or 0) for name in ("turns", "overlaps", "errors", "stalls")}
 
 
 def test_two_servers_never_hold_one_conversation_at_once(redis_server_url, redis_prefix):
@@ -83,18 +86,19 @@ def test_two_servers_never_hold_one_conversation_at_once(redis_server_url, redis
     counts = contend("ours", redis_server_url, client, prefix)
 
     assert counts["overlaps"] == 0
-    assert counts["errors"] == 0
+    assert counts["errors"] == counts["stalls"] == 0
     assert counts["turns"] > 50  # the contention was real: many turns, taken in turn
 
 
 @pytest.mark.slow
 def test_rasa_open_source_redis_lock_store_lets_two_servers_in_at_once(redis_server_url, redis_prefix):
     """The race this store exists for, shown on Rasa's own store under the same load: two holders at
-    once (or, when its read-modify-write loses a ticket, messages refused with LockError)."""
+    once, or, when its read-modify-write loses a ticket, messages refused with LockError or stuck
+    behind a ticket nobody holds."""
     client, prefix = redis_prefix
     counts = contend("rasa", redis_server_url, client, prefix)
 
-    assert counts["overlaps"] + counts["errors"] > 0, counts
+    assert counts["overlaps"] + counts["errors"] + counts["stalls"] > 0, counts
 
 
 def test_rasa_creates_it_from_the_endpoints(redis_server_url, redis_prefix):
