@@ -61,7 +61,9 @@ class RedisMutexLockStore(LockStore):
             host=(endpoint_config.url if endpoint_config and endpoint_config.url else "localhost"),
             port=int(settings.get("port", 6379)), db=int(settings.get("db", 1)),
             username=settings.get("username"), password=settings.get("password"),
-            ssl=bool(settings.get("use_ssl", False)), socket_timeout=float(settings.get("socket_timeout", 10)))
+            ssl=bool(settings.get("use_ssl", False)), socket_timeout=float(settings.get("socket_timeout", 10)),
+            # The calls block the event loop (as in Rasa's store): an unreachable Redis must fail fast.
+            socket_connect_timeout=float(settings.get("socket_connect_timeout", 2)))
         self.key_prefix = f"{prefix}:lock:" if prefix else "lock:"
         self._release = self.red.register_script(_RELEASE)
         self._extend = self.red.register_script(_EXTEND)

@@ -55,3 +55,15 @@ def test_it_says_which_service_is_unreachable(tmp_path, postgres_database, redis
                 ANTREAN_REDIS_HOST="127.0.0.1", ANTREAN_REDIS_PORT="1").check()
     cluster(tmp_path, ANTREAN_DATABASE_URL=postgres_database, ANTREAN_TRACKER_URL=postgres_database,
             ANTREAN_REDIS_HOST="127.0.0.1").check()  # everything there: no error
+
+
+def test_it_says_what_runs_where(tmp_path):
+    shown = cluster(tmp_path, ANTREAN_DATABASE_URL="postgresql://antrean:secret@db.internal/antrean",
+                    ANTREAN_TRACKER_URL="postgresql://antrean:secret@db.internal/rasa").describe()
+
+    assert "http://127.0.0.1:15580/webhooks/antrean/webhook  (by sender to: rasa1 :15501, rasa2 :15502, " \
+           "rasa3 :15503)" in shown
+    assert "http://127.0.0.1:15580/webhooks/whatsapp/webhook  (to: receiver1 :15521, receiver2 :15522)" in shown
+    assert "staff console    http://127.0.0.1:15581/  (console :15540)" in shown
+    assert "postgresql://antrean:***@db.internal/rasa" in shown
+    assert "secret" not in shown
