@@ -284,10 +284,10 @@ class Cluster:
     def drain(self, name: str) -> float:
         return drain(self.haproxy_socket, BACKENDS[name.rstrip("0123456789")], name, self.drain_seconds)
 
-    def stop_server(self, name: str) -> None:
+    def stop_server(self, name: str) -> float:
         """A graceful stop: drained at haproxy first, then SIGTERM (a Rasa server's WhatsApp worker
-        finishes its turn and hands its senders back)."""
-        self.drain(name)
+        finishes its turn and hands its senders back). Returns the seconds the drain waited."""
+        waited = self.drain(name)
         process = self.servers[name]
         process.send_signal(signal.SIGTERM)
         try:
@@ -295,6 +295,7 @@ class Cluster:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        return waited
 
     def kill(self, name: str) -> None:
         """SIGKILL: a crash, nothing drained or cleaned up (failure drills)."""
