@@ -236,6 +236,8 @@ class Cluster:
         for name in self.names:
             self._wait_healthy(name, deadline)
         while True:
+            if self.haproxy.poll() is not None:
+                raise RuntimeError(f"haproxy exited with {self.haproxy.returncode}: see {self.haproxy_log}")
             down = [f"{row['pxname']}/{row['svname']}" for row in self.haproxy_stats()
                     if row["svname"] in self.names and not row["status"].startswith("UP")]
             if not down:
@@ -376,20 +378,25 @@ def cluster(rasa_servers: int = 2, receivers: int = 2) -> int:
     log_reading_status()
     if ensure_live_model(DEFAULT_MODEL, by="cluster") is None:
         raise SystemExit(f"no trained model at {DEFAULT_MODEL} and none live in the registry: run `make train`")
-    stopping = False
+    stopping = ready = False
 
     def stop(*_):
         nonlocal stopping
         stopping = True
+        if not ready:  # still starting: stop waiting for the servers (the finally below stops them)
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    instance.start()
     try:
+        instance.start()
         instance.wait_until_ready()
+        ready = True
         print(instance.describe(), flush=True)
         while not stopping and all(p.poll() is None for p in instance.stack.processes):
             time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
     finally:
         instance.stop()
     return 0
