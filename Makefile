@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
+.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -36,6 +36,9 @@ run: $(STAMP) $(MODEL)  ## set up and start Antrean on the embedded default (SQL
 	@# A model make just trained from changed data becomes the registry's live model (served to Rasa).
 	$(PY) -m antrean model register $(MODEL) --live --by "make run"
 	$(PY) -m antrean run
+
+run-production: $(STAMP) $(MODEL)  ## production's topology here: 2 Rasa servers, 2 receivers, console, model server behind haproxy, on PostgreSQL + Redis (ANTREAN_DATABASE_URL, ANTREAN_TRACKER_URL)
+	$(PY) -m antrean cluster $(ARGS)
 
 $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 	$(RASA) train --fixed-model-name antrean --out models

@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="show the offices, then start the assistant (Rasa + actions)")
     commands.add_parser("serve", help="start the assistant only")
+    cluster = commands.add_parser("cluster", help="start production's topology on this machine: several Rasa "
+                                  "servers and WhatsApp receivers, the console and the model server behind "
+                                  "haproxy, on PostgreSQL and Redis (docs/deploying.md)")
+    cluster.add_argument("--rasa-servers", type=int, default=2, help="independent Rasa servers (default 2)")
+    cluster.add_argument("--receivers", type=int, default=2, help="WhatsApp webhook receivers (default 2)")
     return parser
 
 
@@ -463,6 +468,21 @@ def cmd_serve(_args) -> str:
     return "Antrean stopped."
 
 
+def cmd_cluster(args) -> str:
+    from antrean.runtime.cluster import ClusterError, check_postgresql
+    from antrean.runtime.cluster import cluster as run_cluster
+
+    if min(args.rasa_servers, args.receivers) < 1:
+        raise SystemExit("--rasa-servers and --receivers must be at least 1")
+    try:  # before migrating: say which setting is missing rather than migrate a SQLite file
+        check_postgresql(database_url(), "bookings", "ANTREAN_DATABASE_URL")
+    except ClusterError as error:
+        raise SystemExit(f"cannot start the cluster: {error}") from None
+    upgrade_database()
+    run_cluster(args.rasa_servers, args.receivers)
+    return "Antrean cluster stopped."
+
+
 def _redacted_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -489,6 +509,7 @@ HANDLERS = {
     ("console", None): cmd_console,
     ("run", None): cmd_run,
     ("serve", None): cmd_serve,
+    ("cluster", None): cmd_cluster,
 }
 
 

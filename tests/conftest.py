@@ -28,6 +28,7 @@ from antrean.runtime.db import make_engine, upgrade_database
 
 WIB = ZoneInfo("Asia/Jakarta")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"  # a database of its own; each test also uses a key prefix of its own
 TEST_SECRET = b"test-secret-for-booking-codes-0123456789"
 
 
@@ -162,6 +163,32 @@ def postgres_migrated(postgres_server_url):
     yield url, reset
     reset.engine.dispose()
     _drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_server_url():
+    import redis
+
+    url = os.environ.get("ANTREAN_TEST_REDIS_URL", DEFAULT_REDIS)
+    try:
+        redis.StrictRedis.from_url(url, socket_timeout=5).ping()
+    except Exception as error:  # any failure means "no server here"
+        absent(f"Redis not reachable at {url}: {error.__class__.__name__}")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url):
+    """(client, prefix): a key prefix of this test's own (alphanumeric, as Rasa's lock store requires);
+    its keys are deleted afterwards."""
+    import redis
+
+    client = redis.StrictRedis.from_url(redis_server_url)
+    prefix = f"test{uuid.uuid4().hex[:12]}"
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ once they travel over separate connections). WhatsApp messages are ordered by th
 before they reach Rasa.
 
 endpoints.yml:  lock_store: {type: antrean.assistant.lock_store.FileLockStore, directory: var/locks}
-Several machines: use Rasa's RedisLockStore (endpoints.production.yml)."""
+Several machines: antrean/assistant/redis_lock_store.py (endpoints.production.yml)."""
 
 from __future__ import annotations
 

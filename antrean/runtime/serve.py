@@ -43,6 +43,7 @@ TRACKER_STORE = "antrean.assistant.tracker_store.AntreanTrackerStore"  # Rasa's 
 LOCK_STORE = "antrean.assistant.lock_store.FileLockStore"  # lets several Rasa workers share conversations
 WORKER_HEADER = "X-Antrean-Worker"  # antrean.assistant.rest_channel.WORKER_HEADER
 ACTIONS_MODULE = "actions_module"  # antrean.assistant.actions_in_process.ACTIONS_MODULE, without importing Rasa here
+RASA_COMMAND = [sys.executable, "-m", "antrean.runtime.serve"]  # Rasa's command line, quietly
 
 
 @dataclass
@@ -76,6 +77,10 @@ class Stack:
     receiver: subprocess.Popen | None = None
     console: subprocess.Popen | None = None
     model_server: subprocess.Popen | None = None
+    # Rasa's lock_store endpoint; None: the file locks under run_dir (one machine). The cluster
+    # gives its Redis store (antrean/assistant/redis_lock_store.py).
+    lock_store: dict | None = None
+    _env: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def rasa_url(self) -> str:
@@ -92,14 +97,15 @@ class Stack:
         return {"type": TRACKER_STORE, "dialect": "postgresql", "url": url.host, "port": url.port or 5432,
                 "db": url.database, "username": url.username, "password": url.password or ""}
 
-    def write_endpoints(self) -> Path:
+    def write_endpoints(self, rasa_port: int | None = None) -> Path:
+        """The endpoints file of the Rasa server on `rasa_port` (default: this stack's)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / f"endpoints-{self.rasa_port}.yml"
+        path = self.run_dir / f"endpoints-{rasa_port or self.rasa_port}.yml"
         endpoints = {
             "action_endpoint": ({ACTIONS_MODULE: "actions"} if self.actions_in_process
                                 else {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}),
             "tracker_store": self.tracker_store(),
-            "lock_store": {"type": LOCK_STORE, "directory": str(self.run_dir / "locks")},
+            "lock_store": self.lock_store or {"type": LOCK_STORE, "directory": str(self.run_dir / "locks")},
         }
         if self.model_server_port:
             endpoints["models"] = {"url": self.model_server_url, "wait_time_between_pulls": self.model_pull_seconds}
@@ -107,13 +113,19 @@ class Stack:
         path.chmod(0o600)  # may hold a database password
         return path
 
-    def start(self) -> None:
+    # The pieces a start is made of; `python -m antrean cluster` (antrean/runtime/cluster.py) puts
+    # the same pieces together into several Rasa servers and receivers behind haproxy.
+
+    def prepare(self) -> dict[str, str]:
+        """The environment every process of the stack gets (checked first: a wrong value stops the
+        start before any process runs)."""
+        if self._env is not None:
+            return self._env
         if not self.model_server_port and not self.model.exists():
             raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
-        rasa = [sys.executable, "-m", "antrean.runtime.serve"]  # Rasa's command line, quietly
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RASA_TELEMETRY_ENABLED": "false",
                "SANIC_WORKERS": str(self.rasa_workers), **self.environment}
-        settings = Settings.from_env(env)  # a wrong value stops the start before any process runs
+        settings = Settings.from_env(env)
         if settings.assistant.public_url is None:
             env["ANTREAN_PUBLIC_URL"] = self.rasa_url
         if not settings.whatsapp.account_configured:
@@ -124,39 +136,56 @@ class Stack:
             # Nothing in the Rasa server is woken by the webhook any more: look often (an indexed
             # query over unprocessed rows only).
             env["ANTREAN_WA_POLL_SECONDS"] = "0.25"
-        endpoints = self.write_endpoints()
-        if self.model_server_port:
-            # Up before Rasa: each worker pulls the live model once before it takes a message.
-            self.model_server = subprocess.Popen(
-                [sys.executable, "-m", "antrean", "model", "serve", "--port", str(self.model_server_port)],
-                cwd=REPO_ROOT, env=env)
-            self.processes.append(self.model_server)
-            self._wait_for(self.model_server_url, self.model_server)
-        if not self.actions_in_process:
-            self.actions = subprocess.Popen(
-                [*rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
-                cwd=REPO_ROOT, env=env)
-            self.processes.append(self.actions)
+        self._env = env
+        return env
+
+    def _spawn(self, command: list[str], environment: dict[str, str] | None = None) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env={**self.prepare(), **(environment or {})})
+        self.processes.append(process)
+        return process
+
+    def start_model_server(self) -> subprocess.Popen:
+        # Up before Rasa: each worker pulls the live model once before it takes a message.
+        self.model_server = self._spawn(
+            [sys.executable, "-m", "antrean", "model", "serve", "--port", str(self.model_server_port)])
+        self._wait_for(self.model_server_url, self.model_server)
+        return self.model_server
+
+    def start_actions(self) -> subprocess.Popen:
+        self.actions = self._spawn([*RASA_COMMAND, "run", "actions", "--actions", "actions", "--port",
+                                    str(self.actions_port)])
+        return self.actions
+
+    def start_rasa(self, port: int | None = None, environment: dict[str, str] | None = None) -> subprocess.Popen:
+        """A Rasa server on `port` (default: this stack's), with its own endpoints file."""
+        port = port or self.rasa_port
+        rasa = RASA_COMMAND
         if self.profile_rasa_to:
             rasa = [sys.executable, "-m", "cProfile", "-o", str(self.profile_rasa_to), *rasa[1:]]
-        self.rasa = subprocess.Popen(
-            [*rasa, "run", "--model", str(self.model), "--endpoints", str(endpoints), "--credentials",
-             str(REPO_ROOT / "credentials.yml"), "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
-            cwd=REPO_ROOT, env=env)
-        self.processes.append(self.rasa)
+        return self._spawn(
+            [*rasa, "run", "--model", str(self.model), "--endpoints", str(self.write_endpoints(port)),
+             "--credentials", str(REPO_ROOT / "credentials.yml"), "--port", str(port), "--interface", "127.0.0.1"],
+            environment)
+
+    def start_console(self, port: int, rasa_url: str | None = None) -> subprocess.Popen:
+        # The console's simulator talks to this stack's Rasa server (or the balancer in front).
+        return self._spawn([sys.executable, "-m", "antrean", "console", "--port", str(port)],
+                           {"ANTREAN_RASA_URL": rasa_url or self.rasa_url})
+
+    def start_receiver(self, port: int) -> subprocess.Popen:
+        return self._spawn([sys.executable, "-m", "antrean", "whatsapp", "receive", "--port", str(port)])
+
+    def start(self) -> None:
+        self.prepare()
+        if self.model_server_port:
+            self.start_model_server()
+        if not self.actions_in_process:
+            self.start_actions()
+        self.rasa = self.start_rasa()
         if self.console_port:
-            # The console's simulator talks to this stack's Rasa server.
-            console_env = {"ANTREAN_RASA_URL": self.rasa_url, **env}
-            self.console = subprocess.Popen(
-                [sys.executable, "-m", "antrean", "console", "--port", str(self.console_port)], cwd=REPO_ROOT,
-                env=console_env)
-            self.processes.append(self.console)
+            self.console = self.start_console(self.console_port)
         if self.receiver_port:
-            self.receiver = subprocess.Popen(
-                [sys.executable, "-m", "antrean", "whatsapp", "receive", "--port", str(self.receiver_port)],
-                cwd=REPO_ROOT, env=env)
-            self.processes.append(self.receiver)
-        self._env = env
+            self.receiver = self.start_receiver(self.receiver_port)
 
     @property
     def whatsapp_webhook_url(self) -> str:

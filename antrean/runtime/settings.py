@@ -285,7 +285,18 @@ class AssistantSettings(_Area):
     action_url: str | None = _var("ANTREAN_ACTION_URL", None, "`endpoints.production.yml`: the action server's "
                                   "webhook (read by Rasa)", _http_url, shown="unset")
     redis_host: str | None = _var("ANTREAN_REDIS_HOST", None, "`endpoints.production.yml`: the Redis lock store's "
-                                  "host (read by Rasa)", shown="unset")
+                                  "host (read by Rasa)", shown="unset (`python -m antrean cluster`: 127.0.0.1)")
+    redis_port: int = _var("ANTREAN_REDIS_PORT", 6379, "… its port", _port)
+    redis_db: int = _var("ANTREAN_REDIS_DB", 1, "… its database number", _whole(0))
+    redis_key_prefix: str = _var("ANTREAN_REDIS_KEY_PREFIX", "antrean", "… the prefix of its keys (several "
+                                 "installations may share one Redis)")
+    redis_password: str | None = _var("ANTREAN_REDIS_PASSWORD", None, "… its password", shown="unset",
+                                      secret=True)
+    cluster_port: int = _var("ANTREAN_CLUSTER_PORT", 8000, "`python -m antrean cluster`: haproxy's port for the "
+                             "WhatsApp webhook and the REST channel (the console's is `ANTREAN_CONSOLE_PORT`)", _port)
+    cluster_first_port: int = _var("ANTREAN_CLUSTER_FIRST_PORT", 5100, "`python -m antrean cluster`: the Rasa "
+                                   "servers listen on this port and the next ones, the receivers from +20, the "
+                                   "console on +40", _port)
     model_server_url: str | None = _var("ANTREAN_MODEL_SERVER_URL", None, "`endpoints.production.yml`: where every "
                                         "Rasa worker pulls the live model (`python -m antrean model serve`, route "
                                         "`/models/live`; read by Rasa)", _http_url, shown="unset")
