@@ -72,13 +72,19 @@ evaluate-ocr: $(STAMP)  ## e-KTP reading over 80 generated card photos (seed 1) 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 
+# Tests run in parallel processes (pytest-xdist): most of the suite's time is spent waiting for
+# servers it started, so three processes keep two cores busy. A module stays on one process
+# (tests/conftest.py), so its servers start once. TEST_PROCESSES=0 runs them in this process.
+TEST_PROCESSES ?= 3
+PYTEST_PARALLEL := -n $(TEST_PROCESSES) --dist loadgroup
+
 test: $(STAMP) lint validate $(MODEL)  ## set up and run every test (lint, pytest, conversation tests)
-	@$(VENV)/bin/pytest; rc=$$?; \
+	@$(VENV)/bin/pytest $(PYTEST_PARALLEL); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 	$(MAKE) --no-print-directory test-stories
 
 test-fast: $(STAMP) lint  ## the inner loop: lint and every test not marked slow (no Rasa servers, no trained model)
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 unit: $(STAMP)  ## the tests without databases or servers
 	$(VENV)/bin/pytest -m "not integration"
