@@ -6,12 +6,21 @@ the batch: a second console process syncing at the same time waits for the row (
 write lock (SQLite), finds the watermark moved, and leaves the range alone. A conversation may span
 several batches: when a sender's newest conversation is still open, its earlier events are read
 again from the tracker store and the conversation is summarised anew (messages already copied keep
-their rows and their flags)."""
+their rows and their flags).
+
+Several Rasa servers writing one PostgreSQL tracker store: PostgreSQL hands out event ids before
+commit, so while one server's save is in flight another's later ids may already be visible — a gap
+in the ids. The watermark never passes a gap that may still fill: it stops before it until every
+transaction that was running when the gap was seen has ended (the snapshot's xmin, server-wide),
+and only then treats the gap as for good (a rolled-back save, erased events). That is exact, so new
+events are copied as soon as they are committed (no settling delay); SQLite has one writer at a
+time and no such gaps."""
 
 from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +36,17 @@ from antrean.review.schema import review_conversations, review_facets, review_sy
 from antrean.whatsapp.identities import labels_in
 
 BATCH_EVENTS = 20_000
-# PostgreSQL hands out ids before commit, so a slow Rasa transaction can commit an id below one
-# already visible; copying only events a few seconds old keeps the watermark from passing it.
-SETTLE_SECONDS = 3.0
+# Copy only events at least this old (by their Rasa timestamp). It used to be 3 s, guessing that a
+# slow Rasa save commits within that; the gap check below makes waiting unnecessary, and the guess
+# was wrong anyway under load (an event's timestamp is when its turn began, seconds before the save).
+SETTLE_SECONDS = 0.0
+# A gap is first waited for until the transactions running when it was seen have ended; the xid of
+# the transaction that holds it may be handed out a moment after its id (PostgreSQL assigns the xid
+# at the first row written), so that snapshot is taken this long after the gap was first seen.
+GAP_GRACE_SECONDS = 1.0
+# ... and a gap held longer than this (a write transaction open for minutes somewhere on the server)
+# is given up, so that one stuck session elsewhere cannot stop the review.
+GAP_MAX_SECONDS = 120.0
 _IN_CHUNK = 500
 ANALYZE_EVERY_EVENTS = 100_000
 
@@ -57,11 +74,13 @@ def sync(engine: Engine, tracker_engine: Engine, offices: dict[str, Office], now
         with tracker_engine.connect() as tracker_connection:
             top = (tracker.settled_max_event_id(tracker_connection, time.time() - settle_seconds)
                    if settle_seconds > 0 else tracker.max_event_id(tracker_connection))
-        old = watermark(engine)
-        result.watermark = old
-        if top <= old:
+            old = watermark(engine)
+            result.watermark = old
+            if top <= old:
+                break
+            new = _before_open_gap(tracker_engine, tracker_connection, old, min(top, old + batch_events))
+        if new <= old:  # the next event's save is still in flight
             break
-        new = min(top, old + batch_events)
         with engine.begin() as connection:
             claimed = connection.execute(
                 update(review_sync_state).where(review_sync_state.c.id == 1, review_sync_state.c.last_event_id == old)
@@ -78,6 +97,38 @@ def sync(engine: Engine, tracker_engine: Engine, offices: dict[str, Office], now
         if old // ANALYZE_EVERY_EVENTS != new // ANALYZE_EVERY_EVENTS:
             analyze(engine)
     return result
+
+
+# Gaps seen per tracker store (per console process): first event id of the gap → [monotonic time
+# first seen, xmax of a snapshot taken at least GAP_GRACE_SECONDS later, or None before that].
+_gaps: weakref.WeakKeyDictionary[Engine, dict[int, list]] = weakref.WeakKeyDictionary()
+
+
+def _before_open_gap(tracker_engine: Engine, tracker_connection: Connection, old: int, new: int) -> int:
+    """`new`, or the id before the first gap in (old, new] that an in-flight save may still fill."""
+    if tracker_connection.dialect.name != "postgresql":
+        return new
+    count, xmin, xmax = tracker.snapshot_and_count(tracker_connection, old, new)
+    gaps = _gaps.setdefault(tracker_engine, {})
+    if count == new - old:  # no gap: the usual case, one index-only count over the new events
+        for first in [first for first in gaps if first <= new]:
+            del gaps[first]
+        return new
+    now = time.monotonic()
+    expected = old + 1
+    for event_id in [*tracker.ids_between(tracker_connection, old, new), new + 1]:
+        if expected < event_id:  # ids expected … event_id - 1 are missing: one gap
+            seen = gaps.setdefault(expected, [now, None])
+            if seen[1] is None and now - seen[0] >= GAP_GRACE_SECONDS:
+                seen[1] = xmax
+            ended = seen[1] is not None and xmin >= seen[1]
+            if not ended and now - seen[0] < GAP_MAX_SECONDS:
+                return expected - 1
+            # Every transaction that could have held these ids has ended and their rows are not
+            # there: rolled back (PostgreSQL never hands an id out again) or deleted. Step over.
+            del gaps[expected]
+        expected = event_id + 1
+    return new
 
 
 def analyze(engine: Engine) -> None:

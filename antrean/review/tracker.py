@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, func, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -94,6 +94,22 @@ def sender_events(connection: Connection, sender_id: str, first: int, last: int)
         .order_by(events.c.id)
     )
     return [to_event(row) for row in rows]
+
+
+def snapshot_and_count(connection: Connection, after: int, up_to: int) -> tuple[int, int, int]:
+    """PostgreSQL only: how many events in (after, up_to] this statement sees, with its snapshot's
+    xmin (oldest transaction still running, on the whole server) and xmax (the next transaction id
+    to be handed out). One statement, so the count and the snapshot agree."""
+    row = connection.execute(text(
+        "SELECT count(*), pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM events WHERE id > :after AND id <= :up_to"
+    ), {"after": after, "up_to": up_to}).one()
+    return row[0], row[1], row[2]
+
+
+def ids_between(connection: Connection, after: int, up_to: int) -> list[int]:
+    return list(connection.execute(
+        select(events.c.id).where(events.c.id > after, events.c.id <= up_to).order_by(events.c.id)).scalars())
 
 
 def settled_max_event_id(connection: Connection, before_timestamp: float) -> int:
