@@ -1,0 +1,342 @@
+"""`make bench-review-sync`: how soon an applicant's message reaches the console's conversation list
+with two Rasa servers writing one PostgreSQL tracker store, and what the sync's polling costs that
+database as the store grows to 100,000+ conversations.
+
+1. Load: Rasa's `events` table seeded in bulk (benchmarks.console.seed_tracker: Rasa's own event
+   classes) to a tenth of the size, then to the full size; at each size, the real sync copies it,
+   then polls many times with nothing new ("idle") and with one new conversation before each poll
+   ("busy"). Per poll: SQL statements sent, wall time, PostgreSQL CPU of the sync's own backends
+   (found by their application_name, read from /proc: the server is on this machine) and rows the
+   server read (index entries + sequential rows, from pg_stat_user_indexes / pg_stat_user_tables
+   of both databases, which only this benchmark uses).
+2. Delay: two independent Rasa servers (separate processes on their own ports, one worker each,
+   sharing the tracker store and a lock store) take REST messages; every applicant's turns
+   alternate between the servers. A console-like poller syncs every `--interval` seconds (the
+   console's timer; a list page opening also syncs) and notes when each message first appears in
+   the read model. Delay = that moment − when the message was sent (and − when its reply came).
+   At the end, every user message in the tracker store must be in the read model exactly once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+
+from antrean.booking.offices import load_offices
+from antrean.review.schema import review_user_messages
+from antrean.review.sync import SETTLE_SECONDS, sync
+from antrean.review.tracker import events as events_table
+from antrean.review.tracker import make_tracker_engine
+from antrean.runtime.db import make_engine, upgrade_database
+from antrean.runtime.serve import DEFAULT_MODEL, Stack
+from benchmarks.console import DEFAULT_POSTGRES, seed_tracker
+from benchmarks.processes import cpu_seconds
+from benchmarks.rush import CLOCK, SECRET, Databases
+from tests.whatsapp.server import free_port
+
+TAG = "antrean_bench_review_sync"  # application_name of the sync's connections
+TEXTS = ["halo", "jam buka kantor kapan", "syarat paspor baru apa saja", "makasih ya"]
+
+
+def tagged(url: str) -> str:
+    return make_url(url).update_query_dict({"application_name": TAG}).render_as_string(hide_password=False)
+
+
+class Counter:
+    """SQL statements an engine sends."""
+
+    def __init__(self, *engines):
+        self.count = 0
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", self._one)
+
+    def _one(self, *_args) -> None:
+        self.count += 1
+
+
+def backend_cpu(admin) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the sync's connections."""
+    with admin.connect() as connection:
+        pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :t"),
+                                  {"t": TAG}).scalars().all()
+    return sum(cpu_seconds(pid, with_descendants=False) for pid in pids)
+
+
+def rows_read(urls: list[str]) -> dict[str, int]:
+    """Index entries and table rows read so far in these databases (their own statistics views),
+    per index (name) and per table read sequentially (name + " (sequential)")."""
+    read: dict[str, int] = {}
+    for url in urls:
+        engine = create_engine(url, future=True)
+        with engine.connect() as connection:
+            read.update(connection.execute(text(
+                "SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes")).all())
+            read.update((f"{name} (sequential)", n) for name, n in connection.execute(text(
+                "SELECT relname, coalesce(seq_tup_read, 0) FROM pg_stat_user_tables")).all())
+        engine.dispose()
+    return read
+
+
+def difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- 1. the load ----------------------------------------------------------------------------------
+
+def polls(database: str, conversations_url: str, admin, count: int, busy: bool, settle: float) -> dict:
+    """`count` polls of the sync (with fresh engines, as a console has); per poll figures."""
+    engine, tracker_engine = make_engine(tagged(database)), make_tracker_engine(tagged(conversations_url))
+    offices = load_offices()
+    sync(engine, tracker_engine, offices, now(), settle_seconds=settle)  # connections open, caches warm
+    counter = Counter(engine, tracker_engine)
+    writer = make_tracker_engine(conversations_url)  # a "Rasa server": the new events of a busy poll
+    time.sleep(1.2)  # let the backends flush their statistics before the count starts
+    read_before, cpu_before = rows_read([database, conversations_url]), backend_cpu(admin)
+    copied, wall = 0, 0.0
+    for n in range(count):
+        if busy:
+            seed_tracker(writer, 2, 20, list(offices), seed=n)
+            time.sleep(settle)
+        started = time.perf_counter()
+        copied += sync(engine, tracker_engine, offices, now(), settle_seconds=settle).events
+        wall += time.perf_counter() - started
+    cpu_after = backend_cpu(admin)
+    statements = counter.count
+    engine.dispose()  # backends exit and flush their statistics
+    tracker_engine.dispose()
+    writer.dispose()
+    time.sleep(1.5)
+    read_after = rows_read([database, conversations_url])
+    return {"statements": statements / count, "wall_ms": wall / count * 1000,
+            "cpu_ms": (cpu_after - cpu_before) / count * 1000,
+            "rows": sum(difference(read_after, read_before).values()) / count,
+            "rows_by": sorted(((n / count, name) for name, n in difference(read_after, read_before).items()),
+                              reverse=True)[:4],
+            "copied": copied / count}
+
+
+def load_stage(database: str, conversations_url: str, admin, conversations: int, events: int, seeded: int,
+               seed: int, count: int, settle: float) -> dict:
+    engine = make_tracker_engine(conversations_url)
+    started = time.perf_counter()
+    written = seed_tracker(engine, conversations, events, list(load_offices()), seed=seed)
+    seeded_s = time.perf_counter() - started
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(events_table)).scalar()
+        connection.commit()
+    engine.dispose()
+    app, tracker_engine = make_engine(database), make_tracker_engine(conversations_url)
+    started = time.perf_counter()
+    copied = sync(app, tracker_engine, load_offices(), now(), settle_seconds=0).events
+    synced_s = time.perf_counter() - started
+    app.dispose()
+    tracker_engine.dispose()
+    idle = polls(database, conversations_url, admin, count, busy=False, settle=settle)
+    busy = polls(database, conversations_url, admin, max(10, count // 10), busy=True, settle=0)
+    return {"events": total, "conversations": seeded + conversations, "written": written, "seed_s": seeded_s,
+            "sync_s": synced_s, "copied": copied, "idle": idle, "busy": busy}
+
+
+# --- 2. the delay ---------------------------------------------------------------------------------
+
+class Poller(threading.Thread):
+    """The console's timer: sync, then note which user messages the read model shows now."""
+
+    def __init__(self, database: str, conversations_url: str, interval: float, settle: float):
+        super().__init__(daemon=True)
+        self.engine, self.tracker_engine = make_engine(tagged(database)), make_tracker_engine(tagged(conversations_url))
+        self.interval, self.settle = interval, settle
+        self.seen: dict[tuple[str, str], float] = {}
+        self.copies: dict[tuple[str, str], int] = {}
+        self.sync_times: list[float] = []
+        self.stop = threading.Event()
+        self.last = 0
+
+    def run(self) -> None:
+        offices = load_offices()
+        m = review_user_messages.c
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            sync(self.engine, self.tracker_engine, offices, now(), settle_seconds=self.settle)
+            self.sync_times.append(time.perf_counter() - started)
+            at = time.monotonic()
+            with self.engine.connect() as connection:
+                for row in connection.execute(select(m.event_id, m.sender_id, m.text).where(m.event_id > self.last)):
+                    self.seen.setdefault((row.sender_id, row.text), at)
+                    self.last = max(self.last, row.event_id)
+            self.stop.wait(self.interval)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.join(30)
+        self.engine.dispose()
+        self.tracker_engine.dispose()
+
+
+async def applicant(client: httpx.AsyncClient, servers: list[str], sender: str, index: int, think: float,
+                    sent: dict, replied: dict, failures: list) -> None:
+    await asyncio.sleep(index * 0.2)  # arrivals spread a little
+    for turn, message in enumerate(TEXTS):
+        server = servers[(index + turn) % len(servers)]  # no stickiness: turns alternate servers
+        sent[(sender, message)] = time.monotonic()
+        try:
+            reply = await client.post(f"{server}/webhooks/antrean/webhook", json={"sender": sender, "message": message})
+            reply.raise_for_status()
+        except httpx.HTTPError as error:
+            failures.append(f"{sender} {message!r}: {error.__class__.__name__}")
+            continue
+        replied[(sender, message)] = time.monotonic()
+        await asyncio.sleep(think)
+
+
+async def converse(servers: list[str], applicants: int, think: float) -> tuple[dict, dict, list]:
+    sent, replied, failures = {}, {}, []
+    async with httpx.AsyncClient(timeout=180) as client:
+        await asyncio.gather(*(applicant(client, servers, f"6281390{n:06d}", n, think, sent, replied, failures)
+                               for n in range(applicants)))
+    return sent, replied, failures
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def delay_stage(database: str, conversations_url: str, folder: Path, admin, applicants: int, think: float,
+                interval: float, settle: float, model: Path) -> dict:
+    environment = {"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK, "ANTREAN_MEDIA_DIR": str(folder / "media"),
+                   "ANTREAN_SECRET_KEY": SECRET, "ANTREAN_EKTP_READING": "0"}
+    # Two servers, one worker each, sharing the tracker store and (run_dir) the lock store.
+    stacks = [Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder, rasa_workers=1,
+                    conversations_url=conversations_url, environment=environment) for _ in range(2)]
+    started = time.monotonic()
+    for stack in stacks:
+        stack.start()
+    try:
+        for stack in stacks:
+            stack.wait_until_ready(timeout=900)
+        ready_s = time.monotonic() - started
+        poller = Poller(database, conversations_url, interval, settle)
+        poller.start()
+        time.sleep(interval * 2)  # the poller has its connections
+        cpu_before, run_started = backend_cpu(admin), time.monotonic()
+        sent, replied, failures = asyncio.run(converse([s.rasa_url for s in stacks], applicants, think))
+        deadline = time.monotonic() + 60
+        while not set(replied) <= set(poller.seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run_s, cpu = time.monotonic() - run_started, backend_cpu(admin) - cpu_before
+        poller.close()
+    finally:
+        for stack in stacks:
+            stack.stop()
+    tracker = create_engine(conversations_url, future=True)
+    with tracker.connect() as connection:
+        said = connection.execute(select(events_table.c.sender_id, func.count()).where(
+            events_table.c.type_name == "user", events_table.c.sender_id.like("6281390%"))
+            .group_by(events_table.c.sender_id)).all()
+    tracker.dispose()
+    app = make_engine(database)
+    m = review_user_messages.c
+    with app.connect() as connection:
+        copied = dict(connection.execute(select(m.sender_id, func.count()).where(m.sender_id.like("6281390%"))
+                                         .group_by(m.sender_id)).all())
+    app.dispose()
+    since_sent = [poller.seen[k] - sent[k] for k in replied if k in poller.seen]
+    since_reply = [poller.seen[k] - replied[k] for k in replied if k in poller.seen]
+    turns = [replied[k] - sent[k] for k in replied]
+    return {"ready_s": ready_s, "messages": len(sent), "answered": len(replied), "failures": failures,
+            "never_seen": len(set(replied) - set(poller.seen)), "tracker_user_events": sum(n for _, n in said),
+            "read_model_messages": sum(copied.values()), "mismatched_senders": sum(
+                1 for sender, n in said if copied.get(sender) != n),
+            "turn_p50": percentile(turns, 0.5), "turn_p95": percentile(turns, 0.95),
+            "sent_p50": percentile(since_sent, 0.5), "sent_p95": percentile(since_sent, 0.95),
+            "sent_max": max(since_sent, default=float("nan")),
+            "reply_p50": percentile(since_reply, 0.5), "reply_p95": percentile(since_reply, 0.95),
+            "reply_max": max(since_reply, default=float("nan")),
+            "polls": len(poller.sync_times), "poll_ms_p50": percentile(poller.sync_times, 0.5) * 1000,
+            "poll_ms_p95": percentile(poller.sync_times, 0.95) * 1000,
+            "cpu_ms_per_s": cpu / run_s * 1000, "run_s": run_s}
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+def report_load(stage: dict, interval: float) -> None:
+    print(f"  {stage['events']:,} events, {stage['conversations']:,} conversations "
+          f"(this stage seeded {stage['written']:,} events in {stage['seed_s']:.0f} s; "
+          f"sync copied {stage['copied']:,} in {stage['sync_s']:.0f} s)")
+    for name in ("idle", "busy"):
+        f = stage[name]
+        print(f"    {name:4s} poll: {f['statements']:.1f} statements, {f['wall_ms']:.1f} ms wall, "
+              f"{f['cpu_ms']:.2f} ms PostgreSQL CPU, {f['rows']:.0f} rows read ("
+              + ", ".join(f"{name} {n:.0f}" for n, name in f["rows_by"]) + f"), {f['copied']:.0f} events copied"
+              + (f"; every {interval:g} s: {f['cpu_ms'] / interval:.2f} ms CPU per second" if name == "idle" else ""))
+
+
+def report_delay(f: dict, interval: float, settle: float) -> None:
+    print(f"  two Rasa servers ready in {f['ready_s']:.0f} s; {f['messages']} messages, {f['answered']} answered "
+          f"(reply p50 {f['turn_p50']:.2f} s, p95 {f['turn_p95']:.2f} s); polling every {interval:g} s, "
+          f"settle {settle:g} s")
+    print(f"  in the console after it was sent:     p50 {f['sent_p50']:.2f} s  p95 {f['sent_p95']:.2f} s  "
+          f"max {f['sent_max']:.2f} s")
+    print(f"  in the console after its reply came:  p50 {f['reply_p50']:.2f} s  p95 {f['reply_p95']:.2f} s  "
+          f"max {f['reply_max']:.2f} s")
+    print(f"  {f['polls']} polls, p50 {f['poll_ms_p50']:.1f} ms, p95 {f['poll_ms_p95']:.1f} ms; the sync's "
+          f"PostgreSQL CPU {f['cpu_ms_per_s']:.2f} ms per second over {f['run_s']:.0f} s")
+    print(f"  tracker store: {f['tracker_user_events']} user messages; read model: {f['read_model_messages']}; "
+          f"senders not matching: {f['mismatched_senders']}; answered but never seen: {f['never_seen']}"
+          + (f"; failures: {f['failures'][:3]}" if f["failures"] else ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--polls", type=int, default=200, help="idle polls measured at each size")
+    parser.add_argument("--applicants", type=int, default=30)
+    parser.add_argument("--think", type=float, default=1.0, help="pause after each reply")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help="copy only events this old (before: 3)")
+    parser.add_argument("--no-rasa", action="store_true", help="the load only")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    server = os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", future=True)
+    with tempfile.TemporaryDirectory(prefix="antrean-review-sync-") as folder_name:
+        folder = Path(folder_name)
+        with Databases("postgresql", folder, server) as (database, conversations_url):
+            upgrade_database(database)
+            print("load of the sync's polling on PostgreSQL, per poll:")
+            tenth = load_stage(database, conversations_url, admin, args.conversations // 10, args.events // 10, 0,
+                               1, args.polls, args.settle)
+            report_load(tenth, args.interval)
+            full = load_stage(database, conversations_url, admin, args.conversations - args.conversations // 10,
+                              args.events - args.events // 10, args.conversations // 10, 2, args.polls, args.settle)
+            report_load(full, args.interval)
+            if not args.no_rasa:
+                print(f"delay from an applicant's message to the console's list ({args.applicants} applicants × "
+                      f"{len(TEXTS)} REST messages):")
+                report_delay(delay_stage(database, conversations_url, folder, admin, args.applicants, args.think,
+                                         args.interval, args.settle, args.model), args.interval, args.settle)
+    admin.dispose()
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
