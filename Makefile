@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
+.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-review-sync bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -103,6 +103,9 @@ bench-assistant: $(STAMP) $(MODEL)  ## NLU parse rate vs. 32 concurrent REST con
 
 bench-console: $(STAMP)  ## conversation pages: 100,000 conversations / 1,000,000 events, p50/p95 per page
 	$(PY) -m benchmarks.console $(ARGS)
+
+bench-review-sync: $(STAMP) $(MODEL)  ## console review: delay after a message with two Rasa servers, sync load at 100,000 conversations
+	$(PY) -m benchmarks.review_sync $(ARGS)
 
 bench-rush: $(STAMP) $(MODEL)  ## Batam's morning over WhatsApp: 750 applicants in 60 s, SQLite and PostgreSQL; ARGS=--applicants N
 	$(PY) -m benchmarks.rush $(ARGS)

@@ -60,7 +60,7 @@ class ConsoleConfig:
     # background (0: only when the list page opens), where exported test stories go.
     tracker_url: str | None = None
     review_settle_seconds: float = SETTLE_SECONDS
-    review_sync_seconds: float = 10.0
+    review_sync_seconds: float = 2.0  # ANTREAN_REVIEW_SYNC_SECONDS
     stories_dir: Path = DEFAULT_STORIES_DIR
     # The daily retention job (antrean.protection.retention) runs in the console: the one long-running process
     # `make run` always starts. ANTREAN_RETENTION_DAILY=0 turns it off (e.g. a cron job runs
@@ -85,7 +85,8 @@ class ConsoleConfig:
         return cls(environ=environ, session_idle=timedelta(minutes=settings.console.session_minutes),
                    secure_cookies=True if settings.console.secure_cookies else None,
                    trusted_proxies=settings.console.trusted_proxies, retention_daily=settings.retention.daily,
-                   practice_hours=settings.console.practice_hours)
+                   practice_hours=settings.console.practice_hours,
+                   review_sync_seconds=settings.console.review_sync_seconds)
 
     @property
     def settings(self) -> Settings:

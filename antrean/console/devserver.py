@@ -30,6 +30,9 @@ def serving(app: Sanic) -> Iterator[str]:
         # create_server already listens (Sanic awaits asyncio's create_server inside it).
         server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
         await server.startup()
+        # The app's own timers (review sync, retention, practice clean-up) start as under `sanic`;
+        # TestingConfig turns them all off, so only a test that sets one runs it.
+        await server.after_start()
         holder["server"] = server
 
     def run() -> None:
@@ -54,6 +57,7 @@ def serving(app: Sanic) -> Iterator[str]:
         async def stop() -> None:
             server = holder.get("server")
             if server is not None:
+                await server.before_stop()
                 server.server.close()
                 for connection in list(server.connections):
                     connection.close()

@@ -343,6 +343,10 @@ class ConsoleSettings(_Area):
                          "before it writes to the WhatsApp inbox (`make run` sets it)", _http_url)
     practice_hours: float = _var("ANTREAN_PRACTICE_HOURS", 12.0, "practice bookings (simulator, training mode) "
                                  "are deleted this many hours after they were made", _hours_up_to_a_week, shown="`12`")
+    review_sync_seconds: float = _var("ANTREAN_REVIEW_SYNC_SECONDS", 2.0, "how often the console copies new "
+                                      "events from Rasa's tracker store into its conversation review (opening the "
+                                      "list copies them too); an idle look is two one-row queries",
+                                      _positive_number, shown="`2`")
 
     @property
     def tls(self) -> bool:
