@@ -19,6 +19,7 @@ time and no such gaps."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import weakref
 from collections import defaultdict
@@ -35,6 +36,7 @@ from antrean.review.derive import Conversation, split_sessions, starts_session, 
 from antrean.review.schema import review_conversations, review_facets, review_sync_state, review_user_messages
 from antrean.whatsapp.identities import labels_in
 
+logger = logging.getLogger(__name__)
 BATCH_EVENTS = 20_000
 # Copy only events at least this old (by their Rasa timestamp). It used to be 3 s, guessing that a
 # slow Rasa save commits within that; the gap check below makes waiting unnecessary, and the guess
@@ -124,6 +126,9 @@ def _before_open_gap(tracker_engine: Engine, tracker_connection: Connection, old
             ended = seen[1] is not None and xmin >= seen[1]
             if not ended and now - seen[0] < GAP_MAX_SECONDS:
                 return expected - 1
+            if not ended:  # events committed later than this will not be in the review
+                logger.warning("tracker events %d–%d still missing after %.0f s; the review goes on without them",
+                               expected, event_id - 1, now - seen[0])
             # Every transaction that could have held these ids has ended and their rows are not
             # there: rolled back (PostgreSQL never hands an id out again) or deleted. Step over.
             del gaps[expected]
