@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from antrean.booking.offices import load_offices
+from antrean.review import sync as sync_module
 from antrean.review.schema import review_user_messages
 from antrean.review.sync import SETTLE_SECONDS, sync
 from antrean.review.tracker import events as events_table
@@ -161,8 +162,8 @@ class Poller(threading.Thread):
         self.engine, self.tracker_engine = make_engine(tagged(database)), make_tracker_engine(tagged(conversations_url))
         self.interval, self.settle = interval, settle
         self.seen: dict[tuple[str, str], float] = {}
-        self.copies: dict[tuple[str, str], int] = {}
         self.sync_times: list[float] = []
+        self.held_by_gap = 0  # polls that stopped before a save in flight
         self.stop = threading.Event()
         self.last = 0
 
@@ -173,6 +174,7 @@ class Poller(threading.Thread):
             started = time.perf_counter()
             sync(self.engine, self.tracker_engine, offices, now(), settle_seconds=self.settle)
             self.sync_times.append(time.perf_counter() - started)
+            self.held_by_gap += bool(sync_module._gaps.get(self.tracker_engine))
             at = time.monotonic()
             with self.engine.connect() as connection:
                 for row in connection.execute(select(m.event_id, m.sender_id, m.text).where(m.event_id > self.last)):
@@ -203,10 +205,10 @@ async def applicant(client: httpx.AsyncClient, servers: list[str], sender: str, 
         await asyncio.sleep(think)
 
 
-async def converse(servers: list[str], applicants: int, think: float) -> tuple[dict, dict, list]:
+async def converse(servers: list[str], prefix: str, applicants: int, think: float) -> tuple[dict, dict, list]:
     sent, replied, failures = {}, {}, []
     async with httpx.AsyncClient(timeout=180) as client:
-        await asyncio.gather(*(applicant(client, servers, f"6281390{n:06d}", n, think, sent, replied, failures)
+        await asyncio.gather(*(applicant(client, servers, f"{prefix}{n:05d}", n, think, sent, replied, failures)
                                for n in range(applicants)))
     return sent, replied, failures
 
@@ -216,59 +218,75 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def delay_stage(database: str, conversations_url: str, folder: Path, admin, applicants: int, think: float,
-                interval: float, settle: float, model: Path) -> dict:
-    environment = {"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK, "ANTREAN_MEDIA_DIR": str(folder / "media"),
-                   "ANTREAN_SECRET_KEY": SECRET, "ANTREAN_EKTP_READING": "0"}
-    # Two servers, one worker each, sharing the tracker store and (run_dir) the lock store.
-    stacks = [Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder, rasa_workers=1,
-                    conversations_url=conversations_url, environment=environment) for _ in range(2)]
-    started = time.monotonic()
-    for stack in stacks:
-        stack.start()
-    try:
-        for stack in stacks:
-            stack.wait_until_ready(timeout=900)
-        ready_s = time.monotonic() - started
-        poller = Poller(database, conversations_url, interval, settle)
-        poller.start()
-        time.sleep(interval * 2)  # the poller has its connections
-        cpu_before, run_started = backend_cpu(admin), time.monotonic()
-        sent, replied, failures = asyncio.run(converse([s.rasa_url for s in stacks], applicants, think))
-        deadline = time.monotonic() + 60
-        while not set(replied) <= set(poller.seen) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        run_s, cpu = time.monotonic() - run_started, backend_cpu(admin) - cpu_before
-        poller.close()
-    finally:
-        for stack in stacks:
+class TwoServers:
+    """Two Rasa servers, one worker each, sharing the tracker store and (run_dir) the lock store."""
+
+    def __init__(self, database: str, conversations_url: str, folder: Path, model: Path):
+        environment = {"ANTREAN_DATABASE_URL": database, "ANTREAN_CLOCK": CLOCK,
+                       "ANTREAN_MEDIA_DIR": str(folder / "media"), "ANTREAN_SECRET_KEY": SECRET,
+                       "ANTREAN_EKTP_READING": "0"}
+        self.stacks = [Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
+                             rasa_workers=1, conversations_url=conversations_url, environment=environment)
+                       for _ in range(2)]
+
+    def __enter__(self) -> TwoServers:
+        started = time.monotonic()
+        try:
+            for stack in self.stacks:
+                stack.start()
+            for stack in self.stacks:
+                stack.wait_until_ready(timeout=900)
+        except BaseException:
+            self.__exit__()
+            raise
+        self.ready_s = time.monotonic() - started
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for stack in self.stacks:
             stack.stop()
+
+
+def delay_run(servers: TwoServers, database: str, conversations_url: str, admin, prefix: str, applicants: int,
+              think: float, interval: float, settle: float) -> dict:
+    poller = Poller(database, conversations_url, interval, settle)
+    poller.start()
+    time.sleep(max(1.0, settle))  # the poller has its connections and has caught up
+    cpu_before, run_started = backend_cpu(admin), time.monotonic()
+    sent, replied, failures = asyncio.run(converse([s.rasa_url for s in servers.stacks], prefix, applicants, think))
+    deadline = time.monotonic() + 60
+    while not set(replied) <= set(poller.seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run_s, cpu = time.monotonic() - run_started, backend_cpu(admin) - cpu_before
+    poller.close()
     tracker = create_engine(conversations_url, future=True)
     with tracker.connect() as connection:
         said = connection.execute(select(events_table.c.sender_id, func.count()).where(
-            events_table.c.type_name == "user", events_table.c.sender_id.like("6281390%"))
+            events_table.c.type_name == "user", events_table.c.sender_id.like(f"{prefix}%"))
             .group_by(events_table.c.sender_id)).all()
     tracker.dispose()
     app = make_engine(database)
     m = review_user_messages.c
     with app.connect() as connection:
-        copied = dict(connection.execute(select(m.sender_id, func.count()).where(m.sender_id.like("6281390%"))
+        copied = dict(connection.execute(select(m.sender_id, func.count()).where(m.sender_id.like(f"{prefix}%"))
                                          .group_by(m.sender_id)).all())
     app.dispose()
     since_sent = [poller.seen[k] - sent[k] for k in replied if k in poller.seen]
     since_reply = [poller.seen[k] - replied[k] for k in replied if k in poller.seen]
     turns = [replied[k] - sent[k] for k in replied]
-    return {"ready_s": ready_s, "messages": len(sent), "answered": len(replied), "failures": failures,
-            "never_seen": len(set(replied) - set(poller.seen)), "tracker_user_events": sum(n for _, n in said),
-            "read_model_messages": sum(copied.values()), "mismatched_senders": sum(
-                1 for sender, n in said if copied.get(sender) != n),
+    return {"interval": interval, "settle": settle, "messages": len(sent), "answered": len(replied),
+            "failures": failures, "never_seen": len(set(replied) - set(poller.seen)),
+            "tracker_user_events": sum(n for _, n in said), "read_model_messages": sum(copied.values()),
+            "mismatched_senders": sum(1 for sender, n in said if copied.get(sender) != n),
             "turn_p50": percentile(turns, 0.5), "turn_p95": percentile(turns, 0.95),
             "sent_p50": percentile(since_sent, 0.5), "sent_p95": percentile(since_sent, 0.95),
             "sent_max": max(since_sent, default=float("nan")),
             "reply_p50": percentile(since_reply, 0.5), "reply_p95": percentile(since_reply, 0.95),
             "reply_max": max(since_reply, default=float("nan")),
-            "polls": len(poller.sync_times), "poll_ms_p50": percentile(poller.sync_times, 0.5) * 1000,
+            "polls": len(poller.sync_times), "held_by_gap": poller.held_by_gap,
+            "poll_ms_p50": percentile(poller.sync_times, 0.5) * 1000,
             "poll_ms_p95": percentile(poller.sync_times, 0.95) * 1000,
+            "poll_ms_max": max(poller.sync_times, default=float("nan")) * 1000,
             "cpu_ms_per_s": cpu / run_s * 1000, "run_s": run_s}
 
 
@@ -286,17 +304,17 @@ def report_load(stage: dict, interval: float) -> None:
               + (f"; every {interval:g} s: {f['cpu_ms'] / interval:.2f} ms CPU per second" if name == "idle" else ""))
 
 
-def report_delay(f: dict, interval: float, settle: float) -> None:
-    print(f"  two Rasa servers ready in {f['ready_s']:.0f} s; {f['messages']} messages, {f['answered']} answered "
-          f"(reply p50 {f['turn_p50']:.2f} s, p95 {f['turn_p95']:.2f} s); polling every {interval:g} s, "
-          f"settle {settle:g} s")
-    print(f"  in the console after it was sent:     p50 {f['sent_p50']:.2f} s  p95 {f['sent_p95']:.2f} s  "
+def report_delay(f: dict) -> None:
+    print(f"  polling every {f['interval']:g} s, settle {f['settle']:g} s: {f['messages']} messages, "
+          f"{f['answered']} answered (reply p50 {f['turn_p50']:.2f} s, p95 {f['turn_p95']:.2f} s)")
+    print(f"    in the console after it was sent:    p50 {f['sent_p50']:.2f} s  p95 {f['sent_p95']:.2f} s  "
           f"max {f['sent_max']:.2f} s")
-    print(f"  in the console after its reply came:  p50 {f['reply_p50']:.2f} s  p95 {f['reply_p95']:.2f} s  "
+    print(f"    in the console after its reply came: p50 {f['reply_p50']:.2f} s  p95 {f['reply_p95']:.2f} s  "
           f"max {f['reply_max']:.2f} s")
-    print(f"  {f['polls']} polls, p50 {f['poll_ms_p50']:.1f} ms, p95 {f['poll_ms_p95']:.1f} ms; the sync's "
-          f"PostgreSQL CPU {f['cpu_ms_per_s']:.2f} ms per second over {f['run_s']:.0f} s")
-    print(f"  tracker store: {f['tracker_user_events']} user messages; read model: {f['read_model_messages']}; "
+    print(f"    {f['polls']} polls ({f['held_by_gap']} stopped before a save in flight), "
+          f"p50 {f['poll_ms_p50']:.0f} ms, p95 {f['poll_ms_p95']:.0f} ms, max {f['poll_ms_max']:.0f} ms; "
+          f"the sync's PostgreSQL CPU {f['cpu_ms_per_s']:.2f} ms per second over {f['run_s']:.0f} s")
+    print(f"    tracker store: {f['tracker_user_events']} user messages; read model: {f['read_model_messages']}; "
           f"senders not matching: {f['mismatched_senders']}; answered but never seen: {f['never_seen']}"
           + (f"; failures: {f['failures'][:3]}" if f["failures"] else ""))
 
@@ -306,10 +324,10 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--polls", type=int, default=200, help="idle polls measured at each size")
-    parser.add_argument("--applicants", type=int, default=30)
+    parser.add_argument("--applicants", type=int, default=100, help="per delay run, arriving 0.2 s apart")
     parser.add_argument("--think", type=float, default=1.0, help="pause after each reply")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help="copy only events this old (before: 3)")
+    parser.add_argument("--runs", default=f"2:{SETTLE_SECONDS:g},10:3,2:{SETTLE_SECONDS:g}",
+                        help="delay runs, each INTERVAL:SETTLE seconds (the console's before this change: 10:3)")
     parser.add_argument("--no-rasa", action="store_true", help="the load only")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args()
@@ -323,16 +341,20 @@ def main() -> int:
             upgrade_database(database)
             print("load of the sync's polling on PostgreSQL, per poll:")
             tenth = load_stage(database, conversations_url, admin, args.conversations // 10, args.events // 10, 0,
-                               1, args.polls, args.settle)
-            report_load(tenth, args.interval)
+                               1, args.polls, 0)
+            report_load(tenth, 2)
             full = load_stage(database, conversations_url, admin, args.conversations - args.conversations // 10,
-                              args.events - args.events // 10, args.conversations // 10, 2, args.polls, args.settle)
-            report_load(full, args.interval)
+                              args.events - args.events // 10, args.conversations // 10, 2, args.polls, 0)
+            report_load(full, 2)
             if not args.no_rasa:
-                print(f"delay from an applicant's message to the console's list ({args.applicants} applicants × "
-                      f"{len(TEXTS)} REST messages):")
-                report_delay(delay_stage(database, conversations_url, folder, admin, args.applicants, args.think,
-                                         args.interval, args.settle, args.model), args.interval, args.settle)
+                with TwoServers(database, conversations_url, folder, args.model) as servers:
+                    print(f"delay from an applicant's message to the console's list, two Rasa servers (ready in "
+                          f"{servers.ready_s:.0f} s), {args.applicants} applicants × {len(TEXTS)} REST messages "
+                          f"per run, load average {os.getloadavg()[0]:.1f}:")
+                    for n, run in enumerate(args.runs.split(",")):
+                        interval, settle = (float(x) for x in run.split(":"))
+                        report_delay(delay_run(servers, database, conversations_url, admin, f"628139{n}",
+                                               args.applicants, args.think, interval, settle))
     admin.dispose()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
