@@ -22,6 +22,7 @@ from antrean.console.review import ReviewSource
 from antrean.console.views.common import BadQuery, OfficeNotAllowed
 from antrean.console.web import finish_response, forbidden, load_session, render
 from antrean.runtime.http_limits import limit_bodies
+from antrean.runtime.periodic import PeriodicJob
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -84,8 +85,9 @@ def create_app(config: ConsoleConfig | None = None) -> Sanic:
     # A training this console runs ends with it, and its page says why (antrean/console/model_training.py).
     app.register_listener(app.ctx.model_training.stop, "before_server_stop")
     if config.review_sync_seconds > 0:
-        app.register_listener(app.ctx.review.start_timer, "after_server_start")
-        app.register_listener(app.ctx.review.stop_timer, "before_server_stop")
+        review_timer = PeriodicJob(app.ctx.review.sync, config.review_sync_seconds, "conversation sync")
+        app.register_listener(review_timer.start, "after_server_start")
+        app.register_listener(review_timer.stop, "before_server_stop")
 
     if config.retention_daily:
         daily = _daily_retention(app)

@@ -1,9 +1,9 @@
 """The console's link to Rasa's tracker store: one engine (built on first use, so the console
-starts even before Rasa has created its database), the sync on page load and on a timer."""
+starts even before Rasa has created its database), the sync on page load and on a timer
+(antrean.runtime.periodic, every ANTREAN_REVIEW_SYNC_SECONDS)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -24,7 +24,6 @@ class ReviewSource:
         self.config = config
         self.service = service
         self._engine: Engine | None = None
-        self._timer: asyncio.Task | None = None
         self._choices: tuple[float, dict] | None = None
 
     @property
@@ -49,19 +48,6 @@ class ReviewSource:
         if self._choices is None or now - self._choices[0] > CHOICES_SECONDS:
             self._choices = (now, query.choices(self.service.engine))
         return self._choices[1]
-
-    async def start_timer(self, app, _loop) -> None:
-        self._timer = asyncio.get_running_loop().create_task(self._every_interval())
-
-    async def stop_timer(self, app, _loop) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    async def _every_interval(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await loop.run_in_executor(None, self.sync)
-            await asyncio.sleep(self.config.review_sync_seconds)
 
     def close(self) -> None:
         if self._engine is not None:
