@@ -25,6 +25,7 @@ import platform
 import tempfile
 import threading
 import time
+from collections import Counter as Counter_
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -166,13 +167,43 @@ class Poller(threading.Thread):
         self.held_by_gap = 0  # polls that stopped before a save in flight
         self.stop = threading.Event()
         self.last = 0
+        # Where a slow poll's time goes: the slowest statements (seconds, SQL) and, sampled from
+        # pg_stat_activity while a poll runs long, what the sync's backends were doing.
+        self.statements: list[tuple[float, str]] = []
+        self.samples: list[str] = []
+        for engine in (self.engine, self.tracker_engine):
+            event.listen(engine, "before_cursor_execute", self._before)
+            event.listen(engine, "after_cursor_execute", self._after)
+        self.polling = threading.Event()
+        self.poll_started = 0.0
+
+    def _before(self, conn, _cursor, statement, *_args) -> None:
+        conn.info["started"] = time.perf_counter()
+
+    def _after(self, conn, _cursor, statement, *_args) -> None:
+        self.statements.append((time.perf_counter() - conn.info.pop("started", time.perf_counter()),
+                                " ".join(statement.split())[:90]))
+
+    def watch(self, admin) -> None:
+        """Samples the sync's backends every 0.5 s while a poll runs longer than 1 s."""
+        while not self.stop.is_set():
+            if self.polling.is_set() and time.perf_counter() - self.poll_started > 1:
+                with admin.connect() as connection:
+                    for row in connection.execute(text(
+                            "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                            "WHERE application_name = :t AND state <> 'idle'"), {"t": TAG}):
+                        self.samples.append(f"{row.state}/{row.wait_event_type}/{row.wait_event}: "
+                                            f"{' '.join(row.query.split())[:80]}")
+            time.sleep(0.5)
 
     def run(self) -> None:
         offices = load_offices()
         m = review_user_messages.c
         while not self.stop.is_set():
-            started = time.perf_counter()
+            started = self.poll_started = time.perf_counter()
+            self.polling.set()
             sync(self.engine, self.tracker_engine, offices, now(), settle_seconds=self.settle)
+            self.polling.clear()
             self.sync_times.append(time.perf_counter() - started)
             self.held_by_gap += bool(sync_module._gaps.get(self.tracker_engine))
             at = time.monotonic()
@@ -251,6 +282,7 @@ def delay_run(servers: TwoServers, database: str, conversations_url: str, admin,
               think: float, interval: float, settle: float) -> dict:
     poller = Poller(database, conversations_url, interval, settle)
     poller.start()
+    threading.Thread(target=poller.watch, args=(admin,), daemon=True).start()
     time.sleep(max(1.0, settle))  # the poller has its connections and has caught up
     cpu_before, run_started = backend_cpu(admin), time.monotonic()
     sent, replied, failures = asyncio.run(converse([s.rasa_url for s in servers.stacks], prefix, applicants, think))
@@ -287,7 +319,10 @@ def delay_run(servers: TwoServers, database: str, conversations_url: str, admin,
             "poll_ms_p50": percentile(poller.sync_times, 0.5) * 1000,
             "poll_ms_p95": percentile(poller.sync_times, 0.95) * 1000,
             "poll_ms_max": max(poller.sync_times, default=float("nan")) * 1000,
-            "cpu_ms_per_s": cpu / run_s * 1000, "run_s": run_s}
+            "cpu_ms_per_s": cpu / run_s * 1000, "run_s": run_s,
+            "slowest": sorted(poller.statements, reverse=True)[:3],
+            "sql_share": sum(t for t, _ in poller.statements) / max(1e-9, sum(poller.sync_times)),
+            "samples": sorted(Counter_(poller.samples).items(), key=lambda x: -x[1])[:3]}
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -314,6 +349,10 @@ def report_delay(f: dict) -> None:
     print(f"    {f['polls']} polls ({f['held_by_gap']} stopped before a save in flight), "
           f"p50 {f['poll_ms_p50']:.0f} ms, p95 {f['poll_ms_p95']:.0f} ms, max {f['poll_ms_max']:.0f} ms; "
           f"the sync's PostgreSQL CPU {f['cpu_ms_per_s']:.2f} ms per second over {f['run_s']:.0f} s")
+    print(f"    SQL {f['sql_share']:.0%} of the polls' time; slowest statements: "
+          + "; ".join(f"{t * 1000:.0f} ms {q}" for t, q in f["slowest"]))
+    if f["samples"]:
+        print("    while a poll ran long: " + "; ".join(f"{n}× {what}" for what, n in f["samples"]))
     print(f"    tracker store: {f['tracker_user_events']} user messages; read model: {f['read_model_messages']}; "
           f"senders not matching: {f['mismatched_senders']}; answered but never seen: {f['never_seen']}"
           + (f"; failures: {f['failures'][:3]}" if f["failures"] else ""))
