@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -278,36 +279,65 @@ class TwoServers:
             stack.stop()
 
 
-def delay_run(servers: TwoServers, database: str, conversations_url: str, admin, prefix: str, applicants: int,
-              think: float, interval: float, settle: float) -> dict:
+def _poll_in_process(server: str, database: str, conversations_url: str, interval: float, settle: float,
+                     stop, results) -> None:
+    """The console's process: polls until told to stop, then hands back what it saw."""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", future=True)
     poller = Poller(database, conversations_url, interval, settle)
     poller.start()
     threading.Thread(target=poller.watch, args=(admin,), daemon=True).start()
-    time.sleep(max(1.0, settle))  # the poller has its connections and has caught up
+    while not poller.sync_times:
+        time.sleep(0.05)
+    results.put("ready")
+    stop.wait()
+    poller.close()
+    admin.dispose()
+    results.put({"seen": poller.seen, "sync_times": poller.sync_times, "held_by_gap": poller.held_by_gap,
+                 "statements": sorted(poller.statements, reverse=True)[:3],
+                 "sql_seconds": sum(t for t, _ in poller.statements), "samples": poller.samples})
+
+
+def delay_run(servers: TwoServers, server: str, database: str, conversations_url: str, admin, prefix: str,
+              applicants: int, think: float, interval: float, settle: float) -> dict:
+    # The poller in a process of its own, as the console is (sharing this one's interpreter with the
+    # 100 clients would slow it down for reasons a console does not have).
+    context = multiprocessing.get_context("spawn")
+    stop, results = context.Event(), context.Queue()
+    process = context.Process(target=_poll_in_process, args=(server, database, conversations_url, interval, settle,
+                                                            stop, results))
+    process.start()
+    assert results.get(timeout=300) == "ready"
+    time.sleep(settle)  # caught up with what came before
     cpu_before, run_started = backend_cpu(admin), time.monotonic()
     sent, replied, failures = asyncio.run(converse([s.rasa_url for s in servers.stacks], prefix, applicants, think))
+    app = make_engine(database)
+    m = review_user_messages.c
     deadline = time.monotonic() + 60
-    while not set(replied) <= set(poller.seen) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        with app.connect() as connection:
+            if connection.execute(select(func.count()).where(m.sender_id.like(f"{prefix}%"))).scalar() >= len(replied):
+                break
         time.sleep(0.1)
     run_s, cpu = time.monotonic() - run_started, backend_cpu(admin) - cpu_before
-    poller.close()
+    stop.set()
+    polled = results.get(timeout=120)
+    process.join(30)
+    seen = {tuple(k): v for k, v in polled["seen"].items()}
     tracker = create_engine(conversations_url, future=True)
     with tracker.connect() as connection:
         said = connection.execute(select(events_table.c.sender_id, func.count()).where(
             events_table.c.type_name == "user", events_table.c.sender_id.like(f"{prefix}%"))
             .group_by(events_table.c.sender_id)).all()
     tracker.dispose()
-    app = make_engine(database)
-    m = review_user_messages.c
     with app.connect() as connection:
         copied = dict(connection.execute(select(m.sender_id, func.count()).where(m.sender_id.like(f"{prefix}%"))
                                          .group_by(m.sender_id)).all())
     app.dispose()
-    since_sent = [poller.seen[k] - sent[k] for k in replied if k in poller.seen]
-    since_reply = [poller.seen[k] - replied[k] for k in replied if k in poller.seen]
+    since_sent = [seen[k] - sent[k] for k in replied if k in seen]
+    since_reply = [seen[k] - replied[k] for k in replied if k in seen]
     turns = [replied[k] - sent[k] for k in replied]
     return {"interval": interval, "settle": settle, "messages": len(sent), "answered": len(replied),
-            "failures": failures, "never_seen": len(set(replied) - set(poller.seen)),
+            "failures": failures, "never_seen": len(set(replied) - set(seen)),
             "tracker_user_events": sum(n for _, n in said), "read_model_messages": sum(copied.values()),
             "mismatched_senders": sum(1 for sender, n in said if copied.get(sender) != n),
             "turn_p50": percentile(turns, 0.5), "turn_p95": percentile(turns, 0.95),
@@ -315,14 +345,14 @@ def delay_run(servers: TwoServers, database: str, conversations_url: str, admin,
             "sent_max": max(since_sent, default=float("nan")),
             "reply_p50": percentile(since_reply, 0.5), "reply_p95": percentile(since_reply, 0.95),
             "reply_max": max(since_reply, default=float("nan")),
-            "polls": len(poller.sync_times), "held_by_gap": poller.held_by_gap,
-            "poll_ms_p50": percentile(poller.sync_times, 0.5) * 1000,
-            "poll_ms_p95": percentile(poller.sync_times, 0.95) * 1000,
-            "poll_ms_max": max(poller.sync_times, default=float("nan")) * 1000,
+            "polls": len(polled['sync_times']), "held_by_gap": polled['held_by_gap'],
+            "poll_ms_p50": percentile(polled['sync_times'], 0.5) * 1000,
+            "poll_ms_p95": percentile(polled['sync_times'], 0.95) * 1000,
+            "poll_ms_max": max(polled['sync_times'], default=float("nan")) * 1000,
             "cpu_ms_per_s": cpu / run_s * 1000, "run_s": run_s,
-            "slowest": sorted(poller.statements, reverse=True)[:3],
-            "sql_share": sum(t for t, _ in poller.statements) / max(1e-9, sum(poller.sync_times)),
-            "samples": sorted(Counter_(poller.samples).items(), key=lambda x: -x[1])[:3]}
+            "slowest": polled["statements"],
+            "sql_share": polled["sql_seconds"] / max(1e-9, sum(polled["sync_times"])),
+            "samples": sorted(Counter_(polled["samples"]).items(), key=lambda x: -x[1])[:3]}
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -392,7 +422,7 @@ def main() -> int:
                           f"per run, load average {os.getloadavg()[0]:.1f}:")
                     for n, run in enumerate(args.runs.split(",")):
                         interval, settle = (float(x) for x in run.split(":"))
-                        report_delay(delay_run(servers, database, conversations_url, admin, f"628139{n}",
+                        report_delay(delay_run(servers, server, database, conversations_url, admin, f"628139{n}",
                                                args.applicants, args.think, interval, settle))
     admin.dispose()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
