@@ -76,9 +76,16 @@ def plan(measured: dict, demand: Demand = Demand(), assumptions: Assumptions = A
     peak = mean * demand.peak_factor
     per_turn = dict(measured["cpu_ms_per_turn"])
     per_turn.pop("load generator", None)  # the benchmark's client: applicants' phones in production
+    # Where bench-scale measured the idle load, a turn costs what it adds to it (the marginal cost)
+    # and each server adds its idle load (inbox polling, on itself and on PostgreSQL).
+    per_turn.update(measured.get("marginal_ms_per_turn") or {})
     per_turn["receivers"] = assumptions.receiver_ms_per_message
-    cores = {name: peak * ms / 1000 / assumptions.utilisation for name, ms in per_turn.items()}
-    rasa = math.ceil(cores["Rasa servers"] / assumptions.cores_per_rasa_server) + assumptions.spare_servers
+    idle = measured.get("idle_cores") or {}
+    work = {name: peak * ms / 1000 for name, ms in per_turn.items()}  # cores busy with turns
+    room = assumptions.utilisation * assumptions.cores_per_rasa_server - idle.get("Rasa servers", 0.0)
+    rasa = math.ceil(work["Rasa servers"] / room) + assumptions.spare_servers
+    cores = {name: (busy + idle.get(name, 0.0) * (rasa if name in ("Rasa servers", "PostgreSQL") else 0))
+             / assumptions.utilisation for name, busy in work.items()}
     receivers = max(assumptions.minimum_receivers, math.ceil(cores["receivers"]) + assumptions.spare_servers)
     per_server = measured["peak_connections_per_server"]
     connections = {
@@ -100,14 +107,17 @@ def report(measured: dict, demand: Demand, assumptions: Assumptions, result: Pla
              f"measured on {measured.get('machine', '?')}: CPU ms per turn "
              + ", ".join(f"{k} {v:.1f}" for k, v in measured["cpu_ms_per_turn"].items()),
              "",
-             "| component | CPU ms per turn | cores at the peak minute "
+             "| component | CPU ms per turn | idle cores per server | cores at the peak minute "
              f"(≤ {assumptions.utilisation:.0%} busy) | processes |",
-             "|---|---|---|---|"]
+             "|---|---|---|---|---|"]
     counts = {"Rasa servers": f"{result.rasa_servers} (incl. {assumptions.spare_servers} spare)",
               "receivers": str(result.receivers)}
-    ms = {**measured["cpu_ms_per_turn"], "receivers": assumptions.receiver_ms_per_message}
+    ms = {**measured["cpu_ms_per_turn"], **(measured.get("marginal_ms_per_turn") or {}),
+          "receivers": assumptions.receiver_ms_per_message}
+    idle = measured.get("idle_cores") or {}
     for name, cores in result.cores.items():
-        lines.append(f"| {name} | {ms[name]:.1f} | {cores:.1f} | {counts.get(name, '1')} |")
+        idle_text = f"{idle[name]:.3f}" if name in ("Rasa servers", "PostgreSQL") and name in idle else "–"
+        lines.append(f"| {name} | {ms[name]:.1f} | {idle_text} | {cores:.1f} | {counts.get(name, '1')} |")
     lines += ["",
               f"PostgreSQL connections: bookings {result.connections['bookings']}, conversations "
               f"{result.connections['conversations']} → max_connections ≥ {result.max_connections}",

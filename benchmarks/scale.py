@@ -64,6 +64,7 @@ class Run:
     cpu_seconds: dict[str, float]  # component → CPU seconds over the run
     database_bytes: dict[str, int]  # database → growth over the run
     peak_connections: dict[str, int]  # database → most connections at once
+    rasa_processes: int = 2  # running, in rotation or not: every one polls the inbox (PostgreSQL's idle load)
 
     @property
     def turns_per_second(self) -> float:
@@ -189,7 +190,38 @@ def measure(cluster: Cluster, servers: int, applicants: int, rounds: int, offset
                seconds=elapsed, p50_ms=statistics.median(latencies) * 1000,
                p95_ms=latencies[int(len(latencies) * 0.95)] * 1000,
                cpu_seconds={name: used[name] for name in COMPONENTS}, database_bytes=growth,
-               peak_connections=peak)
+               peak_connections=peak, rasa_processes=len([n for n in cluster.names if n.startswith("rasa")]))
+
+
+def idle(cluster: Cluster, seconds: float, admin_url: str, redis_client) -> dict[str, float]:
+    """CPU per second (cores) each component uses with no traffic at all, per process: the Rasa
+    servers poll the WhatsApp inbox and renew their leases, haproxy checks health. Part of every
+    run's CPU is this, whatever the turns; the capacity model counts it per server, not per turn."""
+    settings = cluster.settings()
+    databases = [make_url(settings.database_url).database, make_url(settings.tracker_url).database]
+    set_servers(cluster, len([n for n in cluster.names if n.startswith("rasa")]))
+    groups = {"Rasa servers": [n for n in cluster.names if n.startswith("rasa")],
+              "receivers": [n for n in cluster.names if n.startswith("receiver")]}
+    backends = PostgresBackends(admin_url, databases)
+    try:
+        before = {name: sum(cpu_seconds(cluster.servers[n].pid) for n in members) for name, members in groups.items()}
+        before["haproxy"] = cpu_seconds(cluster.haproxy.pid)
+        before["Redis"] = redis_cpu_seconds(redis_client)
+        with backends:
+            started = time.perf_counter()
+            time.sleep(seconds)
+            elapsed = time.perf_counter() - started
+        used = {name: sum(cpu_seconds(cluster.servers[n].pid) for n in members) - before[name]
+                for name, members in groups.items()}
+        used["haproxy"] = cpu_seconds(cluster.haproxy.pid) - before["haproxy"]
+        used["Redis"] = redis_cpu_seconds(redis_client) - before["Redis"]
+        used["PostgreSQL"] = backends.cpu_seconds
+    finally:
+        backends.close()
+    # PostgreSQL's idle load is the servers' polling: counted per Rasa server.
+    processes = {name: len(members) for name, members in groups.items()}
+    processes["PostgreSQL"] = processes["Rasa servers"]
+    return {name: used[name] / elapsed / processes.get(name, 1) for name in COMPONENTS if name in used}
 
 
 def table(runs: list[Run]) -> str:
@@ -216,12 +248,25 @@ class Summary:
     turns_per_conversation: float
     bytes_per_conversation: dict[str, float]
     peak_connections_per_server: dict[str, float]
+    # Cores per process with no traffic (PostgreSQL: its backends for the whole cluster).
+    idle_cores: dict[str, float] = field(default_factory=dict)
+    # CPU per turn beyond the idle load of the run's processes (Rasa servers and PostgreSQL: what the
+    # capacity model scales with turns; the idle load it scales with servers).
+    marginal_ms_per_turn: dict[str, float] = field(default_factory=dict)
     throughput: dict[str, dict[str, float]] = field(default_factory=dict)  # servers → turns/s, bookings/s
     runs: list[dict] = field(default_factory=list)
 
 
-def summarise(runs: list[Run], load_before, load_after) -> Summary:
+def summarise(runs: list[Run], load_before, load_after, idle_cores: dict[str, float] | None = None) -> Summary:
     turns = sum(r.turns for r in runs)
+    idle_cores = idle_cores or {}
+    marginal = {}
+    if idle_cores:
+        marginal = {
+            "Rasa servers": sum(r.cpu_seconds["Rasa servers"] - idle_cores["Rasa servers"] * r.servers * r.seconds
+                                for r in runs) / turns * 1000,
+            "PostgreSQL": sum(r.cpu_seconds["PostgreSQL"] - idle_cores["PostgreSQL"] * r.rasa_processes * r.seconds
+                              for r in runs) / turns * 1000}
     conversations = sum(r.conversations for r in runs)
     throughput = {}
     for count in sorted({r.servers for r in runs}):
@@ -238,7 +283,7 @@ def summarise(runs: list[Run], load_before, load_after) -> Summary:
         # Per Rasa server: the load generator's and haproxy's side do not hold connections.
         peak_connections_per_server={db: max(r.peak_connections[db] / r.servers for r in runs)
                                      for db in ("bookings", "conversations")},
-        throughput=throughput,
+        idle_cores=idle_cores, marginal_ms_per_turn=marginal, throughput=throughput,
         runs=[{**asdict(r), "turns_per_second": r.turns_per_second, "bookings_per_second": r.bookings_per_second}
               for r in runs])
 
@@ -294,6 +339,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="conversations per applicant in a run")
     parser.add_argument("--repeats", type=int, default=2, help="runs per server count, alternating")
     parser.add_argument("--servers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--idle-seconds", type=float, default=15, help="the cluster's CPU without traffic")
     parser.add_argument("--postgres", default=os.environ.get("ANTREAN_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
     parser.add_argument("--redis", default=os.environ.get("ANTREAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -309,6 +355,8 @@ def main() -> None:
             print(f"cluster ready in {time.perf_counter() - started:.0f} s (2 Rasa servers, haproxy, "
                   f"PostgreSQL, Redis)")
             load_before = os.getloadavg()
+            idle_cores = idle(cluster, args.idle_seconds, args.postgres, redis_client)
+            print("idle, cores per process: " + ", ".join(f"{k} {v:.3f}" for k, v in idle_cores.items()))
             offset = 10_000
             for _ in range(args.repeats):
                 for count in args.servers:
@@ -320,10 +368,13 @@ def main() -> None:
         finally:
             clean_up()
     print(table(runs))
-    summary = summarise(runs, load_before, load_after)
+    summary = summarise(runs, load_before, load_after, idle_cores)
     print(f"load average before / after the runs: {load_before} / {load_after}")
     print("CPU ms per turn over every run: "
           + ", ".join(f"{name} {ms:.1f}" for name, ms in summary.cpu_ms_per_turn.items()))
+    if summary.marginal_ms_per_turn:
+        print("beyond the idle load: " + ", ".join(f"{name} {ms:.1f} ms per turn"
+                                                  for name, ms in summary.marginal_ms_per_turn.items()))
     print(f"database growth per conversation: {summary.bytes_per_conversation}; "
           f"peak connections per Rasa server: {summary.peak_connections_per_server}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

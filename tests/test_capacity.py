@@ -43,6 +43,19 @@ def test_the_arithmetic_worked_by_hand():
     assert result.database_mb == pytest.approx({"bookings": 80, "conversations": 1000})
 
 
+def test_the_idle_load_counts_per_server_and_the_marginal_cost_per_turn():
+    measured = {**MEASURED_BY_HAND, "idle_cores": {"Rasa servers": 0.1, "PostgreSQL": 0.05},
+                "marginal_ms_per_turn": {"Rasa servers": 25.0, "PostgreSQL": 5.0}}
+    result = plan(measured, DEMAND, ASSUMPTIONS)
+    # 800 turns/s × 25 ms = 20 cores of turns; a server may be half busy, a tenth of that idle: 0.4
+    # of a core for turns each → 50 servers, + 1 spare.
+    assert result.rasa_servers == 51
+    assert result.cores["Rasa servers"] == pytest.approx((20 + 0.1 * 51) / 0.5)
+    # 800 × 5 ms = 4 cores of turns, plus each server's polling.
+    assert result.cores["PostgreSQL"] == pytest.approx((4 + 0.05 * 51) / 0.5)
+    assert result.cores["haproxy"] == pytest.approx(1.6)  # no marginal figure: the whole cost per turn
+
+
 def test_small_demand_still_keeps_two_receivers_and_a_spare_server():
     result = plan(MEASURED_BY_HAND, Demand(applicants=100, window_minutes=10, messages_per_applicant=6,
                                             peak_factor=1), ASSUMPTIONS)
