@@ -181,10 +181,11 @@ def test_bench_scale_measures_one_and_two_servers(cluster, postgres_server_url, 
     conversation books, the one-server run reaches rasa1 only, and each component's CPU is counted."""
     import redis
 
-    from benchmarks.scale import COMPONENTS, measure, set_servers, summarise, table
+    from benchmarks.scale import COMPONENTS, idle, measure, set_servers, summarise, table
 
     client = redis.StrictRedis.from_url(redis_server_url)
     try:
+        idle_cores = idle(cluster, 2, postgres_server_url, client)
         second_before = int(cluster.server_stats("rasa2")["stot"])
         one = measure(cluster, 1, applicants=2, rounds=1, offset=500_000, admin_url=postgres_server_url,
                       redis_client=client)
@@ -203,6 +204,8 @@ def test_bench_scale_measures_one_and_two_servers(cluster, postgres_server_url, 
     assert two.servers == 2 and int(cluster.server_stats("rasa2")["stot"]) > second_before
     lines = table([one, two]).splitlines()
     assert len(lines) == 4 and all(name in lines[0] for name in COMPONENTS)
-    summary = summarise([one, two], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+    assert idle_cores["Rasa servers"] > 0  # the servers poll the inbox even with no traffic
+    summary = summarise([one, two], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), idle_cores)
     assert summary.turns_per_conversation == 6
+    assert summary.marginal_ms_per_turn["Rasa servers"] < summary.cpu_ms_per_turn["Rasa servers"]
     assert set(summary.throughput) == {"1", "2"}
