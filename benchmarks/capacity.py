@@ -104,10 +104,10 @@ def report(measured: dict, demand: Demand, assumptions: Assumptions, result: Pla
              f"{demand.messages_per_applicant:.2f} messages each: {result.mean_turns_per_second:.0f} turns/s on "
              f"average, {result.peak_turns_per_second:.0f} turns/s in the busiest minute "
              f"(× {demand.peak_factor:g})",
-             f"measured on {measured.get('machine', '?')}: CPU ms per turn "
+             f"measured on {measured.get('machine', '?')}: CPU ms per turn, idle load included, "
              + ", ".join(f"{k} {v:.1f}" for k, v in measured["cpu_ms_per_turn"].items()),
              "",
-             "| component | CPU ms per turn | idle cores per server | cores at the peak minute "
+             "| component | CPU ms per turn (beyond idle) | idle cores per server | cores at the peak minute "
              f"(≤ {assumptions.utilisation:.0%} busy) | processes |",
              "|---|---|---|---|---|"]
     counts = {"Rasa servers": f"{result.rasa_servers} (incl. {assumptions.spare_servers} spare)",

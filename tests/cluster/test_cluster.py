@@ -185,7 +185,7 @@ def test_bench_scale_measures_one_and_two_servers(cluster, postgres_server_url, 
 
     client = redis.StrictRedis.from_url(redis_server_url)
     try:
-        idle_cores = idle(cluster, 2, postgres_server_url, client)
+        idle_cores = idle(cluster, 3, postgres_server_url, client)
         second_before = int(cluster.server_stats("rasa2")["stot"])
         one = measure(cluster, 1, applicants=2, rounds=1, offset=500_000, admin_url=postgres_server_url,
                       redis_client=client)
