@@ -17,9 +17,10 @@ CPU per turn, per component, over each run:
 - Redis: `INFO cpu` of the whole server (shared with anything else using it: an upper bound);
 - haproxy: /proc of its process;
 - the load generator (this process).
-Also: database growth per conversation (pg_database_size before/after) and the most connections
-each database had at once. The figures go to results/bench-scale.json, which
-`python -m benchmarks.capacity` turns into the README's capacity model.
+Before the runs, 15 s without traffic give each process's idle load (the servers poll the WhatsApp
+inbox), so the CPU a turn adds beyond it can be told apart. Also: database growth per conversation
+(pg_database_size before/after) and the most connections each database had at once. The figures go to
+results/bench-scale.json, which `python -m benchmarks.capacity` turns into the README's capacity model.
 
     python -m benchmarks.scale [--applicants 32] [--rounds 1] [--repeats 2] [--servers 1 2]
 """
