@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-review-sync bench-rush bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
+.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-review-sync bench-rush bench-scale bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -109,6 +109,9 @@ bench-review-sync: $(STAMP) $(MODEL)  ## console review: delay after a message w
 
 bench-rush: $(STAMP) $(MODEL)  ## Batam's morning over WhatsApp: 750 applicants in 60 s, SQLite and PostgreSQL; ARGS=--applicants N
 	$(PY) -m benchmarks.rush $(ARGS)
+
+bench-scale: $(STAMP) $(MODEL)  ## turns and bookings/s with 1 and 2 Rasa servers behind haproxy (PostgreSQL, Redis), CPU per turn of each component
+	$(PY) -m benchmarks.scale $(ARGS)
 
 bench-messages: $(STAMP) $(MODEL)  ## applicant messages needed to book, three ways, e-KTP reading off and on
 	$(PY) -m benchmarks.messages_to_book $(ARGS)

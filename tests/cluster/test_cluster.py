@@ -174,3 +174,38 @@ def test_stopping_a_server_drains_it_first_and_it_comes_back(cluster):
     back = say(cluster.urls["rest_webhook"], sender)
     assert back.status_code == 200
     assert server_tokens(cluster)[back.headers[WORKER_HEADER]] == "rasa2"  # its senders return (consistent hash)
+
+
+def test_bench_scale_measures_one_and_two_servers(cluster, postgres_server_url, redis_server_url):
+    """`make bench-scale` (benchmarks/scale.py) at a tiny size on this module's cluster: every
+    conversation books, the one-server run reaches rasa1 only, and each component's CPU is counted."""
+    import redis
+
+    from benchmarks.scale import COMPONENTS, idle, measure, set_servers, summarise, table
+
+    client = redis.StrictRedis.from_url(redis_server_url)
+    try:
+        idle_cores = idle(cluster, 3, postgres_server_url, client)
+        second_before = int(cluster.server_stats("rasa2")["stot"])
+        one = measure(cluster, 1, applicants=2, rounds=1, offset=500_000, admin_url=postgres_server_url,
+                      redis_client=client)
+        assert int(cluster.server_stats("rasa2")["stot"]) == second_before  # in maintenance: nothing reached it
+        two = measure(cluster, 2, applicants=3, rounds=1, offset=510_000, admin_url=postgres_server_url,
+                      redis_client=client)
+    finally:
+        set_servers(cluster, 2)
+        client.close()
+    for run in (one, two):
+        assert run.booked == run.conversations  # every registration ended with its booking
+        assert run.turns == 6 * run.conversations
+        assert run.cpu_seconds["Rasa servers"] > 0 and run.cpu_seconds["PostgreSQL"] > 0
+        assert run.peak_connections["bookings"] > 0 and run.peak_connections["conversations"] > 0
+        assert run.database_bytes["conversations"] >= 0
+    assert two.servers == 2 and int(cluster.server_stats("rasa2")["stot"]) > second_before
+    lines = table([one, two]).splitlines()
+    assert len(lines) == 4 and all(name in lines[0] for name in COMPONENTS)
+    assert idle_cores["Rasa servers"] > 0  # the servers poll the inbox even with no traffic
+    summary = summarise([one, two], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), idle_cores)
+    assert summary.turns_per_conversation == 6
+    assert summary.marginal_ms_per_turn["Rasa servers"] < summary.cpu_ms_per_turn["Rasa servers"]
+    assert set(summary.throughput) == {"1", "2"}
