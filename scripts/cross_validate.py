@@ -6,7 +6,7 @@ data. This runs Rasa's own `rasa.nlu.test.cross_validate` (same training, same e
 report files) once per seed with that shuffle seeded, and prints per-seed and mean figures, so
 that two commits can be compared on the same splits and a committed figure can be reproduced.
 
-Rasa's usual report files (intent_report.json, intent_errors.json, CRFEntityExtractor_*.json and
+Rasa's usual report files (intent_report.json, intent_errors.json, KeptCRFEntityExtractor_*.json and
 the plots) are written for the first seed only; `seeds.md` beside them holds the table of all seeds.
 """
 
@@ -71,7 +71,7 @@ def run(seed: int, folds: int, config: dict, data, output: Path | None) -> dict:
             data, folds, config, str(output) if output else None, errors=True,
             disable_plotting=output is None, report_as_dict=True))
     intent_report = intents.evaluation["report"]
-    entity_report = entities.evaluation.get("CRFEntityExtractor", {}).get("report", {})
+    entity_report = entities.evaluation.get("KeptCRFEntityExtractor", {}).get("report", {})
     return {
         "seed": seed,
         "seconds": time.monotonic() - started,
