@@ -141,6 +141,8 @@ class Applicant:
     sent_ids: list[str] = field(default_factory=list)
     sent: int = 0  # messages that each end in a question (or the end of the conversation)
     questions: int = 0
+    first_sent_at: float | None = None  # when the first message was answered 200 by the webhook
+    booked_at: float | None = None  # when the booking's confirmation (the queue number) arrived
     first_reply_at: float | None = None
     last_reply_at: float | None = None
     outcome: str = "no reply"
@@ -220,6 +222,7 @@ class Rush:
                 ok = False
             self.post_latencies.append(time.perf_counter() - started)
             if ok:
+                applicant.first_sent_at = applicant.first_sent_at or time.monotonic()
                 applicant.sent_ids.append(message["id"])
                 applicant.sent += 1
                 return
@@ -240,13 +243,14 @@ class Rush:
         deadline = time.monotonic() + self.idle_timeout
         while True:
             try:
-                message, _at = await asyncio.wait_for(applicant.inbox.get(), timeout=30)
+                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=30)
             except asyncio.TimeoutError:
                 message = None
             if message is not None:
                 kind = classify(message)
                 if kind == "booked":
                     applicant.outcome = "booked"
+                    applicant.booked_at = at
                     return
                 if kind == "full":
                     applicant.outcome = "refused: full"
@@ -485,6 +489,7 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
             standin.stop()
     first_replies = [a.first_reply_at - started for a in applicants if a.first_reply_at]
     last_replies = [a.last_reply_at - started for a in applicants if a.last_reply_at]
+    to_number = [a.booked_at - a.first_sent_at for a in applicants if a.booked_at and a.first_sent_at]
     figures.update({
         "database": kind, "applicants": count, "window_seconds": window, "reading": reading,
         "nik_asked": sum(1 for a in applicants if a.nik_asked),
@@ -500,6 +505,9 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
         "last_first_reply_s": max(first_replies) if len(first_replies) == count else float("nan"),
         "without_any_reply": count - len(first_replies),
         "last_reply_s": max(last_replies, default=float("nan")), "run_seconds": finished - started,
+        # What the applicant waits for: first message → queue number, and when the last one had it.
+        "to_number_p50_s": percentile(to_number, 0.50), "to_number_p95_s": percentile(to_number, 0.95),
+        "last_booked_s": max((a.booked_at - started for a in applicants if a.booked_at), default=float("nan")),
         "drained": drained, "applicant_outcomes": dict(Counter(a.outcome for a in applicants)),
         "cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
         "load_before": load_before, "load_after": load_after,
@@ -540,6 +548,8 @@ def report(f: dict) -> str:
         f"({f['without_any_reply']} without any reply); last reply of all at {f['last_reply_s']:.0f} s",
         f"reply latency (stored → first reply claimed): p50 {f['reply_p50_s']:.1f} s, p95 {f['reply_p95_s']:.1f} s "
         f"over {f['turns']} answered messages",
+        f"first message → queue number: p50 {f['to_number_p50_s']:.1f} s, p95 {f['to_number_p95_s']:.1f} s; "
+        f"last applicant booked at {f['last_booked_s']:.0f} s",
         f"applicants booked: {f['booked']} of {f['applicants']} (seats available: {f['seats']})",
         f"messages lost: {f['lost']} (posted {f['messages_posted']}, stored {f['messages_stored']}, "
         f"unprocessed {f['unprocessed']}); stored without any reply: {f['without_reply']}",
