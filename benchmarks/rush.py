@@ -54,6 +54,7 @@ from antrean.booking.offices import load_offices
 from antrean.booking.schema import bookings, session_seats
 from antrean.runtime.db import make_engine, upgrade_database
 from antrean.runtime.serve import DEFAULT_MODEL, Stack, default_rasa_workers
+from antrean.runtime.settings import REPO_ROOT
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from benchmarks.ektp_cards import Person, photo_of
 from benchmarks.processes import cpu_seconds
@@ -406,6 +407,72 @@ def cpu_snapshot(stack: Stack, postgres: bool) -> dict[str, float]:
             "benchmark (load generator + Graph API stand-in)": cpu_seconds(os.getpid(), with_descendants=False)}
 
 
+# --- the SQL work per turn ------------------------------------------------------------------------
+
+CENSUS_PATH = Path(__file__).resolve().parent / "sql_census"
+CENSUS_SECONDS = 1.5
+
+
+def sql_census(folder: Path, stack: Stack) -> dict[tuple[str, str], dict[str, float]]:
+    """Totals so far of the stack's processes (benchmarks/sql_census), by (process, part)."""
+    receiver = stack.receiver.pid if stack.receiver_port else None
+    totals: dict[tuple[str, str], dict[str, float]] = {}
+    for path in folder.glob("*.json"):
+        process = "receiver" if int(path.stem) == receiver else "Rasa server"
+        for part, counts in json.loads(path.read_text()).items():
+            into = totals.setdefault((process, part), Counter())
+            into.update(counts)
+    return totals
+
+
+def census_difference(before: dict, after: dict) -> dict[str, dict[str, float]]:
+    return {f"{process}: {part}": {k: v - before.get((process, part), {}).get(k, 0) for k, v in counts.items()}
+            for (process, part), counts in sorted(after.items())}
+
+
+def database_counters(urls: tuple[str, ...]) -> dict[str, float]:
+    """PostgreSQL's own count of the transactions and rows of the run's databases (nothing on SQLite)."""
+    if not urls[0].startswith("postgresql"):
+        return {}
+    names = [make_url(url).database for url in urls]
+    engine = create_engine(urls[0], future=True)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT sum(xact_commit) AS commits, sum(xact_rollback) AS rollbacks, "
+                "sum(tup_returned) AS rows_scanned, sum(tup_fetched) AS rows_fetched, "
+                "sum(tup_inserted + tup_updated + tup_deleted) AS rows_written "
+                "FROM pg_stat_database WHERE datname = ANY(:names)"), {"names": names}).one()
+            # Statistics reach the view with a delay of up to ~0.5 s (PostgreSQL 15: shared memory).
+            return {key: float(value or 0) for key, value in row._mapping.items()}
+    finally:
+        engine.dispose()
+
+
+def census_report(f: dict) -> list[str]:
+    """The SQL work per answered message, by process and part: what a turn costs the database."""
+    turns = max(f["turns"], 1)
+    postgres = f["database"] == "postgresql"
+    lines = [f"SQL per answered message ({turns} turns; round trips = statements + BEGIN + COMMIT/ROLLBACK"
+             + (" + pre-ping" if postgres else ", SQLite: calls into the library") + "):",
+             f"  {'process: part':<48} {'stmts':>6} {'txns':>5} {'trips':>6} {'checkout':>8} {'new conn':>8} "
+             f"{'ms wall':>8} {'ms CPU':>7}"]
+    for name, c in f["sql_census"].items():
+        trips = c["statements"] + c["commits"] + c["rollbacks"] + (c["begins"] + c["pings"] if postgres else 0)
+        lines.append(f"  {name:<48} {c['statements'] / turns:6.2f} {c['begins'] / turns:5.2f} {trips / turns:6.2f} "
+                     f"{c['checkouts'] / turns:8.2f} {c['connects'] / turns:8.3f} "
+                     f"{1000 * c['wall_s'] / turns:8.2f} {1000 * c['cpu_s'] / turns:7.2f}")
+    if f["database_counters"]:
+        d = f["database_counters"]
+        lines.append(f"  PostgreSQL's count per turn: {(d['commits'] + d['rollbacks']) / turns:.2f} transactions, "
+                     f"{d['rows_scanned'] / turns:.0f} rows scanned, {d['rows_fetched'] / turns:.0f} fetched, "
+                     f"{d['rows_written'] / turns:.1f} written")
+    cpu = f["cpu_seconds"]
+    lines.append("  CPU per answered message: " + "; ".join(f"{k.split(' (')[0]} {1000 * v / turns:.1f} ms"
+                                                           for k, v in cpu.items()))
+    return lines
+
+
 # --- one run -------------------------------------------------------------------------------------
 
 class Databases:
@@ -453,6 +520,7 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
     seats, capacities = capacities_for(None)
     with tempfile.TemporaryDirectory(prefix="antrean-rush-") as folder_name:
         folder = Path(folder_name)
+        census_dir = folder / "sql-census"
         with Databases(kind, folder, postgres) as (database, conversations):
             upgrade_database(database)
             standin = NotifyingStandIn().start()
@@ -465,7 +533,10 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 "ANTREAN_WA_FLOOD_MAX_MESSAGES": "100",
                 # With the receiver in its own process the worker finds new messages by polling.
                 "ANTREAN_WA_POLL_SECONDS": "0.25" if receiver else "2",
-                "ANTREAN_EKTP_READING": "1" if reading else "0"}
+                "ANTREAN_EKTP_READING": "1" if reading else "0",
+                # The SQL census (benchmarks/sql_census): each process of the stack counts its SQL work.
+                "PYTHONPATH": f"{CENSUS_PATH}{os.pathsep}{REPO_ROOT}", "RUSH_SQL_CENSUS_DIR": str(census_dir)}
+            census_dir.mkdir()
             if concurrent_senders:
                 environment["ANTREAN_WA_CONCURRENT_SENDERS"] = str(concurrent_senders)
             stack = Stack(rasa_port=free_port(), actions_port=free_port(), model=model, run_dir=folder,
@@ -481,8 +552,12 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
                 runner = Rush(stack.whatsapp_webhook_url, standin, photos, think=think,
                               idle_timeout=idle_timeout, seed=seed, database=database)
                 cpu_before, load_before = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
+                time.sleep(CENSUS_SECONDS)  # the census files are rewritten every second
+                sql_before = sql_census(census_dir, stack), database_counters((database, conversations))
                 started, finished, drained = asyncio.run(runner.run(applicants, database))
                 cpu_after, load_after = cpu_snapshot(stack, kind == "postgresql"), os.getloadavg()
+                time.sleep(CENSUS_SECONDS)
+                sql_after = sql_census(census_dir, stack), database_counters((database, conversations))
             finally:
                 stack.stop()
             figures = count_results(database, applicants, standin, seats, capacities)
@@ -511,6 +586,8 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
         "drained": drained, "applicant_outcomes": dict(Counter(a.outcome for a in applicants)),
         "cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
         "load_before": load_before, "load_after": load_after,
+        "sql_census": census_difference(sql_before[0], sql_after[0]),
+        "database_counters": {k: sql_after[1][k] - sql_before[1][k] for k in sql_after[1]},
     })
     figures["turns"] = len(figures.pop("reply_latencies"))
     return figures
@@ -559,6 +636,7 @@ def report(f: dict) -> str:
         f"inbox outcomes: {f['outcomes']}",
         f"applicant outcomes: {f['applicant_outcomes']}",
         "CPU seconds during the rush: " + "; ".join(f"{k} {v:.0f} s ({v / total_cpu:.0%})" for k, v in cpu.items()),
+        *census_report(f),
         f"load average 1/5/15 min before {f['load_before'][0]:.1f}/{f['load_before'][1]:.1f}/{f['load_before'][2]:.1f}"
         f", after {f['load_after'][0]:.1f}/{f['load_after'][1]:.1f}/{f['load_after'][2]:.1f}",
     ]

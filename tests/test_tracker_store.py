@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -135,6 +136,38 @@ def test_a_loaded_conversation_is_saved_without_counting_its_stored_events(tmp_p
     asyncio.run(turn())
     assert not any("count(" in statement.lower() for statement in statements)
     assert sum(statement.lstrip().upper().startswith("INSERT") for statement in statements) == 1
+
+
+@pytest.mark.integration
+def test_on_postgresql_a_turn_is_one_select_and_one_insert_off_the_event_loop(postgres_tracker_database, tmp_path):
+    engine = sa.create_engine(postgres_tracker_database, future=True)
+    with engine.begin() as connection:  # the database is the session's: other tests' conversations go
+        connection.execute(text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+    url = make_url(postgres_tracker_database)
+    store = AntreanTrackerStore(domain=DOMAIN, dialect="postgresql", host=url.host, port=url.port or 5432,
+                                db=url.database, username=url.username, password=url.password or "")
+    try:
+        # The same events and rows as Rasa's own store, turn by turn.
+        stored, rows, loaded = _conversation_turn_by_turn(store)
+        assert (stored, rows, loaded) == _conversation_turn_by_turn(
+            SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.sqlite3")))
+        sent = []  # (statement, autocommit, thread) as the driver got them
+        sa.event.listen(store.engine, "before_cursor_execute", lambda connection, cursor, statement, *_: sent.append(
+            (statement.lstrip().split()[0].upper(), cursor.connection.autocommit, threading.get_ident())))
+
+        async def turn():
+            tracker = await store.retrieve("6281234567890")
+            tracker.update(UserUttered("lagi", {"name": "greet", "confidence": 0.9}))
+            await store.save(tracker)
+            return threading.get_ident()
+
+        loop_thread = asyncio.run(turn())
+        assert [(statement, autocommit) for statement, autocommit, _ in sent] == [("SELECT", True), ("INSERT", True)]
+        assert loop_thread not in {thread for *_, thread in sent}
+        assert (asyncio.run(store.retrieve("6281234567890")).latest_message.text) == "lagi"
+    finally:
+        store.engine.dispose()
 
 
 def _open_store_with_the_others(path: str, barrier, errors) -> None:
