@@ -5,7 +5,7 @@ a replayed turn skip the replies that already went out."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from antrean.runtime.db import make_engine
 from antrean.whatsapp.inbox import ANSWERED, SANDBOX, Inbox
@@ -65,3 +65,30 @@ def test_a_reply_number_of_a_turn_can_be_claimed_only_once(any_inbox):
     assert first is not None
     assert any_inbox.claim_reply(message.id, 1, meta.BATAM_NUMBER_ID, "6281111", "text", payload, SANDBOX) is None
     assert [r["payload"]["text"]["body"] for r in any_inbox.replies_to("6281111")] == ["Selamat pagi"]
+
+
+def test_on_postgresql_a_turns_inbox_calls_are_single_statements_without_begin_or_commit(any_inbox):
+    """Issue 12 §3: each of these is one statement, atomic alone; on PostgreSQL it goes in
+    autocommit mode (no BEGIN, COMMIT or ROLLBACK round trips). SQLite keeps its transactions."""
+    any_inbox.store(delivery(meta.text("6281111", "halo")))
+    sent = []
+    event.listen(any_inbox.engine, "before_cursor_execute",
+                 lambda connection, cursor, statement, *_: sent.append((statement.split()[0], _autocommit(cursor))))
+    [message] = any_inbox.pending_for("6281111")
+    any_inbox.count_attempt(message.id)
+    outbox_id = any_inbox.claim_reply(message.id, 1, meta.BATAM_NUMBER_ID, "6281111", "text",
+                                      {"type": "text", "text": {"body": "Selamat pagi"}}, "sending")
+    any_inbox.reply_sent(outbox_id, "wamid.out1")
+    any_inbox.finish(message.id, ANSWERED)
+    assert any_inbox.pending_for("6281111") == []
+    if any_inbox.engine.dialect.name == "postgresql":
+        assert sent == [
+            ("SELECT", True), ("UPDATE", True), ("INSERT", True), ("UPDATE", True), ("UPDATE", True), ("SELECT", True)]
+    else:
+        assert {autocommit for *_, autocommit in sent} == {False}
+    assert any_inbox.replies_to("6281111")[0]["status"] == "sent"
+
+
+def _autocommit(cursor) -> bool:
+    # psycopg2's connection says it; sqlite3's never commits by itself here (BEGIN IMMEDIATE, antrean.runtime.db).
+    return bool(getattr(cursor.connection, "autocommit", False))
