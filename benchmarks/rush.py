@@ -63,6 +63,7 @@ from tests.whatsapp import meta
 from tests.whatsapp.server import free_port
 from tests.whatsapp.standin import GraphStandIn
 
+POSTS_AT_ONCE = 100  # webhook POSTs in flight at most (the client's connections)
 CLOCK = "2026-12-01T07:30:00+07:00"  # Tuesday, Batam's registration window opens
 OFFICE = "batam"
 BOOKABLE_DAYS = [date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4)]
@@ -214,7 +215,8 @@ class Rush:
         for _ in range(5):  # like Meta: a delivery that was not answered 200 comes again
             started = time.perf_counter()
             try:
-                reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
+                async with self.posting:
+                    reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
                 ok = reply.status_code == 200
                 timing = reply.headers.get("server-timing", "")
                 if "dur=" in timing:
@@ -298,7 +300,10 @@ class Rush:
         self.standin.listener = (asyncio.get_running_loop(), self.on_reply)
         for applicant, photo in zip(applicants, self.photos, strict=True):
             applicant.media_id = self.standin.add_media(photo)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        limits = httpx.Limits(max_connections=POSTS_AT_ONCE, max_keepalive_connections=POSTS_AT_ONCE)
+        # Never more requests than connections: with requests queued in httpcore's pool (a busy
+        # machine, hundreds of applicants) its assignment loop spun and posting stopped for good.
+        self.posting = asyncio.Semaphore(POSTS_AT_ONCE)
         try:
             async with httpx.AsyncClient(timeout=60, limits=limits) as client:
                 self.started = time.monotonic()

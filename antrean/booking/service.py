@@ -94,6 +94,11 @@ class DayAvailability:
 class BookingService:
     def __init__(self, engine: Engine, offices: dict[str, Office], clock: Clock, codes: BookingCodes):
         self.engine = engine
+        # Each read below is one SELECT: on PostgreSQL it goes in autocommit mode, without the BEGIN
+        # before it and the ROLLBACK after it (two round trips of four; issue 12 §3). Writes keep
+        # their transactions.
+        self.reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                      if engine.dialect.name == "postgresql" else engine)
         self.offices = offices  # the real offices; every list and count of the console is about these
         # Their practice twins (antrean.booking.practice): same rules, own seats, never in real lists.
         self.practice_offices = {p.id: p for p in map(practice_office, offices.values())}
@@ -135,7 +140,7 @@ class BookingService:
         office = self.office(office_id)
         calendar = self.calendar(office_id)
         days = days if days is not None else calendar.bookable_days(self.clock())
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             taken = store.seats_taken(connection, office_id, days)
         result = []
         for day in days:
@@ -153,24 +158,24 @@ class BookingService:
         normalised = self.codes.normalise(code)
         if normalised is None or not self.codes.is_authentic(normalised):
             return None
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             return store.by_code(connection, normalised)
 
     def get_by_whatsapp_number(self, whatsapp_number: str, active_only: bool = True) -> list[Booking]:
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             return store.by_whatsapp_number(connection, whatsapp_number, active_only)
 
     def get_active_by_nik(self, nik: str) -> Booking | None:
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             return store.active_by_nik(connection, nik)
 
     def day_list(self, office_id: str, day: date) -> list[Booking]:
         self.office(office_id)
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             return store.day_list(connection, office_id, day)
 
     def events(self, booking_id: int) -> list[dict]:
-        with self.engine.connect() as connection:
+        with self.reads.connect() as connection:
             return store.events_of(connection, booking_id)
 
     # --- booking ---------------------------------------------------------------------------------
