@@ -458,13 +458,15 @@ def census_report(f: dict) -> list[str]:
     """The SQL work per answered message, by process and part: what a turn costs the database."""
     turns = max(f["turns"], 1)
     postgres = f["database"] == "postgresql"
-    lines = [f"SQL per answered message ({turns} turns; round trips = statements + BEGIN + COMMIT/ROLLBACK"
-             + (" + pre-ping" if postgres else ", SQLite: calls into the library") + "):",
+    lines = [f"SQL per answered message ({turns} turns; "
+             + ("round trips = statements + pre-pings + 2 × transactions (BEGIN, COMMIT/ROLLBACK)" if postgres
+                else "SQLite: no round trips, calls into the library") + "):",
              f"  {'process: part':<48} {'stmts':>6} {'txns':>5} {'trips':>6} {'checkout':>8} {'new conn':>8} "
              f"{'ms wall':>8} {'ms CPU':>7}"]
     for name, c in f["sql_census"].items():
-        trips = c["statements"] + c["commits"] + c["rollbacks"] + (c["begins"] + c["pings"] if postgres else 0)
-        lines.append(f"  {name:<48} {c['statements'] / turns:6.2f} {c['begins'] / turns:5.2f} {trips / turns:6.2f} "
+        transactions = c.get("transactions", 0) if postgres else c["begins"]
+        trips = c["statements"] + c["pings"] + 2 * transactions if postgres else c["statements"]
+        lines.append(f"  {name:<48} {c['statements'] / turns:6.2f} {transactions / turns:5.2f} {trips / turns:6.2f} "
                      f"{c['checkouts'] / turns:8.2f} {c['connects'] / turns:8.3f} "
                      f"{1000 * c['wall_s'] / turns:8.2f} {1000 * c['cpu_s'] / turns:7.2f}")
     if f["database_counters"]:

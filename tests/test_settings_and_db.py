@@ -1,5 +1,6 @@
 import os
 import stat
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -88,3 +89,31 @@ def test_a_forked_child_opens_its_own_connections(database_url):
         assert connection.connection.dbapi_connection is parent_connection
         assert connection.execute(query).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_postgresql_connection_is_pinged_only_after_resting_and_replaced_when_dead(postgres_database, monkeypatch):
+    from sqlalchemy import text
+
+    from antrean.runtime import db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.3)
+    engine = make_engine(postgres_database, pool_size=1, max_overflow=0)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda connection: pings.append(1) or real_ping(connection)
+    try:
+        for _ in range(3):  # back to back: no ping (issue 12 §3: a ping was half the round trips)
+            with engine.connect() as connection:
+                pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert pings == []
+        killer = make_engine(postgres_database, isolation_level="AUTOCOMMIT")
+        with killer.connect() as connection:  # the server ends our pooled connection, as a restart does
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        killer.dispose()
+        time.sleep(0.4)
+        with engine.connect() as connection:  # rested: pinged, found dead, replaced before use
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        assert pings == [1]
+    finally:
+        engine.dispose()

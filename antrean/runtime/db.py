@@ -6,6 +6,7 @@ at PostgreSQL in production (antrean.runtime.settings). No engine is built at im
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,12 +28,46 @@ def make_engine(url: str | None = None, **options) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, **options)
-    options.setdefault("pool_pre_ping", True)
+    ping_when_idle = "pool_pre_ping" not in options
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
     engine = create_engine(url, future=True, **options)
     forget_connections_across_fork(engine)
+    if ping_when_idle:
+        ping_connections_idle_for(engine, PING_AFTER_IDLE_SECONDS)
     return engine
+
+
+# A pooled PostgreSQL connection idle for longer than this is tested (a ping) before it is used.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_connections_idle_for(engine: Engine, seconds: float) -> None:
+    """SQLAlchemy's pool_pre_ping, only for connections that have rested in the pool for `seconds`.
+
+    pre_ping sent a `SELECT 1` before every use: on the WhatsApp worker's path, where most calls
+    are now a single statement, half of all round trips (issue 12 §3). A connection returned to the
+    pool within the last second was working a second ago. A server restart takes longer than that,
+    so a connection from before it has rested longer and is still tested and replaced; a
+    connection cut in that second (a backend killed by hand) fails its next statement once, and
+    SQLAlchemy then discards every pooled connection older than the failure (the callers treat such
+    an error like the database being briefly down: the webhook answers 5xx, the worker retries)."""
+
+    @event.listens_for(engine, "checkin")
+    def _rested_since(_dbapi_connection, record) -> None:
+        record.info["rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection, record, _proxy) -> None:
+        rested_since = record.info.pop("rested_since", None)
+        if rested_since is None or time.monotonic() - rested_since < seconds:
+            return  # new, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.dbapi.Error:
+            alive = False
+        if not alive:
+            raise exc.DisconnectionError("pooled connection failed its ping; opening a new one")
 
 
 def _sqlite_engine(url: str, path: str | None, **options) -> Engine:

@@ -3,7 +3,8 @@ folder is on PYTHONPATH and RUSH_SQL_CENSUS_DIR names a folder; nothing happens 
 
 Every SQLAlchemy engine of the process is counted (listeners on the Engine and Pool classes): per
 part — the tracker store (Rasa's `events` table), the WhatsApp inbox/outbox/leases, the bookings —
-the statements sent, transactions begun, commits, rollbacks, pool checkouts, new connections, the
+the statements sent, the transactions psycopg2 opened (a BEGIN before, a COMMIT or ROLLBACK after:
+two round trips), SQLAlchemy's begins, commits and rollbacks, pool checkouts, new connections, the
 pre-ping of a checkout, and the wall and CPU time of the executions (compiling, the driver, the wait
 for the database). Each process writes its totals to RUSH_SQL_CENSUS_DIR/<pid>.json every second;
 the benchmark adds the processes up before and after the rush and divides by the turns.
@@ -21,8 +22,8 @@ from collections import defaultdict
 
 FOLDER = os.environ.get("RUSH_SQL_CENSUS_DIR")
 TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([a-z_]+)", re.IGNORECASE)
-FIELDS = ("statements", "begins", "commits", "rollbacks", "checkouts", "connects", "pings", "wall_s", "cpu_s",
-          "executions")
+FIELDS = ("statements", "transactions", "begins", "commits", "rollbacks", "checkouts", "connects", "pings",
+          "wall_s", "cpu_s", "executions")
 
 
 def part_of(statement: str) -> str:
@@ -79,7 +80,7 @@ def install(census: Census) -> None:
         record.info["census_new"] = True
 
     @event.listens_for(Engine, "before_cursor_execute")
-    def _statement(connection, _cursor, statement, _parameters, _context, _many):
+    def _statement(connection, cursor, statement, _parameters, _context, _many):
         info = connection.info  # the pooled connection's: kept across checkouts
         if statement.lstrip()[:5].upper() == "BEGIN":  # SQLite's BEGIN IMMEDIATE: charged with what follows
             info["census_pending"] = info.get("census_pending", 0) + 1
@@ -89,6 +90,11 @@ def install(census: Census) -> None:
         # Begins, checkouts and new connections are charged to the part whose statement follows.
         census.add(name, "begins", info.pop("census_begins", 0))
         census.add(name, "statements", 1 + info.pop("census_pending", 0))
+        driver = cursor.connection
+        if getattr(driver, "get_transaction_status", None) and not driver.autocommit \
+                and driver.get_transaction_status() == 0:  # psycopg2: idle, so it sends BEGIN first
+            # … and the transaction ends with a COMMIT or ROLLBACK: two round trips besides the statements.
+            census.add(name, "transactions")
         record = connection.connection._connection_record
         if record is not None and record.info.pop("census_checked_out", False):
             census.add(name, "checkouts")
