@@ -204,12 +204,13 @@ class Inbox:
         the outcome of the sender's previous message (to send the flood notice only once)."""
         since = message.received_at - timedelta(seconds=window_seconds)
         same_sender = whatsapp_inbox.c.wa_id == message.wa_id
-        with self.single.connect() as connection:
-            count = connection.execute(select(func.count()).select_from(whatsapp_inbox).where(
-                same_sender, whatsapp_inbox.c.id <= message.id, whatsapp_inbox.c.received_at > since)).scalar_one()
-            previous = connection.execute(select(whatsapp_inbox.c.outcome).where(
-                same_sender, whatsapp_inbox.c.id < message.id, whatsapp_inbox.c.received_at > since)
-                .order_by(whatsapp_inbox.c.id.desc()).limit(1)).scalar_one_or_none()
+        count = select(func.count()).select_from(whatsapp_inbox).where(
+            same_sender, whatsapp_inbox.c.id <= message.id, whatsapp_inbox.c.received_at > since).scalar_subquery()
+        previous = select(whatsapp_inbox.c.outcome).where(
+            same_sender, whatsapp_inbox.c.id < message.id, whatsapp_inbox.c.received_at > since).order_by(
+            whatsapp_inbox.c.id.desc()).limit(1).scalar_subquery()
+        with self.single.connect() as connection:  # one statement (one round trip) for both
+            count, previous = connection.execute(select(count, previous)).one()
         return count, previous
 
     # --- outbox ---------------------------------------------------------------------------------

@@ -92,3 +92,12 @@ def test_on_postgresql_a_turns_inbox_calls_are_single_statements_without_begin_o
 def _autocommit(cursor) -> bool:
     # psycopg2's connection says it; sqlite3's never commits by itself here (BEGIN IMMEDIATE, antrean.runtime.db).
     return bool(getattr(cursor.connection, "autocommit", False))
+
+
+def test_a_messages_flood_position_counts_the_senders_messages_in_the_window_up_to_it(any_inbox):
+    any_inbox.store(delivery(meta.text("6281111", "satu"), meta.text("6282222", "lain"), meta.text("6281111", "dua"),
+                             meta.text("6281111", "tiga")))
+    first, second, third = any_inbox.pending_for("6281111")
+    assert any_inbox.flood_position(first, 60) == (1, None)
+    any_inbox.finish(second.id, "flooded")
+    assert any_inbox.flood_position(third, 60) == (3, "flooded")
