@@ -20,8 +20,13 @@ stand-in's record — never assumed:
 - messages lost: POSTed ids missing from the inbox, plus stored messages never processed;
 - seats overbooked: active bookings beyond a session's capacity, or seat counters that disagree;
 - duplicate replies: /messages calls at the stand-in beyond the outbox rows marked sent;
+- first message → queue number p50/p95 per applicant, and when the last applicant was booked;
 - where the time goes: CPU seconds of the Rasa server (webhook, inbox, worker, NLU, dialogue,
-  outbound), the action server (actions, booking), PostgreSQL, and this process (load + stand-in).
+  outbound), the action server (actions, booking), PostgreSQL, and this process (load + stand-in);
+- the SQL of a turn, per process and part (tracker store, WhatsApp inbox/outbox/leases, bookings):
+  statements, transactions, round trips, pool checkouts, new connections, wall and CPU ms of the
+  executions, counted inside the stack's processes by benchmarks/sql_census (a sitecustomize put on
+  their PYTHONPATH), and on PostgreSQL the server's own count of transactions and rows.
 
     python -m benchmarks.rush [--applicants 750] [--database sqlite|postgresql|both] [--reading on|off|both]
 """
