@@ -31,6 +31,9 @@ def make_engine(url: str | None = None, **options) -> Engine:
     ping_when_idle = "pool_pre_ping" not in options
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
+    # The connection used last is handed out first: the busy ones stay busy and rest less than a
+    # second (no ping, below), surplus ones rest. (First in, first out rotated through all of them.)
+    options.setdefault("pool_use_lifo", True)
     engine = create_engine(url, future=True, **options)
     forget_connections_across_fork(engine)
     if ping_when_idle:

@@ -66,7 +66,18 @@ class Census:
 def install(census: Census) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.default import DefaultDialect
     from sqlalchemy.pool import Pool
+
+    def counting(do_ping):
+        def do_ping_counted(self, dbapi_connection):
+            census.local.pinged = True  # a round trip, charged to the statement that follows
+            return do_ping(self, dbapi_connection)
+        return do_ping_counted
+
+    for dialect in {DefaultDialect, *_dialects()}:
+        if "do_ping" in vars(dialect):
+            dialect.do_ping = counting(vars(dialect)["do_ping"])
 
     def part(connection) -> str:
         return connection.info.get("census_part", "other")
@@ -96,10 +107,10 @@ def install(census: Census) -> None:
             # … and the transaction ends with a COMMIT or ROLLBACK: two round trips besides the statements.
             census.add(name, "transactions")
         record = connection.connection._connection_record
+        if census.local.__dict__.pop("pinged", False):  # this thread pinged the connection just before
+            census.add(name, "pings")
         if record is not None and record.info.pop("census_checked_out", False):
             census.add(name, "checkouts")
-            if connection.engine.pool._pre_ping:
-                census.add(name, "pings")
         if record is not None and record.info.pop("census_new", False):
             census.add(name, "connects")
 
@@ -132,6 +143,14 @@ def install(census: Census) -> None:
         census.add(name, "wall_s", time.perf_counter() - wall)
         census.add(name, "cpu_s", time.thread_time() - cpu)
         census.add(name, "executions")
+
+
+def _dialects() -> list:
+    try:
+        from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+    except ImportError:  # no psycopg2: nothing of PostgreSQL to count
+        return []
+    return [PGDialect_psycopg2]
 
 
 if FOLDER:
