@@ -153,6 +153,7 @@ class Applicant:
     first_reply_at: float | None = None
     last_reply_at: float | None = None
     outcome: str = "no reply"
+    last_words: str = ""  # the start of the latest reply (what a stuck applicant was left with)
     inbox: asyncio.Queue | None = None
 
 
@@ -255,6 +256,7 @@ class Rush:
             except asyncio.TimeoutError:
                 message = None
             if message is not None:
+                applicant.last_words = f"{message['type']}: {body_text(message)[:100]!r}"
                 kind = classify(message)
                 if kind == "booked":
                     applicant.outcome = "booked"
@@ -596,6 +598,9 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
         "to_number_p50_s": percentile(to_number, 0.50), "to_number_p95_s": percentile(to_number, 0.95),
         "last_booked_s": max((a.booked_at - started for a in applicants if a.booked_at), default=float("nan")),
         "drained": drained, "applicant_outcomes": dict(Counter(a.outcome for a in applicants)),
+        # Invented applicants: the replies hold no real person's data.
+        "not_booked_last_replies": [f"#{a.index} {a.outcome}; last reply {a.last_words}" for a in applicants
+                                    if a.outcome != "booked"][:10],
         "cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
         "load_before": load_before, "load_after": load_after,
         "sql_census": census_difference(sql_before[0], sql_after[0]),
@@ -647,6 +652,7 @@ def report(f: dict) -> str:
         f"duplicate replies: {f['duplicates']} ({f['replies_sent']} replies sent, {f['replies_not_sent']} not sent)",
         f"inbox outcomes: {f['outcomes']}",
         f"applicant outcomes: {f['applicant_outcomes']}",
+        *(f"  not booked: {line}" for line in f.get("not_booked_last_replies", [])),
         "CPU seconds during the rush: " + "; ".join(f"{k} {v:.0f} s ({v / total_cpu:.0%})" for k, v in cpu.items()),
         *census_report(f),
         f"load average 1/5/15 min before {f['load_before'][0]:.1f}/{f['load_before'][1]:.1f}/{f['load_before'][2]:.1f}"
