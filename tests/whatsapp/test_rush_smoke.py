@@ -23,3 +23,12 @@ def test_a_small_rush_books_everyone_and_loses_nothing(kind, request, trained_mo
     # LAW text, photo, type, day, confirmation; and the NIK when the card was not read.
     assert figures["messages_posted"] == figures["messages_stored"] >= 4 * 5
     assert figures["nik_asked"] == (0 if ektp.status()[0] else 4)
+    # Each applicant waited for a queue number; the SQL census saw every part of a turn.
+    assert 0 < figures["to_number_p50_s"] <= figures["to_number_p95_s"] <= figures["last_booked_s"]
+    census = figures["sql_census"]
+    for part in ("Rasa server: tracker store", "Rasa server: WhatsApp inbox/outbox/leases",
+                 "Rasa server: bookings (actions)", "receiver: WhatsApp inbox/outbox/leases"):
+        assert census[part]["statements"] > 0, part
+    if kind == "postgresql":  # the worker's single statements go without BEGIN/COMMIT (issue 12 §3)
+        inbox = census["Rasa server: WhatsApp inbox/outbox/leases"]
+        assert inbox["transactions"] < inbox["statements"] / 4
