@@ -86,7 +86,8 @@ def test_rasas_event_loop_keeps_running_while_an_action_blocks():
                                         tracker_after("ask_hours"), DOMAIN), ticker())
 
     asyncio.run(both())
-    assert len(ticks) > 10  # a blocked loop would have ticked once
+    # ~25 ticks on an idle machine; a loop blocked by the action would have ticked once or twice.
+    assert len(ticks) >= 4
 
 
 def test_an_endpoint_with_a_url_still_calls_the_action_server():

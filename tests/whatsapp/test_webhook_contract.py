@@ -35,7 +35,7 @@ def stored(channel) -> list:
         return list(connection.execute(select(whatsapp_inbox).order_by(whatsapp_inbox.c.id)))
 
 
-def wait_until(condition, timeout: float = 10.0):
+def wait_until(condition, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

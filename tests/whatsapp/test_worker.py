@@ -32,7 +32,7 @@ def make_worker(inbox, settings, graph_client, handle, tmp_path, **options):
                   poll_seconds=0.1, **options)
 
 
-async def run_until(worker, condition, timeout=10.0):
+async def run_until(worker, condition, timeout=60.0):
     worker.start()
     deadline = time.monotonic() + timeout
     try:
