@@ -124,10 +124,13 @@ def test_concurrent_servers_and_a_console_polling_lose_nothing(service, writers,
     """Two threads save turns as fast as they can while the console syncs without pause: every user
     message the tracker store holds ends up in the read model exactly once."""
     errors: list[Exception] = []
+    polled = threading.Event()  # half the saves wait for a poll, so saves and polls really overlap
 
     def server(w: TrackerWriter, name: str) -> None:
         try:
             for n in range(25):
+                if n == 12:
+                    polled.wait(120)
                 w.save(f"62812000009{name}{n % 5}", user(f"{name}{n}", "inform"), listen())
         except Exception as error:  # reported below
             errors.append(error)
@@ -139,6 +142,7 @@ def test_concurrent_servers_and_a_console_polling_lose_nothing(service, writers,
     while any(thread.is_alive() for thread in threads):
         run_sync()
         polls += 1
+        polled.set()
     for thread in threads:
         thread.join()
     assert errors == []
