@@ -123,6 +123,10 @@ class MediaFetcher:
 
 
 class Worker:
+    # While PostgreSQL or Redis is unreachable: the first pause before trying a message again, and
+    # the longest (doubling in between).
+    outage_pause = (1.0, 10.0)
+
     def __init__(self, inbox: Inbox, deliverer: Deliverer, handle: Handler, settings: WhatsAppSettings, *,
                  media: MediaFetcher, media_store: Callable[[], MediaStore],
                  ready: Callable[[], bool] = lambda: True,
@@ -255,7 +259,7 @@ class Worker:
         # While PostgreSQL or Redis is unreachable the message waits here, its sender's lease kept:
         # an outage is no fault of the message, so it neither uses up its attempts (which end in
         # "please send again") nor goes to another worker that would fail the same way at once.
-        pause, outage_tries = 1.0, 0
+        pause, outage_tries = self.outage_pause[0], 0
         while True:
             try:
                 await self.process(message)
@@ -267,7 +271,7 @@ class Worker:
                     logger.warning("WhatsApp message %s waits %.0f s: %s unreachable", message.id, pause,
                                    outage(error))
                     await asyncio.sleep(pause)
-                    pause, outage_tries = min(pause * 2, 10.0), outage_tries + 1
+                    pause, outage_tries = min(pause * 2, self.outage_pause[1]), outage_tries + 1
                     # Its turn may have been saved before the outage hit: the next try asks the tracker.
                     message = dataclasses.replace(message, attempts=message.attempts + 1)
                     continue
