@@ -11,7 +11,11 @@ per inbox message in the outbox, are sent only where they had not been: none is 
 Several workers. Each Rasa process runs one worker; they may share one inbox. A worker drains a
 sender only while it holds the sender's lease (Inbox.claim_sender), renews its leases every third of
 the lease time, and stops draining a sender whose lease it lost. A crashed worker's leases run out
-and another worker (or the restarted one) carries on from the first unprocessed message."""
+and another worker (or the restarted one) carries on from the first unprocessed message.
+
+Outages. While PostgreSQL or Redis (Rasa's lock store) is unreachable a message waits with its
+sender's lease kept and is tried again with backoff: it does not use up the attempts after which
+the applicant is asked to send it again (`make drill`, docs/deploying.md "Failure drills")."""
 
 from __future__ import annotations
 
