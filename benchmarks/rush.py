@@ -278,8 +278,9 @@ class Rush:
                 if time.monotonic() > deadline:
                     applicant.outcome = f"gave up ({applicant.outcome})"
                     return
+                # A reply may have come while the inbox was asked: only with none waiting is it stuck.
                 if message is None and nothing_to_answer and await asyncio.to_thread(
-                        self.all_answered, applicant.wa_id):
+                        self.all_answered, applicant.wa_id) and applicant.inbox.empty():
                     applicant.outcome = f"stuck ({applicant.outcome}): every message answered, no new question"
                     return
                 continue
