@@ -342,8 +342,7 @@ def run_drill(setup: Setup, name: str, number: int, count: int, window: float, f
 
     asyncio.run(both())
     start, end = window_of_fault
-    result = count_drill(setup, name, done[0], applicants, runner, start, end)
-    return result
+    return count_drill(setup, name, done[0], applicants, runner, start, end)
 
 
 def count_drill(setup: Setup, name: str, done: str, applicants: list[Applicant], runner: DrillRush,
@@ -439,9 +438,7 @@ def table(results: list[DrillResult]) -> str:
 
 
 def drills(setup: Setup, names: list[str], count: int, window: float, fault_at: float, log=print) -> list[DrillResult]:
-    from benchmarks.rush import make_applicants as people
-
-    photo = photo_of(people(1, window, 1)[0].person, seed=0)  # reading is off: one photo serves everyone
+    photo = photo_of(make_applicants(1, window, 1)[0].person, seed=0)  # reading is off: one photo serves everyone
     results = []
     for number, name in enumerate(names, start=1):
         results.append(run_drill(setup, name, number, count, window, fault_at, photo, log=log))
