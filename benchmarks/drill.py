@@ -268,13 +268,15 @@ class DrillRush(Rush):
         while True:
             started = time.perf_counter()
             try:
-                reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
+                async with self.posting:  # as many POSTs at once as the rush benchmark allows
+                    reply = await client.post(self.url, content=body, headers=meta.signed_headers(body))
                 status = str(reply.status_code)
             except httpx.HTTPError:
                 status = "err"
             self.post_latencies.append(time.perf_counter() - started)
             self.attempts.append((time.monotonic(), status))
             if status == "200":
+                applicant.first_sent_at = applicant.first_sent_at or time.monotonic()
                 self.accepted.add(message["id"])
                 applicant.sent_ids.append(message["id"])
                 applicant.sent += 1
