@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-review-sync bench-rush bench-scale bench-retrain clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
+.PHONY: help run run-production test test-fast lint unit lock db-upgrade bench-booking bench-assistant bench-console bench-review-sync bench-rush bench-scale bench-retrain drill clean train shell evaluate evaluate-ocr bench-messages test-stories test-reviewed-stories validate screenshots
 
 # The model is retrained when its training inputs change (rasa's own fingerprint check is slower).
 MODEL := models/antrean.tar.gz
@@ -118,6 +118,9 @@ bench-messages: $(STAMP) $(MODEL)  ## applicant messages needed to book, three w
 
 bench-retrain: $(STAMP) $(MODEL)  ## export → train → evaluate → compare → live on every worker, under load: time, PSS, slowest reply
 	$(PY) -m benchmarks.retrain $(ARGS)
+
+drill: $(STAMP) $(MODEL)  ## failure drills on the cluster during a rush (Rasa, receiver, PostgreSQL, Redis, console down): a table of what happened; ARGS=--applicants N
+	$(PY) -m benchmarks.drill $(ARGS)
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && py=$$(scripts/find-python310) && "$$py" -m venv .venv-lock

@@ -186,6 +186,9 @@ def card_photos(applicants: list[Applicant]) -> list[bytes]:
 
 
 class Rush:
+    # How long an applicant waits for another reply before asking the inbox whether their turn ended.
+    reply_wait_seconds = 30.0
+
     def __init__(self, webhook_url: str, standin: NotifyingStandIn, photos: list[bytes], *, think: float,
                  idle_timeout: float, seed: int, database: str):
         self.url = webhook_url
@@ -252,7 +255,7 @@ class Rush:
         deadline = time.monotonic() + self.idle_timeout
         while True:
             try:
-                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=30)
+                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=self.reply_wait_seconds)
             except asyncio.TimeoutError:
                 message = None
             if message is not None:
@@ -275,8 +278,9 @@ class Rush:
                 if time.monotonic() > deadline:
                     applicant.outcome = f"gave up ({applicant.outcome})"
                     return
+                # A reply may have come while the inbox was asked: only with none waiting is it stuck.
                 if message is None and nothing_to_answer and await asyncio.to_thread(
-                        self.all_answered, applicant.wa_id):
+                        self.all_answered, applicant.wa_id) and applicant.inbox.empty():
                     applicant.outcome = f"stuck ({applicant.outcome}): every message answered, no new question"
                     return
                 continue

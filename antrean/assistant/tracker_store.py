@@ -37,8 +37,10 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +53,10 @@ from sqlalchemy.pool import QueuePool
 
 from antrean.assistant.startup import install_speedups
 from antrean.runtime.db import sqlite_engine
+
+logger = logging.getLogger(__name__)
+
+DATABASE_PATIENCE_SECONDS = 60  # how long a turn waits for an unreachable PostgreSQL (a restart takes seconds)
 
 
 class AntreanTrackerStore(SQLTrackerStore):
@@ -107,12 +113,34 @@ class AntreanTrackerStore(SQLTrackerStore):
         return self._all_sessions.where(sa.or_(table.c.timestamp >= session_start, session_start.is_(None)))
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        tracker = await super().retrieve(sender_id)
+        tracker = await self._patiently(lambda: super(AntreanTrackerStore, self).retrieve(sender_id))
         if tracker is not None and self.max_event_history is None:  # all of the session's events
             setattr(tracker, _STORED_EVENTS, len(tracker.events))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._patiently(lambda: self._save(tracker))
+
+    async def _patiently(self, operation):
+        """Rasa wraps every tracker store in its FailSafeTrackerStore: a load that fails is taken as
+        "no conversation yet" (the turn starts a new session on an empty tracker) and a save that
+        fails goes to memory only. When PostgreSQL restarts, the turn waits for it instead (at most
+        DATABASE_PATIENCE_SECONDS): a dropped pooled connection is replaced on the next try. The
+        WhatsApp worker (antrean/whatsapp/worker.py) waits out longer outages with the message kept."""
+        deadline, pause = time.monotonic() + DATABASE_PATIENCE_SECONDS, 0.25
+        while True:
+            try:
+                return await operation()
+            except sa.exc.DBAPIError as error:
+                if (self.engine.dialect.name == "sqlite" or time.monotonic() > deadline
+                        or not (isinstance(error, sa.exc.OperationalError) or error.connection_invalidated)):
+                    raise
+                logger.warning("Conversation store unreachable (%s); trying again in %.1f s",
+                               error.__class__.__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
         # Rasa's save, with the new events written by one multi-row INSERT instead of an ORM object
         # each (the unit of work's bookkeeping was half of a save). Same rows, same columns.
         await self.stream_events(tracker)

@@ -11,7 +11,11 @@ per inbox message in the outbox, are sent only where they had not been: none is 
 Several workers. Each Rasa process runs one worker; they may share one inbox. A worker drains a
 sender only while it holds the sender's lease (Inbox.claim_sender), renews its leases every third of
 the lease time, and stops draining a sender whose lease it lost. A crashed worker's leases run out
-and another worker (or the restarted one) carries on from the first unprocessed message."""
+and another worker (or the restarted one) carries on from the first unprocessed message.
+
+Outages. While PostgreSQL or Redis (Rasa's lock store) is unreachable a message waits with its
+sender's lease kept and is tried again with backoff: it does not use up the attempts after which
+the applicant is asked to send it again (`make drill`, docs/deploying.md "Failure drills")."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -57,6 +62,25 @@ SORRY_TRY_AGAIN = "Mohon maaf, sedang ada gangguan. Silakan kirim kembali pesan 
 MENU_ANSWER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 
 Handler = Callable[[UserMessage], Awaitable[object]]
+
+
+def outage(error: BaseException) -> str | None:
+    """What is unreachable when `error` (or what caused it) is a lost database or Redis connection:
+    "the database", "Redis", or None for any other error."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        module = type(error).__module__
+        name = type(error).__name__
+        if module.startswith("sqlalchemy") and (name == "OperationalError"
+                                                 or getattr(error, "connection_invalidated", False)):
+            return "the database"
+        if module.startswith("psycopg2") and name in {"OperationalError", "InterfaceError"}:
+            return "the database"
+        if module.startswith("redis") and name in {"ConnectionError", "TimeoutError", "BusyLoadingError"}:
+            return "Redis"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 class MediaUnavailable(RuntimeError):
@@ -103,6 +127,10 @@ class MediaFetcher:
 
 
 class Worker:
+    # While PostgreSQL or Redis is unreachable: the first pause before trying a message again, and
+    # the longest (doubling in between).
+    outage_pause = (1.0, 10.0)
+
     def __init__(self, inbox: Inbox, deliverer: Deliverer, handle: Handler, settings: WhatsAppSettings, *,
                  media: MediaFetcher, media_store: Callable[[], MediaStore],
                  ready: Callable[[], bool] = lambda: True,
@@ -232,23 +260,39 @@ class Worker:
                         "%(statuses)d statuses", removed)
 
     async def process_safely(self, message: StoredMessage) -> bool:
-        try:
-            await self.process(message)
-            return True
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            logger.error("WhatsApp message %s could not be processed (attempt %d): %s", message.id,
-                         message.attempts + 1, error.__class__.__name__)
-            logger.debug("processing error", exc_info=True)
-            if message.attempts + 1 >= MAX_ATTEMPTS:
-                out = WhatsAppOutput(self.deliverer, message.phone_number_id, message.id)
-                out.seq = 100  # after whatever the failed turns may have sent
-                await out.send_text_message(message.wa_id, SORRY_TRY_AGAIN)
-                await asyncio.to_thread(self.inbox.finish, message.id, outcomes.FAILED)
+        # While PostgreSQL or Redis is unreachable the message waits here, its sender's lease kept:
+        # an outage is no fault of the message, so it neither uses up its attempts (which end in
+        # "please send again") nor goes to another worker that would fail the same way at once.
+        pause, outage_tries = self.outage_pause[0], 0
+        while True:
+            try:
+                await self.process(message)
                 return True
-            self.resting[message.wa_id] = time.monotonic() + 5 * (message.attempts + 1)
-            return False
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if outage(error) and not self._stopping and message.wa_id not in self.lost:
+                    logger.warning("WhatsApp message %s waits %.0f s: %s unreachable", message.id, pause,
+                                   outage(error))
+                    await asyncio.sleep(pause)
+                    pause, outage_tries = min(pause * 2, self.outage_pause[1]), outage_tries + 1
+                    # Its turn may have been saved before the outage hit: the next try asks the tracker.
+                    message = dataclasses.replace(message, attempts=message.attempts + 1)
+                    continue
+                return await self._failed(message, error, message.attempts - outage_tries)
+
+    async def _failed(self, message: StoredMessage, error: Exception, attempts: int) -> bool:
+        logger.error("WhatsApp message %s could not be processed (attempt %d): %s", message.id,
+                     attempts + 1, error.__class__.__name__)
+        logger.debug("processing error", exc_info=True)
+        if attempts + 1 >= MAX_ATTEMPTS:
+            out = WhatsAppOutput(self.deliverer, message.phone_number_id, message.id)
+            out.seq = 100  # after whatever the failed turns may have sent
+            await out.send_text_message(message.wa_id, SORRY_TRY_AGAIN)
+            await asyncio.to_thread(self.inbox.finish, message.id, outcomes.FAILED)
+            return True
+        self.resting[message.wa_id] = time.monotonic() + 5 * (attempts + 1)
+        return False
 
     # --- one message ----------------------------------------------------------------------------
 

@@ -303,3 +303,43 @@ def test_a_tapped_button_reaches_rasa_as_its_payload_with_its_title_beside_it(in
 
     asyncio.run(main())
     assert [title for _, title in seen] == ["Paspor baru", "Batam", "Cek jadwal", None]
+
+
+def test_a_message_waits_out_an_outage_of_redis_or_the_database_instead_of_failing(inbox, settings, graph, tmp_path):
+    """Rasa's lock store raises LockError from a lost Redis connection, its tracker store an
+    OperationalError when PostgreSQL drops: more times in a row than a message's attempts. The
+    message waits (its attempts kept for real faults) and is answered once it all works again."""
+    import redis
+    import sqlalchemy
+    from rasa.core.lock_store import LockError
+
+    from antrean.whatsapp.worker import MAX_ATTEMPTS, outage
+
+    sender = "6281200077"
+    store(inbox, meta.text(sender, "halo"))
+    outages = [sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))]
+    for _ in range(MAX_ATTEMPTS + 1):
+        try:
+            raise LockError("Redis lock store unavailable") from redis.exceptions.ConnectionError("refused")
+        except LockError as error:
+            outages.append(error)
+    seen, failures = [], list(outages)
+
+    async def handle(message):
+        if failures:
+            raise failures.pop(0)
+        await echo(seen)(message)
+
+    client = GraphClient(settings)
+
+    async def main():
+        worker = make_worker(inbox, settings, client, handle, tmp_path)
+        worker.outage_pause = (0.05, 0.2)  # the same backoff, shorter
+        await run_until(worker, all_processed(inbox), timeout=60)
+        await client.aclose()
+
+    asyncio.run(main())
+    assert [outage(error) for error in outages] == ["the database"] + ["Redis"] * (MAX_ATTEMPTS + 1)
+    assert outage(LockError("Conversation stayed locked")) is None  # a real fault still uses up attempts
+    assert seen == [(sender, "halo")]
+    assert [m["text"]["body"] for m in graph.sent_to(sender)] == ["echo: halo"]
