@@ -76,7 +76,7 @@ lint: $(STAMP)  ## ruff
 # servers it started, so three processes keep two cores busy. A module stays on one process
 # (tests/conftest.py), so its servers start once. TEST_PROCESSES=0 runs them in this process.
 TEST_PROCESSES ?= 3
-PYTEST_PARALLEL := -n $(TEST_PROCESSES) --dist loadgroup
+PYTEST_PARALLEL := -n $(TEST_PROCESSES) --dist loadgroup --durations=15
 
 test: $(STAMP) lint validate $(MODEL)  ## set up and run every test (lint, pytest, conversation tests)
 	@$(VENV)/bin/pytest $(PYTEST_PARALLEL); rc=$$?; \
