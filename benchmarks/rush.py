@@ -69,6 +69,7 @@ from tests.whatsapp.server import free_port
 from tests.whatsapp.standin import GraphStandIn
 
 POSTS_AT_ONCE = 100  # webhook POSTs in flight at most (the client's connections)
+RECHECK_SECONDS = 0.25  # how soon an applicant with a question looks again whether the server is done
 CLOCK = "2026-12-01T07:30:00+07:00"  # Tuesday, Batam's registration window opens
 OFFICE = "batam"
 BOOKABLE_DAYS = [date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4)]
@@ -253,9 +254,13 @@ class Rush:
         answered: Counter = Counter()
         answered_to: set[int] = set()  # ids of the question messages already answered
         deadline = time.monotonic() + self.idle_timeout
+        question_waiting = False  # a question came before the server marked our last message handled
         while True:
             try:
-                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=self.reply_wait_seconds)
+                # With a question waiting, look again soon: the server marks a message handled just
+                # after it sends the reply, and no further message will come to wake us up.
+                wait = RECHECK_SECONDS if question_waiting else self.reply_wait_seconds
+                message, at = await asyncio.wait_for(applicant.inbox.get(), timeout=wait)
             except asyncio.TimeoutError:
                 message = None
             if message is not None:
@@ -274,6 +279,7 @@ class Rush:
                 if not applicant.inbox.empty():
                     continue  # read everything that came before answering
             nothing_to_answer = latest is None or id(latest) in answered_to
+            question_waiting = not nothing_to_answer
             if nothing_to_answer or not await asyncio.to_thread(self.all_answered, applicant.wa_id):
                 if time.monotonic() > deadline:
                     applicant.outcome = f"gave up ({applicant.outcome})"
