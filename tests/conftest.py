@@ -273,6 +273,10 @@ SHARED_SESSION_FIXTURES = ("trained",)
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    # Modules with slow tests first (each keeping its own order): the processes hand out the long
+    # groups while the short ones still fill the gaps, instead of ending on one long tail.
+    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_modules)
     for item in items:
         shared = [name for name in SHARED_SESSION_FIXTURES if name in getattr(item, "fixturenames", ())]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
