@@ -42,7 +42,21 @@ _FIRST_RETRY_SECONDS = 0.002
 _LONGEST_RETRY_SECONDS = 0.05
 
 
-class FileLockStore(LockStore):
+class MutexLockStore(LockStore):
+    """A lock store whose `lock` is a plain mutex (file lock, Redis key) instead of Rasa's ticket
+    locks: Rasa's ticket bookkeeping is not used; nothing else in Rasa calls these."""
+
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
+        return None
+
+    def delete_lock(self, conversation_id: str) -> None:
+        return None
+
+    def save_lock(self, lock: TicketLock) -> None:
+        return None
+
+
+class FileLockStore(MutexLockStore):
     def __init__(self, endpoint_config: EndpointConfig | None = None, *, directory: str | os.PathLike | None = None,
                  files: int | None = None) -> None:
         settings = endpoint_config.kwargs if endpoint_config else {}
@@ -82,13 +96,3 @@ class FileLockStore(LockStore):
                                     "(another message of it is still being handled).") from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _LONGEST_RETRY_SECONDS)
-
-    # Rasa's ticket-lock bookkeeping, which `lock` above replaces; nothing else in Rasa calls these.
-    def get_lock(self, conversation_id: str) -> TicketLock | None:
-        return None
-
-    def delete_lock(self, conversation_id: str) -> None:
-        return None
-
-    def save_lock(self, lock: TicketLock) -> None:
-        return None

@@ -35,8 +35,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
+from rasa.core.lock_store import LOCK_LIFETIME, LockError
 from rasa.utils.endpoints import EndpointConfig
+
+from antrean.assistant.lock_store import MutexLockStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ _EXTEND = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pex
            "else return 0 end")
 
 
-class RedisMutexLockStore(LockStore):
+class RedisMutexLockStore(MutexLockStore):
     def __init__(self, endpoint_config: EndpointConfig | None = None, *, client=None,
                  key_prefix: str | None = None) -> None:
         import redis
@@ -118,12 +120,3 @@ class RedisMutexLockStore(LockStore):
             except Exception:
                 logger.warning("Could not extend a conversation lock in Redis", exc_info=True)
 
-    # Rasa's ticket-lock bookkeeping, which `lock` above replaces; nothing else in Rasa calls these.
-    def get_lock(self, conversation_id: str) -> TicketLock | None:
-        return None
-
-    def delete_lock(self, conversation_id: str) -> None:
-        return None
-
-    def save_lock(self, lock: TicketLock) -> None:
-        return None

@@ -11,6 +11,7 @@ import pytest
 
 from antrean.runtime.cluster import Cluster, ClusterError, haproxy_binary
 from antrean.runtime.settings import REPO_ROOT
+from tests.conftest import absent
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def cluster(tmp_path, **environment) -> Cluster:
 
 def test_the_rendered_haproxy_configuration_is_valid_and_routes_rest_by_sender(tmp_path):
     if haproxy_binary() is None:
-        pytest.skip("haproxy is absent (apt-get install haproxy)")
+        absent("haproxy is absent (apt-get install haproxy)")
     config = cluster(tmp_path).render_haproxy()
 
     checked = subprocess.run([haproxy_binary(), "-c", "-f", str(config)], capture_output=True, text=True)
