@@ -51,11 +51,11 @@ from pathlib import Path
 
 import httpx
 import redis
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from antrean.booking.model import BookingStatus
-from antrean.booking.schema import bookings, session_seats
+from antrean.booking.schema import bookings
 from antrean.runtime.cluster import Cluster, haproxy_binary
 from antrean.runtime.db import upgrade_database
 from antrean.runtime.serve import DEFAULT_MODEL
@@ -64,7 +64,6 @@ from benchmarks.ektp_cards import photo_of
 from benchmarks.rush import (
     CLOCK,
     DEFAULT_POSTGRES,
-    OFFICE,
     SECRET,
     Applicant,
     Databases,
@@ -73,6 +72,7 @@ from benchmarks.rush import (
     capacities_for,
     make_applicants,
     percentile,
+    seats_taken,
 )
 from tests.whatsapp import meta
 from tests.whatsapp.server import free_port
@@ -359,13 +359,7 @@ def count_drill(setup: Setup, name: str, done: str, applicants: list[Applicant],
                                             whatsapp_outbox.c.wa_outgoing_id, whatsapp_outbox.c.status,
                                             whatsapp_outbox.c.wa_id)
                                      .where(whatsapp_outbox.c.wa_id.in_(wa_ids))).all()
-        active = connection.execute(
-            select(bookings.c.day, bookings.c.session_start, func.count())
-            .where(bookings.c.office_id == OFFICE, bookings.c.status.in_([BookingStatus.BOOKED.value,
-                                                                          BookingStatus.CHECKED_IN.value]))
-            .group_by(bookings.c.day, bookings.c.session_start)).all()
-        counters = {(r.day, r.session_start): r.booked for r in connection.execute(
-            select(session_seats).where(session_seats.c.office_id == OFFICE))}
+        active, counters = seats_taken(connection)
         booked_numbers = Counter(connection.execute(
             select(bookings.c.whatsapp_number).where(bookings.c.status == BookingStatus.BOOKED.value,
                                                      bookings.c.whatsapp_number.in_(wa_ids))).scalars())

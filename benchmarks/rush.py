@@ -362,13 +362,7 @@ def count_results(database: str, applicants: list[Applicant], standin: GraphStan
             .group_by(whatsapp_outbox.c.wa_id)).all()))
         outbox_failed = connection.execute(select(func.count()).select_from(whatsapp_outbox).where(
             whatsapp_outbox.c.status != "sent")).scalar_one()
-        active = connection.execute(
-            select(bookings.c.day, bookings.c.session_start, func.count())
-            .where(bookings.c.office_id == OFFICE, bookings.c.status.in_([BookingStatus.BOOKED.value,
-                                                                          BookingStatus.CHECKED_IN.value]))
-            .group_by(bookings.c.day, bookings.c.session_start)).all()
-        counters = {(r.day, r.session_start): r.booked for r in connection.execute(
-            select(session_seats).where(session_seats.c.office_id == OFFICE))}
+        active, counters = seats_taken(connection)
         booked = connection.execute(select(func.count()).select_from(bookings).where(
             bookings.c.status == BookingStatus.BOOKED.value)).scalar_one()
         distinct_numbers = connection.execute(select(func.count(func.distinct(bookings.c.whatsapp_number)))
@@ -618,6 +612,19 @@ def rush(kind: str, count: int, *, window: float = 60, think: float = 1.0, idle_
     })
     figures["turns"] = len(figures.pop("reply_latencies"))
     return figures
+
+
+def seats_taken(connection) -> tuple[list, dict]:
+    """Per (day, session) of the office: the active bookings counted, and the seat counter's value
+    (the two must agree, and never exceed the capacity)."""
+    active = connection.execute(
+        select(bookings.c.day, bookings.c.session_start, func.count())
+        .where(bookings.c.office_id == OFFICE, bookings.c.status.in_([BookingStatus.BOOKED.value,
+                                                                      BookingStatus.CHECKED_IN.value]))
+        .group_by(bookings.c.day, bookings.c.session_start)).all()
+    counters = {(r.day, r.session_start): r.booked for r in connection.execute(
+        select(session_seats).where(session_seats.c.office_id == OFFICE))}
+    return active, counters
 
 
 def wait_drained(database: str, timeout: float) -> bool:
