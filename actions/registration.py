@@ -73,6 +73,47 @@ def answers_another_question(tracker: Tracker, slot: str, value: Any) -> bool:
     return any(e.get("entity") != slot and e.get("entity") in FORM_SLOTS for e in message.get("entities") or [])
 
 
+# What comes just before a name someone gives unasked: "nama saya …", "atas nama …", "saya …".
+_NAME_CUE = re.compile(
+    r"(?:\bnama\w*(?:\s+(?:saya|sy|aku|anak(?:\s+saya)?|lengkap|yang\s+benar|sesuai(?:\s+e-?ktp|\s+ktp)?))*"
+    r"|\batas\s+nama|\ba\.?\s?n\.|\bsaya|\bsy|\baku|\b(?:istri|suami|anak|ibu|bapak|ayah)\s+saya)"
+    r"\s*(?:adalah|ialah|:|,)?\s*$", re.IGNORECASE)
+LAW_READER = "LawFormatClassifier"  # antrean/assistant/nlu/law_format.py: the `#` fields, read by rule
+
+
+def name_given_unasked(tracker: Tracker) -> bool:
+    """Whether the latest message states a name on purpose although the name was not asked for.
+    The entity extractor tags capitalised words as names, so a typed button title ("Paspor baru",
+    "Ya, daftarkan") or a stale button tap read as its title would otherwise replace the name the
+    applicant gave, and the card check would then refuse their own e-KTP. Taken unasked: a name in
+    the `#` format, or one said with a cue ("nama saya …", "atas nama …")."""
+    message = tracker.latest_message
+    text = message.get("text") or ""
+    for entity in message.get("entities") or []:
+        if entity.get("entity") != "person_name":
+            continue
+        if entity.get("extractor") == LAW_READER:
+            return True
+        start = entity.get("start")
+        if isinstance(start, int) and _NAME_CUE.search(text[max(0, start - 40):start]):
+            return True
+    return False
+
+
+def slot_before_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest message (the tracker a validation sees already holds the
+    values extracted from it)."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_message = True
+        elif seen_message and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+        elif seen_message and event.get("event") in ("session_started", "restart"):
+            return None
+    return None
+
+
 def application_type_in(text: str) -> str | None:
     """'new' or 'renewal' when the text names exactly one of them."""
     words = set(re.findall(r"[a-z]+", text.lower()))
@@ -191,6 +232,8 @@ class ValidateRegistrationForm(CountingFormValidationAction):
     def validate_person_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         if answers_another_question(tracker, "person_name", value):
             return {"person_name": None}
+        if tracker.get_slot("requested_slot") != "person_name" and not name_given_unasked(tracker):
+            return {"person_name": slot_before_message(tracker, "person_name")}
         try:
             return self.accept(tracker, "person_name", normalise_name(str(value)))
         except IdentityError as error:

@@ -290,6 +290,8 @@ class Rush:
                     applicant.outcome = f"stuck ({applicant.outcome}): every message answered, no new question"
                     return
                 continue
+            if not applicant.inbox.empty():
+                continue  # a reply came while the inbox was asked: a person reads it before answering
             kind = classify(latest)
             answered_to.add(id(latest))
             answered[kind] += 1

@@ -166,3 +166,56 @@ def test_the_office_said_with_the_registration_is_not_asked_on_a_channel_that_do
     say("batal", office=None)
     reply = say("mau daftar paspor baru di kanim bogor", office=None)
     assert "kantor imigrasi* mana" not in reply and ASKS_TYPE not in reply and "nama lengkap" in reply
+
+
+# --- a name is changed only when the applicant gives one ----------------------------------------
+# The entity extractor tags capitalised words as names: a button's title typed (or a stale button
+# tapped, which the WhatsApp channel passes on as its title) replaced the name, and the card check
+# then refused the applicant's own e-KTP (seen in `make bench-rush`: hundreds of applicants).
+
+BUDI_CARD_BIRTH = "17-08-1990"
+
+
+def budi_card() -> bytes:
+    from datetime import date
+
+    from benchmarks.ektp_cards import Person, photo_of
+    from tests.builders import make_nik
+
+    birth = date(1990, 8, 17)
+    return photo_of(Person(nik=make_nik(birth, "L", serial=1234), name="BUDI SANTOSO", birth_place="BATAM",
+                           birth_date=birth, sex="L", address="JL. RAYA SEKUPANG NO. 12",
+                           province="KEPULAUAN RIAU", regency="KOTA BATAM"))
+
+
+@pytest.mark.usefixtures("tesseract")
+@pytest.mark.parametrize("stray_at_day, stray_at_summary", [
+    ("Paspor baru", "Ya, daftarkan"),
+    ("Hari", "Ya"),
+    ("Perpanjang paspor", "Ya, daftarkan"),
+])
+def test_words_that_are_not_a_name_do_not_replace_the_name(chat, stray_at_day, stray_at_summary):
+    say, service, sender = chat
+    assert ASKS_TYPE in say(f"Budi Santoso#{BUDI_CARD_BIRTH}#Jl. Raya Sekupang No. 12 Tiban Baru")
+    say("Paspor baru")
+    assert "hari kedatangan" in say(photo=budi_card())  # the NIK is read from the card
+    assert "hari kedatangan" in say(stray_at_day)  # a stale tap, or a title typed: the day is still asked
+    summary = say("1")
+    assert "Nama: Budi Santoso" in summary
+    assert "Pendaftaran berhasil" in say(stray_at_summary)
+    [booking] = service.get_by_whatsapp_number(sender)
+    assert booking.applicant.full_name == "Budi Santoso"
+
+
+def test_a_name_given_on_purpose_later_still_corrects_it(chat):
+    say, service, sender = chat
+    say("Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
+    say("Paspor baru")
+    assert "NIK" in say(photo=card_photo())
+    assert "hari kedatangan" in say("2171031708900001")
+    say("maaf salah, nama yang benar Budi Santosa")
+    summary = say("1")
+    assert "Nama: Budi Santosa" in summary
+    say("ya")
+    [booking] = service.get_by_whatsapp_number(sender)
+    assert booking.applicant.full_name == "Budi Santosa"

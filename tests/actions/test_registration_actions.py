@@ -42,6 +42,8 @@ def test_details_sent_in_one_message_are_validated_and_normalised(wired, dispatc
         slots={"person_name": "BUDI SANTOSO", "birth_date": "17 agt 90", "address": "jl raya sekupang no 12 rt 1",
                "nik": NIK},
         metadata={"office_id": "batam"}, active_loop="registration_form", intent="register",
+        # The `#` format's fields, read by rule (antrean/assistant/nlu/law_format.py).
+        entities=[{"entity": "person_name", "value": "BUDI SANTOSO", "extractor": "LawFormatClassifier"}],
         events=[{"event": "user", "text": "x", "parse_data": {}}] + [
             {"event": "slot", "name": n, "value": v} for n, v in
             {"person_name": "BUDI SANTOSO", "birth_date": "17 agt 90", "address": "jl raya sekupang no 12 rt 1",
