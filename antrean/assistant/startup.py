@@ -2,7 +2,8 @@
 
 What is installed (each gives Rasa's own results; tests/channels/test_speedups.py and
 tests/in_process compare them): the speed-ups of speedups.py, the in-process action endpoint of
-actions_in_process.py and the background loading of a pulled model (model_pulling.py). They
+actions_in_process.py, the background loading of a pulled model (model_pulling.py), and one turn
+per WhatsApp message whichever server feeds it (message_once.py; tests/whatsapp/test_lease_takeover.py). They
 replace attributes of Rasa's classes and read Rasa's private ones, so they are written for one
 Rasa series: on any other, `install_speedups` logs one warning and leaves Rasa exactly as it is
 (slower, `action_endpoint: {actions_module: …}` unavailable: use an action server, `url:`; a pulled
@@ -56,9 +57,10 @@ def install_speedups() -> bool:
                            "runs unpatched (slower; `actions_module:` in endpoints.yml does not work, use an action "
                            "server with `url:`).", version, *SUPPORTED_SERIES)
         return False
-    from antrean.assistant import actions_in_process, model_pulling, speedups
+    from antrean.assistant import actions_in_process, message_once, model_pulling, speedups
 
     actions_in_process.install()
+    message_once.install()
     speedups.install()
     model_pulling.install()
     _installed = True

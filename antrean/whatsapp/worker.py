@@ -50,6 +50,11 @@ from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, is_simulator_numb
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
+
+
+class MessageAlreadyHandled(Exception):
+    """Raised from inside a Rasa turn whose message the conversation already holds: a server whose
+    lease ran out mid-turn fed it too (antrean/assistant/message_once.py)."""
 MAX_ATTEMPTS = 3
 ASK_TEXT_OR_PHOTO = ("Mohon maaf, kami hanya dapat membaca pesan teks atau foto. "
                      "Mohon kirim teks atau foto e-KTP Anda. Terima kasih.")
@@ -303,7 +308,11 @@ class Worker:
             return
         await asyncio.to_thread(self.inbox.count_attempt, message.id)
         out = WhatsAppOutput(self.deliverer, message.phone_number_id, message.id)
-        outcome = await self.respond(message, out)
+        try:
+            outcome = await self.respond(message, out)
+        except MessageAlreadyHandled:
+            logger.info("WhatsApp message %s was handled by another worker meanwhile", message.id)
+            outcome = outcomes.ALREADY_HANDLED
         await asyncio.to_thread(self.inbox.finish, message.id, outcome)
 
     async def respond(self, message: StoredMessage, out: WhatsAppOutput) -> str:
