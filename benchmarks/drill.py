@@ -255,12 +255,6 @@ class DrillRush(Rush):
         self.reply_at.setdefault(message["wamid"], at)
         super().on_reply(message, at)
 
-    def all_answered(self, wa_id: str) -> bool:
-        try:
-            return super().all_answered(wa_id)
-        except Exception:  # the database is down: nothing known yet, ask again later
-            return False
-
     async def post(self, client: httpx.AsyncClient, applicant: Applicant, message: dict) -> None:
         body = meta.encode(meta.notification(meta.messages_value(message)))
         self.first_attempt[message["id"]] = first = time.monotonic()
