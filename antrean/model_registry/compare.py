@@ -245,6 +245,14 @@ def _per_label(a: dict, b: dict, key: str) -> list[dict]:
     return sorted(rows, key=lambda row: (row["change"], row[key]))
 
 
+CHANGE_ORDER = {"broken": 0, "fixed": 1, "changed": 2}  # what a reviewer of a comparison reads first
+
+
+def _change(was_right: bool, is_right: bool) -> str:
+    """A test message whose prediction changed between the two models."""
+    return "fixed" if is_right and not was_right else "broken" if was_right and not is_right else "changed"
+
+
 def _changed_intents(a: dict, b: dict) -> list[dict]:
     before, after = messages_by_text(a), messages_by_text(b)
     rows = []
@@ -252,12 +260,10 @@ def _changed_intents(a: dict, b: dict) -> list[dict]:
         old = before.get(text)
         if old is None or old["predicted"] == new["predicted"]:
             continue
-        was_right, is_right = old["predicted"] == old["intent"], new["predicted"] == new["intent"]
-        status = "fixed" if is_right and not was_right else "broken" if was_right and not is_right else "changed"
+        status = _change(old["predicted"] == old["intent"], new["predicted"] == new["intent"])
         rows.append({"text": text, "intent": new["intent"], "status": status, "a": old["predicted"],
                      "a_confidence": old["confidence"], "b": new["predicted"], "b_confidence": new["confidence"]})
-    order = {"broken": 0, "fixed": 1, "changed": 2}
-    return sorted(rows, key=lambda row: (order[row["status"]], row["intent"], row["text"]))
+    return sorted(rows, key=lambda row: (CHANGE_ORDER[row["status"]], row["intent"], row["text"]))
 
 
 def _changed_entities(a: dict, b: dict) -> list[dict]:
@@ -267,13 +273,10 @@ def _changed_entities(a: dict, b: dict) -> list[dict]:
         old = before.get(text)
         if old is None or old["predicted_entities"] == new["predicted_entities"]:
             continue
-        was_right = old["predicted_entities"] == old["entities"]
-        is_right = new["predicted_entities"] == new["entities"]
-        status = "fixed" if is_right and not was_right else "broken" if was_right and not is_right else "changed"
+        status = _change(old["predicted_entities"] == old["entities"], new["predicted_entities"] == new["entities"])
         rows.append({"text": text, "status": status, "gold": new["entities"], "a": old["predicted_entities"],
                      "b": new["predicted_entities"]})
-    order = {"broken": 0, "fixed": 1, "changed": 2}
-    return sorted(rows, key=lambda row: (order[row["status"]], row["text"]))
+    return sorted(rows, key=lambda row: (CHANGE_ORDER[row["status"]], row["text"]))
 
 
 def _changed_stories(a: dict, b: dict) -> list[dict]:

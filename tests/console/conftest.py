@@ -4,6 +4,7 @@ up for this run (there is no default password anywhere)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from antrean.console import create_app
 from antrean.console.config import TestingConfig
 from antrean.console.devserver import serving
 from antrean.media.photo_store import MediaStore
+from antrean.runtime.serve import Stack
 from tests.builders import make_request
-from tests.conftest import wib
+from tests.conftest import TEST_SECRET, wib
+from tests.console.browser import chromium
+from tests.whatsapp.server import free_port
 
 # Sanic rewrites some of its own functions when an app starts ("touchup"); test mode makes that
 # repeatable, so every test can start an app of its own in this one process.
@@ -149,3 +153,28 @@ def book(console):
 def on_wednesday(console, hour: int, minute: int = 0) -> None:
     """Moves the shared clock to the booking day (staff sessions would expire: log in after)."""
     console.clock.moment = wib(2026, 12, 2, hour, minute)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+@contextlib.contextmanager
+def assistant_for(console, database_url: str, folder, clock: str):
+    """The real assistant (Rasa server with the actions in process, WhatsApp channel in sandbox mode)
+    on the console's database, its clock frozen at `clock`, wired into the console's simulator."""
+    stack = Stack(rasa_port=free_port(), actions_port=free_port(),
+                  conversations_url=f"sqlite:///{folder / 'conversations.sqlite3'}", run_dir=folder,
+                  environment={"ANTREAN_DATABASE_URL": database_url, "ANTREAN_CLOCK": clock,
+                               "ANTREAN_MEDIA_DIR": str(folder / "media"),
+                               "ANTREAN_SECRET_KEY": TEST_SECRET.decode(),  # the console's booking codes
+                               "ANTREAN_WA_ACCESS_TOKEN": ""})
+    stack.start()
+    try:
+        stack.wait_until_ready(timeout=480)  # the model loads slowly on a busy 2-core machine
+        console.app.ctx.config.environ["ANTREAN_RASA_URL"] = stack.rasa_url
+        yield stack
+    finally:
+        stack.stop()

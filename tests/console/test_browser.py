@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.browser import chromium
 from tests.console.conftest import on_wednesday
 
 pytestmark = [
@@ -13,12 +12,6 @@ pytestmark = [
 ]
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def log_in(page, console, username):

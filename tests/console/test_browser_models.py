@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.browser import chromium
 from tests.console.test_browser import log_in
 from tests.console.test_model_page import models  # noqa: F401 - the fixture
 
@@ -13,12 +12,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.usefixtures("chromium_present"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_a_maintainer_compares_then_promotes_through_the_gate(console, models, browser):  # noqa: F811

@@ -11,13 +11,11 @@ from datetime import date
 import pytest
 
 from antrean.booking.codes import BookingCodes
-from antrean.runtime.serve import Stack
 from tests.actions.conftest import card_photo
 from tests.builders import make_request
 from tests.conftest import TEST_SECRET, wib
-from tests.console.browser import chromium
+from tests.console.conftest import assistant_for
 from tests.console.test_browser import log_in
-from tests.whatsapp.server import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,12 +26,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 DESK = {"viewport": {"width": 1280, "height": 800}}
 PRACTICE = "latihan-batam"
 SUNDAY = date(2026, 12, 6)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def fits(page) -> bool:
@@ -92,20 +84,8 @@ def test_door_and_counter_practise_on_a_sunday_evening(console, browser, screen)
 def assistant(console, console_sqlite_url, tmp_path, trained_model):
     """The real assistant (Rasa server with the actions in process, WhatsApp channel in sandbox mode)
     on the console's database, its clock frozen on the Sunday evening."""
-    stack = Stack(rasa_port=free_port(), actions_port=free_port(),
-                  conversations_url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}", run_dir=tmp_path,
-                  environment={"ANTREAN_DATABASE_URL": console_sqlite_url,
-                               "ANTREAN_CLOCK": "2026-12-06T21:30:00+07:00",
-                               "ANTREAN_MEDIA_DIR": str(tmp_path / "media"),
-                               "ANTREAN_SECRET_KEY": TEST_SECRET.decode(),  # the console's booking codes
-                               "ANTREAN_WA_ACCESS_TOKEN": ""})
-    stack.start()
-    try:
-        stack.wait_until_ready(timeout=480)  # the model loads slowly on a busy 2-core machine
-        console.app.ctx.config.environ["ANTREAN_RASA_URL"] = stack.rasa_url
+    with assistant_for(console, console_sqlite_url, tmp_path, "2026-12-06T21:30:00+07:00") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def assistant_says(page, *texts: str) -> str:

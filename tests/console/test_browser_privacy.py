@@ -9,7 +9,6 @@ import pytest
 from antrean.identity import mask_msisdn
 from antrean.protection.erasure import ERASED_NAME
 from tests.builders import make_request
-from tests.console.browser import chromium
 from tests.console.test_browser import log_in
 from tests.media.images import card, encode
 
@@ -19,12 +18,6 @@ pytestmark = [
 ]
 
 NUMBER = "6281234567890"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_admin_checks_types_hapus_and_sees_the_result(console, browser):

@@ -9,12 +9,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from antrean.runtime.serve import Stack
 from antrean.training.schema import nlu_reviews
-from tests.console.browser import chromium
+from tests.console.conftest import assistant_for
 from tests.console.reviewdata import add_conversation
 from tests.console.test_browser import log_in
-from tests.whatsapp.server import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -22,12 +20,6 @@ pytestmark = [
 ]
 
 TEXT = "kantor batam besok buka jam brp ya kak"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_a_reviewer_corrects_the_intent_and_marks_an_entity_in_the_browser(console, browser):
@@ -68,20 +60,8 @@ def test_a_reviewer_corrects_the_intent_and_marks_an_entity_in_the_browser(conso
 
 @pytest.fixture
 def assistant(console, console_sqlite_url, tmp_path, trained_model):
-    stack = Stack(rasa_port=free_port(), actions_port=free_port(),
-                  conversations_url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}", run_dir=tmp_path,
-                  environment={"ANTREAN_DATABASE_URL": console_sqlite_url,
-                               "ANTREAN_CLOCK": "2026-12-01T08:00:00+07:00",
-                               "ANTREAN_MEDIA_DIR": str(tmp_path / "media"),
-                               "ANTREAN_SECRET_KEY": "simulator-test-secret-key-0123456789abcdef",
-                               "ANTREAN_WA_ACCESS_TOKEN": ""})
-    stack.start()
-    try:
-        stack.wait_until_ready(timeout=480)  # the model loads slowly on a busy 2-core machine
-        console.app.ctx.config.environ["ANTREAN_RASA_URL"] = stack.rasa_url
+    with assistant_for(console, console_sqlite_url, tmp_path, "2026-12-01T08:00:00+07:00") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.mark.slow

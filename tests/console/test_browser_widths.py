@@ -11,7 +11,6 @@ import pytest
 
 from antrean.console.web import NAVIGATION
 from antrean.handoff import service as handoff
-from tests.console.browser import chromium
 from tests.console.conftest import on_wednesday
 from tests.console.test_browser import log_in
 from tests.console.test_conversations import some_conversations
@@ -40,12 +39,6 @@ OVERFLOW = """() => {
          ? '.' + e.className.trim().split(/\\s+/).join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right));
   return {scroll: document.documentElement.scrollWidth, client: width, wide: wide.slice(0, 6)};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

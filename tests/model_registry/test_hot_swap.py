@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,12 +126,21 @@ def whatsapp_answers(graph: GraphStandIn, sender: str, at_least: int = 1, timeou
     raise AssertionError(f"{sender}: {seen} answers within {timeout:.0f} s, expected at least {at_least}")
 
 
-def workers_models(stack: Stack, probes: int = 16) -> dict[str, str]:
-    """Which model each worker runs, as its answers say (X-Antrean-Model: the ETag it pulled)."""
+def workers_models(stack: Stack, rounds: int = 20) -> dict[str, str]:
+    """Which model each worker runs, as its answers say (X-Antrean-Model: the ETag it pulled). The
+    probes go eight at a time: one after another, an idle machine's kernel can hand every new
+    connection to the same worker."""
     seen = {}
-    for _ in range(probes):
-        reply = httpx.get(f"{stack.rasa_url}/webhooks/antrean/", timeout=30)
-        seen[reply.headers[WORKER_HEADER]] = reply.headers.get(MODEL_HEADER, "")
+
+    def probe(_) -> httpx.Response:
+        return httpx.get(f"{stack.rasa_url}/webhooks/antrean/", timeout=30)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(rounds):
+            for reply in pool.map(probe, range(8)):
+                seen[reply.headers[WORKER_HEADER]] = reply.headers.get(MODEL_HEADER, "")
+            if len(seen) >= stack.rasa_workers:
+                break
     return seen
 
 

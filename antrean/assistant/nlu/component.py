@@ -1,9 +1,11 @@
 """What Antrean's NLU components share, so that each module holds only what it does.
 
 Rasa 3 builds a component with `create` (untrained, or one that learns nothing) or `load` (trained),
-passing the node's config. Ours all fill in their defaults the same way (`with_defaults`), and the
+passing the node's config. Ours all fill in their defaults the same way (`with_defaults`), the
 two featurizers whose whole training is one word table — the stems' vocabulary, the message shape's
-document frequencies — keep it the same way in Rasa's model storage (`TrainedTableFeaturizer`)."""
+document frequencies — keep it the same way in Rasa's model storage (`TrainedTableFeaturizer`), and
+the two readers that decide by rule (the LAW format, details said in passing) set an intent and add
+entities the same way (`set_rule_intent`, `rule_entity`)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,41 @@ from typing import Any, ClassVar
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import ENTITY_ATTRIBUTE_CONFIDENCE_TYPE
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import (
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+)
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 
 def with_defaults(component: type[GraphComponent], config: dict[str, Any]) -> dict[str, Any]:
     """The component's default config overridden by what config.yml gives."""
     return {**component.get_default_config(), **config}
+
+
+def set_rule_intent(message: Message, name: str) -> None:
+    """Like Rasa's "/intent" payload handler: a reading by rule has confidence 1 and is the only
+    candidate, so FallbackClassifier's ambiguity check cannot undo it."""
+    intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(intent)], add_to_output=True)
+
+
+def rule_entity(extractor: str, entity: str, start: int, end: int, value: Any) -> dict[str, Any]:
+    """An entity found by rule, shaped as Rasa's extractors give theirs (confidence 1)."""
+    return {ENTITY_ATTRIBUTE_TYPE: entity, ENTITY_ATTRIBUTE_START: start, ENTITY_ATTRIBUTE_END: end,
+            ENTITY_ATTRIBUTE_VALUE: value, ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0, EXTRACTOR: extractor}
 
 
 def read_table(model_storage: ModelStorage, resource: Resource, filename: str) -> dict:

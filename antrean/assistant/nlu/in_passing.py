@@ -31,23 +31,18 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.nlu.constants import ENTITY_ATTRIBUTE_CONFIDENCE_TYPE
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import (
     ENTITIES,
-    ENTITY_ATTRIBUTE_END,
-    ENTITY_ATTRIBUTE_START,
     ENTITY_ATTRIBUTE_TYPE,
-    ENTITY_ATTRIBUTE_VALUE,
-    EXTRACTOR,
     INTENT,
     INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from antrean.assistant.nlu.component import rule_entity, set_rule_intent, with_defaults
 
 APPLICATION_TYPE = "application_type"
 
@@ -148,7 +143,7 @@ class InPassingReader(GraphComponent, IntentClassifier, EntityExtractorMixin):
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> InPassingReader:
-        return cls({**cls.get_default_config(), **config})
+        return cls(with_defaults(cls, config))
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -160,15 +155,11 @@ class InPassingReader(GraphComponent, IntentClassifier, EntityExtractorMixin):
             if found.replacement and intent in self._replaces:
                 # Like the LAW reader: a deterministic reading is the only candidate, so the
                 # fallback's ambiguity check cannot undo it.
-                chosen = {INTENT_NAME_KEY: self._replacement_intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.set(INTENT, chosen, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [dict(chosen)], add_to_output=True)
+                set_rule_intent(message, self._replacement_intent)
             elif found.application_type and not any(
                     e.get(ENTITY_ATTRIBUTE_TYPE) == APPLICATION_TYPE for e in message.get(ENTITIES, [])):
                 mention = found.application_type
-                entity = {ENTITY_ATTRIBUTE_TYPE: APPLICATION_TYPE, ENTITY_ATTRIBUTE_START: mention.start,
-                          ENTITY_ATTRIBUTE_END: mention.end, ENTITY_ATTRIBUTE_VALUE: mention.what,
-                          ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0, EXTRACTOR: self.name}
+                entity = rule_entity(self.name, APPLICATION_TYPE, mention.start, mention.end, mention.what)
                 message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages
 

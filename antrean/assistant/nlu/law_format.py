@@ -10,25 +10,18 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.nlu.constants import ENTITY_ATTRIBUTE_CONFIDENCE_TYPE
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
     ENTITY_ATTRIBUTE_START,
     ENTITY_ATTRIBUTE_TYPE,
-    ENTITY_ATTRIBUTE_VALUE,
-    EXTRACTOR,
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from antrean.assistant.nlu.component import with_defaults
+from antrean.assistant.nlu.component import rule_entity, set_rule_intent, with_defaults
 from antrean.identity.law_format import LAW_ENTITY_TYPES, LawEntity, is_cancel_command, parse_law_message
 
 
@@ -67,9 +60,9 @@ class LawFormatClassifier(GraphComponent, IntentClassifier, EntityExtractorMixin
             if "#" not in text:
                 continue
             if is_cancel_command(text):
-                self._set_intent(message, self._cancel_intent)
+                set_rule_intent(message, self._cancel_intent)
             elif (fields := parse_law_message(text)) is not None:
-                self._set_intent(message, self._register_intent)
+                set_rule_intent(message, self._register_intent)
                 self._replace_entities(message, fields)
         return messages
 
@@ -77,14 +70,6 @@ class LawFormatClassifier(GraphComponent, IntentClassifier, EntityExtractorMixin
         # Nothing to learn or to add: the annotations in the training data already say what
         # this component would say, and DIET should still learn from them as written.
         return training_data
-
-    @staticmethod
-    def _set_intent(message: Message, name: str) -> None:
-        # Like Rasa's "/intent" payload handler: a deterministic match has confidence 1 and
-        # is the only candidate, so FallbackClassifier's ambiguity check cannot fire on it.
-        intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-        message.set(INTENT, intent, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(intent)], add_to_output=True)
 
     def _replace_entities(self, message: Message, fields: tuple[LawEntity, ...]) -> None:
         # DIET's guesses for the same fields (or anything inside them, such as an office name
@@ -100,15 +85,5 @@ class LawFormatClassifier(GraphComponent, IntentClassifier, EntityExtractorMixin
             for e in message.get(ENTITIES, [])
             if e.get(ENTITY_ATTRIBUTE_TYPE) not in LAW_ENTITY_TYPES and not overlaps(e)
         ]
-        ours = [
-            {
-                ENTITY_ATTRIBUTE_TYPE: f.entity,
-                ENTITY_ATTRIBUTE_START: f.start,
-                ENTITY_ATTRIBUTE_END: f.end,
-                ENTITY_ATTRIBUTE_VALUE: f.value,
-                ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0,
-                EXTRACTOR: self.name,
-            }
-            for f in fields
-        ]
+        ours = [rule_entity(self.name, f.entity, f.start, f.end, f.value) for f in fields]
         message.set(ENTITIES, kept + ours, add_to_output=True)
