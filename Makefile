@@ -25,9 +25,7 @@ help:  ## list the targets
 $(STAMP): requirements.lock scripts/find-python310
 	@test -x $(PY) || { py=$$(scripts/find-python310) && "$$py" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade 'pip>=23' 2>&1 | { grep -v '^WARNING: Location' || true; }
-	@# --no-compile: byte-compiling every installed module took 40 % of the install; Python compiles
-	@# the modules a process imports when it first imports them.
-	$(PY) -m pip install --quiet --no-deps --no-compile -r requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }
 	$(PY) -m pip check
 	@touch $(STAMP)
 
