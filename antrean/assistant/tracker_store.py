@@ -52,7 +52,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
 from antrean.assistant.startup import install_speedups
-from antrean.runtime.db import sqlite_engine
+from antrean.runtime.db import reset_autocommit_on_the_client, sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class AntreanTrackerStore(SQLTrackerStore):
         self._in_process = self.engine.dialect.name == "sqlite"
         if self._in_process:
             self._reopen_sqlite_tuned()
+        else:
+            reset_autocommit_on_the_client(self.engine)
         # One statement at a time needs no transaction around it (see the module docstring).
         self._single = self.engine if self._in_process else self.engine.execution_options(
             isolation_level="AUTOCOMMIT")
