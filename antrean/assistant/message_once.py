@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
-from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from antrean.whatsapp.runtime import holds_message
 from antrean.whatsapp.worker import CHANNEL, MessageAlreadyHandled
-
-
-def holds_message(tracker: DialogueStateTracker, message_id: str) -> bool:
-    return any(isinstance(event, UserUttered) and event.message_id == message_id for event in tracker.events)
 
 
 async def _log_message(self: MessageProcessor, message: UserMessage,

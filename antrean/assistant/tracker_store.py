@@ -53,6 +53,7 @@ from sqlalchemy.pool import QueuePool
 
 from antrean.assistant.startup import install_speedups
 from antrean.runtime.db import reset_autocommit_on_the_client, sqlite_engine
+from antrean.runtime.outages import outage
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,7 @@ class AntreanTrackerStore(SQLTrackerStore):
             try:
                 return await operation()
             except sa.exc.DBAPIError as error:
-                if (self.engine.dialect.name == "sqlite" or time.monotonic() > deadline
-                        or not (isinstance(error, sa.exc.OperationalError) or error.connection_invalidated)):
+                if self._in_process or time.monotonic() > deadline or not outage(error):
                     raise
                 logger.warning("Conversation store unreachable (%s); trying again in %.1f s",
                                error.__class__.__name__, pause)

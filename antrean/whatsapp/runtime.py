@@ -114,7 +114,11 @@ def _tracker_has_message(app):
 
     async def has_message(sender_id: str, wa_message_id: str) -> bool:
         tracker = await app.ctx.agent.tracker_store.retrieve(sender_id)
-        return tracker is not None and any(
-            isinstance(event, UserUttered) and event.message_id == wa_message_id for event in tracker.events)
+        return tracker is not None and holds_message(tracker, wa_message_id)
 
     return has_message
+
+
+def holds_message(tracker, wa_message_id: str) -> bool:
+    """Whether the conversation holds this WhatsApp message (Rasa saves a turn when it ends)."""
+    return any(isinstance(event, UserUttered) and event.message_id == wa_message_id for event in tracker.events)

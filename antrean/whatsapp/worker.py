@@ -39,6 +39,7 @@ from antrean.booking.offices import PRACTICE_METADATA_KEY
 from antrean.media.contract import ingest_photo_in_turn, not_kept_metadata, photo_message_text, photo_metadata
 from antrean.media.photo_store import MediaStore
 from antrean.media.photos import MAX_BYTES, TIPS, TOO_LARGE, PhotoCheck
+from antrean.runtime.outages import outage
 from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp import inbox as outcomes
 from antrean.whatsapp.graph import GraphClient, GraphError
@@ -50,11 +51,6 @@ from antrean.whatsapp.simulated import SIMULATOR_MEDIA_PREFIX, is_simulator_numb
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-
-
-class MessageAlreadyHandled(Exception):
-    """Raised from inside a Rasa turn whose message the conversation already holds: a server whose
-    lease ran out mid-turn fed it too (antrean/assistant/message_once.py)."""
 MAX_ATTEMPTS = 3
 ASK_TEXT_OR_PHOTO = ("Mohon maaf, kami hanya dapat membaca pesan teks atau foto. "
                      "Mohon kirim teks atau foto e-KTP Anda. Terima kasih.")
@@ -69,23 +65,9 @@ MENU_ANSWER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 Handler = Callable[[UserMessage], Awaitable[object]]
 
 
-def outage(error: BaseException) -> str | None:
-    """What is unreachable when `error` (or what caused it) is a lost database or Redis connection:
-    "the database", "Redis", or None for any other error."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        module = type(error).__module__
-        name = type(error).__name__
-        if module.startswith("sqlalchemy") and (name == "OperationalError"
-                                                 or getattr(error, "connection_invalidated", False)):
-            return "the database"
-        if module.startswith("psycopg2") and name in {"OperationalError", "InterfaceError"}:
-            return "the database"
-        if module.startswith("redis") and name in {"ConnectionError", "TimeoutError", "BusyLoadingError"}:
-            return "Redis"
-        error = error.__cause__ or error.__context__
-    return None
+class MessageAlreadyHandled(Exception):
+    """Raised from inside a Rasa turn whose message the conversation already holds: a server whose
+    lease ran out mid-turn fed it too (antrean/assistant/message_once.py)."""
 
 
 class MediaUnavailable(RuntimeError):
@@ -276,9 +258,10 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                if outage(error) and not self._stopping and message.wa_id not in self.lost:
+                unreachable = outage(error)
+                if unreachable and not self._stopping and message.wa_id not in self.lost:
                     logger.warning("WhatsApp message %s waits %.0f s: %s unreachable", message.id, pause,
-                                   outage(error))
+                                   unreachable)
                     await asyncio.sleep(pause)
                     pause, outage_tries = min(pause * 2, self.outage_pause[1]), outage_tries + 1
                     # Its turn may have been saved before the outage hit: the next try asks the tracker.

@@ -313,7 +313,8 @@ def test_a_message_waits_out_an_outage_of_redis_or_the_database_instead_of_faili
     import sqlalchemy
     from rasa.core.lock_store import LockError
 
-    from antrean.whatsapp.worker import MAX_ATTEMPTS, outage
+    from antrean.runtime.outages import outage
+    from antrean.whatsapp.worker import MAX_ATTEMPTS
 
     sender = "6281200077"
     store(inbox, meta.text(sender, "halo"))
