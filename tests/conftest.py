@@ -134,7 +134,8 @@ class PostgresReset:
     the whole system catalog each time, where deleting the few rows a test wrote is nearly free."""
 
     def __init__(self, url: str):
-        self.engine = create_engine(url, future=True)
+        # pre_ping: a test that closes the database (tests/test_outage_mid_turn.py) kills pooled connections.
+        self.engine = create_engine(url, future=True, pool_pre_ping=True)
         self.tables = MetaData()
         self.tables.reflect(self.engine)
         with self.engine.connect() as connection:

@@ -48,6 +48,7 @@ from antrean.assistant import worker_cpus
 from antrean.media import ticket as tickets
 from antrean.media.contract import ingest_photo, not_kept_metadata, photo_checker, photo_message_text, photo_metadata
 from antrean.runtime.http_limits import SMALL_BODY_BYTES, limit_bodies, read_limited
+from antrean.runtime.outages import outage
 from antrean.runtime.settings import Settings, resolve
 
 logger = logging.getLogger(__name__)
@@ -221,7 +222,12 @@ class AntreanRestInput(RestInput):
                                              metadata=metadata))
         except asyncio.CancelledError:
             logger.error("REST message timed out")
-        except Exception:
+        except Exception as error:
+            unreachable = outage(error)
+            if unreachable:  # the turn did not happen (antrean/assistant/outage_fails_turn.py): send it again
+                logger.warning("REST message not handled: %s unreachable", unreachable)
+                return response.json({"error": f"{unreachable} is unreachable: the message was not handled, "
+                                               "send it again"}, status=503, headers={"Retry-After": "5"})
             logger.exception("REST message could not be handled")
         return response.json(collector.messages)
 

@@ -2,12 +2,14 @@
 
 What is installed (each gives Rasa's own results; tests/channels/test_speedups.py and
 tests/in_process compare them): the speed-ups of speedups.py, the in-process action endpoint of
-actions_in_process.py, the background loading of a pulled model (model_pulling.py), and one turn
-per WhatsApp message whichever server feeds it (message_once.py; tests/whatsapp/test_lease_takeover.py). They
-replace attributes of Rasa's classes and read Rasa's private ones, so they are written for one
-Rasa series: on any other, `install_speedups` logs one warning and leaves Rasa exactly as it is
-(slower, `action_endpoint: {actions_module: …}` unavailable: use an action server, `url:`; a pulled
-model loads on the event loop). Importing any Antrean module changes nothing in Rasa.
+actions_in_process.py, the background loading of a pulled model (model_pulling.py), one turn per
+WhatsApp message whichever server feeds it (message_once.py; tests/whatsapp/test_lease_takeover.py),
+and a turn that fails, instead of being silently cut short, when a custom action meets an outage
+(outage_fails_turn.py; tests/test_outage_mid_turn.py). They replace attributes of Rasa's classes and
+read Rasa's private ones, so they are written for one Rasa series: on any other, `install_speedups`
+logs one warning and leaves Rasa exactly as it is (slower, `action_endpoint: {actions_module: …}`
+unavailable: use an action server, `url:`; a pulled model loads on the event loop). Importing any
+Antrean module changes nothing in Rasa.
 
 Where the hook is called, and why there: `AntreanTrackerStore.__init__`. Every Rasa process of ours
 creates its tracker store from the endpoints file (`make run`/`serve` write one naming it, as do
@@ -57,10 +59,11 @@ def install_speedups() -> bool:
                            "runs unpatched (slower; `actions_module:` in endpoints.yml does not work, use an action "
                            "server with `url:`).", version, *SUPPORTED_SERIES)
         return False
-    from antrean.assistant import actions_in_process, message_once, model_pulling, speedups
+    from antrean.assistant import actions_in_process, message_once, model_pulling, outage_fails_turn, speedups
 
     actions_in_process.install()
     message_once.install()
+    outage_fails_turn.install()
     speedups.install()
     model_pulling.install()
     _installed = True
