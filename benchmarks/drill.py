@@ -59,6 +59,7 @@ from antrean.booking.schema import bookings
 from antrean.runtime.cluster import Cluster, haproxy_binary
 from antrean.runtime.db import upgrade_database
 from antrean.runtime.serve import DEFAULT_MODEL
+from antrean.whatsapp.inbox import SENDING, SENT
 from antrean.whatsapp.schema import whatsapp_inbox, whatsapp_outbox
 from benchmarks.ektp_cards import photo_of
 from benchmarks.rush import (
@@ -303,10 +304,12 @@ class DrillResult:
     failed: int = 0
     inbox_outcomes: dict = field(default_factory=dict)
     twice: int = 0
+    unrecorded: int = 0  # replies that went out but whose outbox row was left "sending"
     overbooked: int = 0
     before: list = field(default_factory=list)  # reply seconds of messages first sent before the fault
     during: list = field(default_factory=list)
     outcomes: dict = field(default_factory=dict)
+    not_booked: list = field(default_factory=list)  # what each applicant not booked was left with
 
     def summary(self, values: list[float]) -> str:
         if not values:
@@ -373,8 +376,12 @@ def count_drill(setup: Setup, name: str, done: str, applicants: list[Applicant],
     in_two_turns = sum(1 for wamid in stored_ids if turns[wamid] > 1)
     written_twice = sum(n - 1 for n in Counter((r.inbox_id, r.seq) for r in replies).values() if n > 1)
     standin_calls = Counter(m["to"] for m in setup.standin.sent if m["to"] in set(wa_ids))
-    sent_rows = Counter(r.wa_id for r in replies if r.status == "sent")
-    sent_twice = sum(max(0, standin_calls[w] - sent_rows[w]) for w in standin_calls)
+    # Every reply is claimed (a row) before it is sent, and a claimed reply is never sent again: more
+    # messages at Meta than rows that may have gone out is a reply sent twice. (Rows, not rows marked
+    # "sent": a send whose result could not be written down was still sent once.)
+    sendable_rows = Counter(r.wa_id for r in replies if r.status in {SENT, SENDING})
+    sent_twice = sum(max(0, standin_calls[w] - sendable_rows[w]) for w in standin_calls)
+    unrecorded = sum(1 for r in replies if r.status == SENDING)
     overbooked = (sum(max(0, n - capacities.get((d, s), 0)) for d, s, n in active)
                   + sum(1 for d, s, n in active if counters.get((d, s)) != n)
                   + sum(n - 1 for n in booked_numbers.values() if n > 1))
@@ -406,8 +413,10 @@ def count_drill(setup: Setup, name: str, done: str, applicants: list[Applicant],
         accepted=len(runner.accepted), lost=lost_after_200 + unprocessed + failed + len(runner.given_up), failed=failed,
         inbox_outcomes=dict(Counter(row.outcome for row in stored)),
         lost_after_200=lost_after_200, given_up=len(runner.given_up), unprocessed=unprocessed,
-        twice=in_two_turns + written_twice + sent_twice, overbooked=overbooked, before=before, during=during,
-        outcomes=dict(Counter(a.outcome for a in applicants)))
+        twice=in_two_turns + written_twice + sent_twice, unrecorded=unrecorded, overbooked=overbooked,
+        before=before, during=during, outcomes=dict(Counter(a.outcome for a in applicants)),
+        not_booked=[f"#{a.index} {a.outcome}; last reply {a.last_words}" for a in applicants
+                    if a.outcome != "booked"])
 
 
 def table(results: list[DrillResult]) -> str:
@@ -423,7 +432,8 @@ def table(results: list[DrillResult]) -> str:
                      f"| {r.summary(r.before)} | {r.summary(r.during)} |")
     lines.append("")
     lines += [f"- {r.name}: {r.done}. Messages answered 200: {r.accepted}, in the tracker: {r.tracked}; "
-              f"inbox outcomes {r.inbox_outcomes}; applicants {r.outcomes}" for r in results]
+              f"inbox outcomes {r.inbox_outcomes}; replies sent but left unrecorded: {r.unrecorded}; "
+              f"applicants {r.outcomes}" + "".join(f"\n  - {line}" for line in r.not_booked) for r in results]
     return "\n".join(lines)
 
 

@@ -154,6 +154,29 @@ class PostgresReset:
                     connection.execute(table.insert(), rows)
 
 
+class PostgresSwitch:
+    """Closes and opens one PostgreSQL database as the failure drill does (benchmarks/drill.py): no
+    new connections, and every open one terminated; `open` lets them in again."""
+
+    def __init__(self, server_url: str, url: str):
+        self.name = make_url(url).database
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT", future=True)
+
+    def close(self) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": self.name})
+
+    def open(self) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
+
+    def dispose(self) -> None:
+        self.open()
+        self.admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_migrated(postgres_server_url):
     """One database of this session, migrated once."""

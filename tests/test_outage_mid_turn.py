@@ -17,8 +17,6 @@ import httpx
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from actions import wiring
 from antrean.assistant.rest_channel import AntreanRestInput
@@ -29,6 +27,7 @@ from antrean.media.photo_store import MediaStore
 from antrean.runtime.db import make_engine
 from antrean.runtime.outages import outage
 from tests.actions.conftest import card_photo
+from tests.conftest import PostgresSwitch
 from tests.whatsapp.server import served
 
 pytestmark = pytest.mark.integration
@@ -45,32 +44,13 @@ def agent(trained_model):
     return asyncio.run(load_agent(model_path=str(trained_model), endpoints=endpoints))
 
 
-class Switch:
-    """Closes and opens one PostgreSQL database as the drill does: no new connections, and every
-    open one terminated."""
-
-    def __init__(self, server_url: str, url: str):
-        self.name = make_url(url).database
-        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT", future=True)
-
-    def close(self) -> None:
-        with self.admin.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": self.name})
-
-    def open(self) -> None:
-        with self.admin.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
-
-
 @pytest.fixture
 def chat(agent, postgres_server_url, postgres_database, offices, clock, codes, tmp_path):
     engine = make_engine(postgres_database)
     service = BookingService(engine, offices, clock, codes)
     store = MediaStore(tmp_path / "media")
     wiring.use(service, store)
-    switch = Switch(postgres_server_url, postgres_database)
+    switch = PostgresSwitch(postgres_server_url, postgres_database)
     sender = f"62812888{uuid.uuid4().int % 10**5:05d}"
 
     def say(text: str = "", photo: bytes | None = None) -> str:
@@ -87,8 +67,7 @@ def chat(agent, postgres_server_url, postgres_database, offices, clock, codes, t
     try:
         yield say, switch, sender
     finally:
-        switch.open()
-        switch.admin.dispose()
+        switch.dispose()
         wiring.use(None, None)
         engine.dispose()
 

@@ -40,7 +40,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +52,7 @@ from sqlalchemy.pool import QueuePool
 
 from antrean.assistant.startup import install_speedups
 from antrean.runtime.db import reset_autocommit_on_the_client, sqlite_engine
-from antrean.runtime.outages import outage
+from antrean.runtime.outages import patiently
 
 logger = logging.getLogger(__name__)
 
@@ -130,17 +129,9 @@ class AntreanTrackerStore(SQLTrackerStore):
         fails goes to memory only. When PostgreSQL restarts, the turn waits for it instead (at most
         DATABASE_PATIENCE_SECONDS): a dropped pooled connection is replaced on the next try. The
         WhatsApp worker (antrean/whatsapp/worker.py) waits out longer outages with the message kept."""
-        deadline, pause = time.monotonic() + DATABASE_PATIENCE_SECONDS, 0.25
-        while True:
-            try:
-                return await operation()
-            except sa.exc.DBAPIError as error:
-                if self._in_process or time.monotonic() > deadline or not outage(error):
-                    raise
-                logger.warning("Conversation store unreachable (%s); trying again in %.1f s",
-                               error.__class__.__name__, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+        if self._in_process:  # SQLite: a file, no server to wait for
+            return await operation()
+        return await patiently(operation, "Conversation store", DATABASE_PATIENCE_SECONDS)
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
         # Rasa's save, with the new events written by one multi-row INSERT instead of an ORM object

@@ -15,6 +15,7 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel
 
 from antrean.media import ticket
+from antrean.runtime.outages import patiently
 from antrean.whatsapp.graph import GraphClient, GraphError
 from antrean.whatsapp.inbox import SANDBOX, SENDING, Inbox
 from antrean.whatsapp.simulated import is_simulator_number
@@ -95,6 +96,9 @@ def offered_choices(payload: dict) -> list[tuple[str, str]]:
     return [(title, choice_id) for title, choice_id in choices if choice_id]
 
 
+RECORD_PATIENCE_SECONDS = 60  # a PostgreSQL restart takes seconds
+
+
 class Deliverer:
     """Sends (or, in sandbox mode, records) replies, each claimed in the outbox first so that a turn
     replayed after a crash does not send it twice."""
@@ -120,9 +124,9 @@ class Deliverer:
         try:
             wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
         except GraphError as error:
-            await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
+            await self._record(self.inbox.reply_failed, outbox_id, error.code)
             return
-        await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid)
+        await self._record(self.inbox.reply_sent, outbox_id, wamid)
 
     async def deliver_image(self, turn: tuple[int | None, int], phone_number_id: str, wa_id: str, url: str) -> None:
         # Our own ticket is drawn here and uploaded, never fetched from its URL.
@@ -140,14 +144,21 @@ class Deliverer:
                 png = await asyncio.to_thread(self.render_ticket, code)
                 if png is None:
                     logger.error("QR ticket for a booking code we sent could not be rendered")
-                    await asyncio.to_thread(self.inbox.reply_failed, outbox_id, None)
+                    await self._record(self.inbox.reply_failed, outbox_id, None)
                     return
                 image["id"] = await self.graph.upload_media(phone_number_id, png, "image/png", "tiket.png")
             wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
         except GraphError as error:
-            await asyncio.to_thread(self.inbox.reply_failed, outbox_id, error.code)
+            await self._record(self.inbox.reply_failed, outbox_id, error.code)
             return
-        await asyncio.to_thread(self.inbox.reply_sent, outbox_id, wamid, payload)
+        await self._record(self.inbox.reply_sent, outbox_id, wamid, payload)
+
+    @staticmethod
+    async def _record(write: Callable[..., None], *args) -> None:
+        # The reply has gone to Meta (or failed there): what is left is writing that down, and an
+        # outage now must not fail the turn. It would be fed again and this reply skipped as claimed,
+        # but its row would stay "sending", without the id Meta's delivery statuses refer to.
+        await patiently(lambda: asyncio.to_thread(write, *args), "WhatsApp reply's result", RECORD_PATIENCE_SECONDS)
 
     async def address(self, wa_id: str) -> dict[str, str]:
         """`to` or `recipient`: read per message sent, so a number the user shares (or a BSUID

@@ -23,6 +23,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from antrean.runtime.http_limits import limit_bodies, read_limited
+from antrean.runtime.outages import outage
 from antrean.runtime.settings import WhatsAppSettings
 from antrean.whatsapp.payloads import MalformedWebhook, parse_webhook, signature_is_valid
 
@@ -79,9 +80,13 @@ def add_webhook_routes(blueprint: Blueprint, settings: WhatsAppSettings, inbox, 
             return response.json({"error": "malformed notification"}, status=400)
         try:
             stored = await asyncio.to_thread(inbox().store, webhook)
-        except Exception:
+        except Exception as error:
             # Not stored, so not acknowledged: Meta delivers it again later.
-            logger.exception("WhatsApp webhook could not be stored")
+            unreachable = outage(error)
+            if unreachable:  # one line per delivery while it lasts, not a traceback each time
+                logger.error("WhatsApp webhook could not be stored: %s unreachable", unreachable)
+            else:
+                logger.exception("WhatsApp webhook could not be stored")
             return response.json({"error": "try again"}, status=503)
         if stored:
             wake()

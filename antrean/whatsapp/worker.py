@@ -176,8 +176,12 @@ class Worker:
             self._wake.clear()
             try:
                 await self.dispatch()
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
-                logger.exception("WhatsApp worker could not read the inbox")
+            except Exception as error:  # the database may be briefly unavailable; keep the loop alive
+                unreachable = outage(error)
+                if unreachable:  # one line per poll while it lasts, not a traceback each time
+                    logger.warning("WhatsApp worker could not read the inbox: %s unreachable", unreachable)
+                else:
+                    logger.exception("WhatsApp worker could not read the inbox")
             await self.purge_when_due()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)

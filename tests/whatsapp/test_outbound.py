@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from antrean.media import ticket
 from antrean.media.ticket import code_in_reference
+from antrean.runtime.db import make_engine
 from antrean.whatsapp.graph import GraphClient, GraphError
-from antrean.whatsapp.outbound import choice_messages, split_text
+from antrean.whatsapp.inbox import SENT, Inbox
+from antrean.whatsapp.outbound import Deliverer, choice_messages, split_text
+from antrean.whatsapp.schema import whatsapp_outbox
+from tests.conftest import PostgresSwitch
 
 
 def buttons(*titles):
@@ -141,3 +146,38 @@ def test_whatsapp_uploads_the_drawn_ticket_for_a_reference_and_links_anything_el
     ours, theirs = [m["image"] for m in graph.sent_to("6281234567890")]
     assert ours == {"caption": ticket.MESSAGE_CAPTION, "id": upload.media_id}
     assert theirs == {"link": "https://elsewhere.example/images/tiket.png"}
+
+
+@pytest.mark.integration
+def test_a_reply_sent_as_the_database_goes_away_is_written_down_when_it_is_back(settings, graph, postgres_server_url,
+                                                                               postgres_database):
+    """The reply reached Meta; PostgreSQL then went away before its result was written. The send is
+    not failed (its turn would be replayed and the reply skipped as claimed, its row left "sending"
+    without Meta's id): the result waits for the database, and the reply goes out once."""
+    switch = PostgresSwitch(postgres_server_url, postgres_database)
+    engine = make_engine(postgres_database)
+    inbox = Inbox(engine)
+
+    class DatabaseGoneAfterTheSend(GraphClient):
+        async def send_message(self, phone_number_id, payload):
+            wamid = await super().send_message(phone_number_id, payload)
+            switch.close()
+            asyncio.get_running_loop().call_later(1.5, switch.open)
+            return wamid
+
+    async def main():
+        client = DatabaseGoneAfterTheSend(settings)
+        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
+        await deliverer.deliver((None, 1), "106540352242922", "6281234500001",
+                                {"type": "text", "text": {"body": "Nomor antrean Anda A-001"}})
+        await client.aclose()
+
+    try:
+        asyncio.run(main())
+        with engine.connect() as connection:
+            [row] = connection.execute(select(whatsapp_outbox.c.status, whatsapp_outbox.c.wa_outgoing_id)).all()
+    finally:
+        switch.dispose()
+        engine.dispose()
+    assert [m["text"]["body"] for m in graph.sent] == ["Nomor antrean Anda A-001"]
+    assert row.status == SENT and row.wa_outgoing_id == graph.sent[0]["wamid"]
