@@ -8,12 +8,13 @@ the tracker is saved with the applicant's message in it. The applicant waits for
 never comes, and the WhatsApp worker, seeing a turn that ended normally, marks the message handled
 (the PostgreSQL failure drill left an applicant so).
 
-Here an error from a custom action (in process or on an action server) that `outage()` recognises
-is noted for the turn, and once Rasa's `_run_action` has returned, the turn is ended with
-`ActionOutage`, caused by that error. Nothing of the turn is saved; the lock is released; the
-WhatsApp worker waits the outage out and feeds the message again (its replies already sent are not
-sent twice: they are numbered per message), and the REST channel answers 503 so the client sends
-it again. Any other error in an action is left to Rasa as before."""
+Here an error from a custom action that `outage()` recognises is noted for the turn, and once
+Rasa's `_run_action` has returned, the turn is ended with `ActionOutage`, caused by that error.
+Nothing of the turn is saved; the lock is released; the WhatsApp worker waits the outage out and
+feeds the message again (its replies already sent are not sent twice: they are numbered per
+message), and the REST channel answers 503 so the client sends it again. Any other error in an
+action is left to Rasa as before. The actions must run in process (`actions_module:`, as every
+endpoints file of ours says): an action server answers Rasa a 500 for a bug and for an outage alike."""
 
 from __future__ import annotations
 

@@ -282,8 +282,6 @@ class AssistantSettings(_Area):
                                   "refuses to listen beyond loopback", secret=True)
     public_url: str | None = _var("ANTREAN_PUBLIC_URL", None, "address applicants' QR-ticket links point to",
                                   _http_url, shown="the Rasa server's own address (`http://localhost:5005`)")
-    action_url: str | None = _var("ANTREAN_ACTION_URL", None, "`endpoints.production.yml`: the action server's "
-                                  "webhook (read by Rasa)", _http_url, shown="unset")
     redis_host: str | None = _var("ANTREAN_REDIS_HOST", None, "`endpoints.production.yml`: the Redis lock store's "
                                   "host (read by Rasa)", shown="unset (`python -m antrean cluster`: 127.0.0.1)")
     redis_port: int = _var("ANTREAN_REDIS_PORT", 6379, "… its port", _port)
