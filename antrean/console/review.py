@@ -14,6 +14,7 @@ from antrean.booking.service import BookingService
 from antrean.console.config import ConsoleConfig
 from antrean.review import query
 from antrean.review.sync import SyncResult, sync
+from antrean.runtime.outages import outage
 
 logger = logging.getLogger(__name__)
 CHOICES_SECONDS = 60.0
@@ -38,7 +39,9 @@ class ReviewSource:
             return sync(self.service.engine, self.tracker_engine, self.service.offices, self.service.clock(),
                         max_batches=max_batches, settle_seconds=self.config.review_settle_seconds)
         except SQLAlchemyError as error:
-            logger.warning("conversation sync failed: %s", error.__class__.__name__, exc_info=True)
+            unreachable = outage(error)  # one line per poll while it lasts; a traceback for anything else
+            what = f"{unreachable} unreachable" if unreachable else error.__class__.__name__
+            logger.warning("conversation sync failed: %s", what, exc_info=not unreachable)
             return None
 
     def choices(self) -> dict[str, list[str]]:
