@@ -11,6 +11,7 @@ unreachable the way the drill does it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -112,4 +113,22 @@ def test_the_rest_channel_asks_for_the_message_again_while_the_database_is_out(a
     assert answered.status_code == 200
     assert "hari kedatangan" in "\n".join(m.get("text", "") for m in answered.json())
     assert user_messages(agent, sender)[-1] == "2171031708900001"
+    assert user_messages(agent, sender).count("2171031708900001") == 1
+
+
+def test_a_streamed_answer_ends_with_the_error_instead_of_hanging(agent, chat):
+    say, switch, sender = chat
+    say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
+    assert "NIK" in say(photo=card_photo())
+    body = {"sender": sender, "message": "2171031708900001", "metadata": {"office_id": "batam"}}
+
+    with served(AntreanRestInput(token=None), agent.handle_message) as base:
+        switch.close()
+        # Rasa's own stream never ended after an error: the client waited until its timeout.
+        refused = httpx.post(f"{base}/webhook?stream=true", json=body, timeout=30)
+        switch.open()
+        answered = httpx.post(f"{base}/webhook?stream=true", json=body, timeout=30)
+    assert [json.loads(line) for line in refused.text.splitlines()] == [
+        {"error": "the database is unreachable: the message was not handled, send it again"}]
+    assert "hari kedatangan" in "\n".join(json.loads(line).get("text", "") for line in answered.text.splitlines())
     assert user_messages(agent, sender).count("2171031708900001") == 1

@@ -39,7 +39,7 @@ from typing import Any
 
 import rasa.utils.endpoints
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.channels.rest import RestInput
+from rasa.core.channels.rest import QueueOutputChannel, RestInput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -112,6 +112,13 @@ def client_metadata(body: Any) -> dict[str, Any]:
     if dropped:
         logger.info("REST message: %d metadata key(s) only channels may set were dropped", dropped)
     return {key: value for key, value in sent.items() if key in CLIENT_METADATA_KEYS}
+
+
+def not_handled(unreachable: str | None) -> dict[str, str]:
+    """What a REST client is told when its message's turn did not happen."""
+    if unreachable:
+        return {"error": f"{unreachable} is unreachable: the message was not handled, send it again"}
+    return {"error": "the message could not be handled"}
 
 
 class AntreanRestInput(RestInput):
@@ -226,10 +233,27 @@ class AntreanRestInput(RestInput):
             unreachable = outage(error)
             if unreachable:  # the turn did not happen (antrean/assistant/outage_fails_turn.py): send it again
                 logger.warning("REST message not handled: %s unreachable", unreachable)
-                return response.json({"error": f"{unreachable} is unreachable: the message was not handled, "
-                                               "send it again"}, status=503, headers={"Retry-After": "5"})
+                return response.json(not_handled(unreachable), status=503, headers={"Retry-After": "5"})
             logger.exception("REST message could not be handled")
         return response.json(collector.messages)
+
+    @staticmethod
+    async def on_message_wrapper(on_new_message, text, queue, sender_id, input_channel, metadata) -> None:
+        # The streamed answer (`?stream=true`). Rasa's wrapper ends the stream only when the turn
+        # succeeds: after any error the client waited for ever. Here the stream always ends, after
+        # an error line when the turn did not happen.
+        try:
+            await on_new_message(UserMessage(text, QueueOutputChannel(queue), sender_id,
+                                             input_channel=input_channel, metadata=metadata))
+        except Exception as error:
+            unreachable = outage(error)
+            if unreachable:
+                logger.warning("REST message not handled: %s unreachable", unreachable)
+            else:
+                logger.exception("REST message could not be handled")
+            await queue.put(not_handled(unreachable))
+        finally:
+            await queue.put("DONE")
 
     def blueprint(self, on_new_message) -> Blueprint:
         # Rasa's RestInput blueprint, rebuilt: its webhook is an ordinary route, whose whole body
