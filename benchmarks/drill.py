@@ -12,6 +12,9 @@ haproxy) starts a small rush; a few seconds in, one part of the cluster fails an
   false`) and every backend on them is terminated (`pg_terminate_backend`) every 0.2 s for 10 s;
   then connections are allowed again. What the cluster sees is what a PostgreSQL restart shows it:
   every connection dropped, new ones refused, then the database back.
+- `postgresql-restart` (only when named: it stops the machine's PostgreSQL, and with it every
+  other database on it): the real thing — `pg_ctlcluster … stop` (fast shutdown), 10 s without a
+  server, `pg_ctlcluster … start`. Needs the rights to run pg_ctlcluster (root or postgres).
 - `redis`: the cluster's Redis is a redis-server of its own (no persistence, like a lock store):
   SHUTDOWN NOSAVE, 10 s without it, started again on the same port, empty.
 - `console`: the console is stopped (drained at haproxy, SIGTERM) for 10 s and started again.
@@ -79,6 +82,7 @@ from tests.whatsapp import meta
 from tests.whatsapp.server import free_port
 
 DRILLS = ["rasa", "receiver", "postgresql", "redis", "console"]
+ONLY_WHEN_NAMED = ["postgresql-restart"]  # disturbs more than the cluster
 HOLD_SECONDS = 10.0  # how long a part stays down (then the "supervisor" brings it back)
 RETRY_FOR_SECONDS = 300.0  # Meta retries for days; the drill gives up on a delivery after this
 
@@ -210,6 +214,21 @@ def fault_postgresql(setup: Setup) -> str:
             f"for {HOLD_SECONDS:.0f} s ({terminated} terminated); then allowed again")
 
 
+def fault_postgresql_restart(setup: Setup) -> str:
+    admin = create_engine(setup.postgres, future=True)
+    with admin.connect() as connection:
+        cluster = connection.execute(text("SHOW cluster_name")).scalar_one()  # Debian: "15/main"
+    admin.dispose()
+    control = shutil.which("pg_ctlcluster")
+    if control is None or "/" not in cluster:
+        raise RuntimeError("postgresql-restart needs Debian's pg_ctlcluster and a cluster_name such as 15/main")
+    version, name = cluster.split("/", 1)
+    subprocess.run([control, version, name, "stop"], check=True, capture_output=True)
+    time.sleep(HOLD_SECONDS)
+    subprocess.run([control, version, name, "start"], check=True, capture_output=True)
+    return f"PostgreSQL {cluster} stopped (pg_ctlcluster stop) for {HOLD_SECONDS:.0f} s, then started"
+
+
 def fault_redis(setup: Setup) -> str:
     setup.redis.stop()
     time.sleep(HOLD_SECONDS)
@@ -233,7 +252,7 @@ def fault_console(setup: Setup) -> str:
 
 
 FAULTS = {"rasa": fault_rasa, "receiver": fault_receiver, "postgresql": fault_postgresql,
-          "redis": fault_redis, "console": fault_console}
+          "postgresql-restart": fault_postgresql_restart, "redis": fault_redis, "console": fault_console}
 
 
 # --- the applicants, re-sending like Meta -----------------------------------------------------------
@@ -450,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--applicants", type=int, default=30, help="applicants per drill")
     parser.add_argument("--window", type=float, default=20, help="seconds in which their first messages come")
     parser.add_argument("--fault-at", type=float, default=8, help="seconds into each rush the fault starts")
-    parser.add_argument("--drills", default=",".join(DRILLS))
+    parser.add_argument("--drills", default=",".join(DRILLS),
+                        help=f"comma-separated, of {', '.join(DRILLS + ONLY_WHEN_NAMED)}")
     arguments = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not DEFAULT_MODEL.exists():
