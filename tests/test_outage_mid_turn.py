@@ -1,4 +1,5 @@
-"""The booking database lost in the middle of a turn (issue 12 §2, the PostgreSQL drill).
+"""The booking database lost in the middle of a turn (issue 12 §2, the PostgreSQL drill), and the
+REST channel while the database or Redis is out.
 
 Rasa swallows any error a custom action raises ("Bot will continue, but the actions events are
 lost"): a form's validation or question that cannot reach the database would leave the turn saved
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
+from rasa.utils.endpoints import EndpointConfig
 
 from actions import wiring
 from antrean.assistant.rest_channel import AntreanRestInput
@@ -29,7 +31,7 @@ from antrean.runtime.db import make_engine
 from antrean.runtime.outages import outage
 from tests.actions.conftest import card_photo
 from tests.conftest import PostgresSwitch
-from tests.whatsapp.server import served
+from tests.whatsapp.server import free_port, served
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +77,7 @@ def chat(agent, postgres_server_url, postgres_database, offices, clock, codes, t
 
 def user_messages(agent, sender: str) -> list[str]:
     tracker = asyncio.run(agent.tracker_store.retrieve(sender))
-    return [event.text for event in tracker.events if isinstance(event, UserUttered)]
+    return [event.text for event in tracker.events if isinstance(event, UserUttered)] if tracker else []
 
 
 def test_an_outage_inside_an_action_fails_the_turn_so_the_message_is_fed_again(agent, chat):
@@ -132,3 +134,21 @@ def test_a_streamed_answer_ends_with_the_error_instead_of_hanging(agent, chat):
         {"error": "the database is unreachable: the message was not handled, send it again"}]
     assert "hari kedatangan" in "\n".join(json.loads(line).get("text", "") for line in answered.text.splitlines())
     assert user_messages(agent, sender).count("2171031708900001") == 1
+
+
+def test_the_rest_channel_asks_for_the_message_again_while_redis_is_out(agent):
+    """Several Rasa servers share Redis for the conversations' locks: without it no turn may start
+    (two servers could run one conversation at once), and the client is told to send again."""
+    from antrean.assistant.redis_lock_store import RedisMutexLockStore
+
+    sender = f"62812889{uuid.uuid4().int % 10**5:05d}"
+    rasas_own = agent.lock_store
+    agent.lock_store = RedisMutexLockStore(EndpointConfig(url="127.0.0.1", port=free_port()))  # nothing listens
+    try:
+        with served(AntreanRestInput(token=None), agent.handle_message) as base:
+            refused = httpx.post(f"{base}/webhook", json={"sender": sender, "message": "halo"}, timeout=60)
+    finally:
+        agent.lock_store = rasas_own
+    assert refused.status_code == 503
+    assert refused.json() == {"error": "Redis is unreachable: the message was not handled, send it again"}
+    assert user_messages(agent, sender) == []  # no turn
