@@ -71,3 +71,42 @@ def test_the_readme_shows_what_the_model_computes_from_the_committed_measurement
     assert set(measured["cpu_ms_per_turn"]) == set(COMPONENTS)
     table = report(measured, Demand(), Assumptions(), plan(measured))
     assert table in (REPO_ROOT / "README.md").read_text()
+
+
+@pytest.mark.integration
+def test_postgresql_cpu_is_counted_from_the_backends_of_the_runs_databases(postgres_server_url, postgres_database):
+    """`make bench-scale` counts PostgreSQL's CPU from /proc of the backends serving the run's
+    databases, polled while it lasts: the work of a backend of the run's database is counted, that
+    of another database's backend is not."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from benchmarks.scale import PostgresBackends
+
+    busy_query = text("SELECT count(*) FROM generate_series(1, 3000000) AS n WHERE n % 7 = 0")
+    one_backend_each = text("SET max_parallel_workers_per_gather = 0")
+    backends = PostgresBackends(postgres_server_url, [make_url(postgres_database).database], every=0.1)
+    ours = create_engine(postgres_database, future=True)
+    elsewhere = create_engine(postgres_server_url, future=True)  # the maintenance database: not the run's
+    try:
+        with ours.connect() as connection, elsewhere.connect() as other:
+            connection.execute(one_backend_each)
+            other.execute(one_backend_each)
+            with backends:
+                started = time.perf_counter()
+                assert connection.execute(busy_query).scalar_one() == 3000000 // 7
+                ours_took = time.perf_counter() - started
+                for _ in range(3):
+                    other.execute(busy_query)
+            counted = backends.cpu_seconds
+    finally:
+        backends.close()
+        ours.dispose()
+        elsewhere.dispose()
+    # The run's query (~0.3 s of CPU here) is counted; the other database's three are not (a backend
+    # cannot use more CPU than the wall time its query took, give or take a clock tick).
+    assert counted >= 0.05
+    assert counted < ours_took + 0.05
+    assert backends.peak[make_url(postgres_database).database] >= 1

@@ -198,7 +198,10 @@ def test_bench_scale_measures_one_and_two_servers(cluster, postgres_server_url, 
     for run in (one, two):
         assert run.booked == run.conversations  # every registration ended with its booking
         assert run.turns == 6 * run.conversations
-        assert run.cpu_seconds["Rasa servers"] > 0 and run.cpu_seconds["PostgreSQL"] > 0
+        # PostgreSQL's backends do ~10 ms of work in a run this small, and Linux samples CPU time in
+        # 10 ms ticks: it may show as 0 (CI did). That it is counted is tested on a query that
+        # takes measurable time (tests/test_capacity_model.py); here it must not go wrong.
+        assert run.cpu_seconds["Rasa servers"] > 0 and run.cpu_seconds["PostgreSQL"] >= 0
         assert run.peak_connections["bookings"] > 0 and run.peak_connections["conversations"] > 0
         assert run.database_bytes["conversations"] >= 0
     assert two.servers == 2 and int(cluster.server_stats("rasa2")["stot"]) > second_before
