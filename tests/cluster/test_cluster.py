@@ -4,6 +4,8 @@ that two servers never handle one sender at once, and that stopping a server dra
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -145,22 +147,54 @@ def test_whatsapp_messages_through_both_receivers_are_each_answered_once(cluster
     assert len(replies) == len(set(replies))  # and no reply written twice
 
 
+@contextlib.contextmanager
+def conversation_locked(cluster: Cluster, sender: str):
+    """Holds `sender`'s conversation lock in the cluster's Redis, as a turn on another server would,
+    until the event it yields is set (or the block ends)."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    from antrean.assistant.redis_lock_store import RedisMutexLockStore
+
+    assistant = cluster.settings().assistant
+    store = RedisMutexLockStore(EndpointConfig(url=assistant.redis_host or "127.0.0.1", port=assistant.redis_port,
+                                               db=assistant.redis_db, key_prefix=assistant.redis_key_prefix,
+                                               password=assistant.redis_password))
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        async with store.lock(sender):
+            held.set()
+            await asyncio.to_thread(release.wait, 120)
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    assert held.wait(30)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join(60)
+
+
 def test_stopping_a_server_drains_it_first_and_it_comes_back(cluster):
     tokens = server_tokens(cluster)
     sender = next(f"62812000004{n:02d}" for n in range(50)
                   if tokens[say(cluster.urls["rest_webhook"], f"62812000004{n:02d}").headers[WORKER_HEADER]] == "rasa2")
     in_flight: list[httpx.Response] = []
-    request = threading.Thread(target=lambda: in_flight.append(say(cluster.urls["rest_webhook"], sender)))
-    request.start()
-    deadline = time.monotonic() + 10
-    while int(cluster.server_stats("rasa2")["scur"] or 0) == 0 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    caught_in_flight = int(cluster.server_stats("rasa2")["scur"] or 0) > 0
-
-    drained_seconds = cluster.stop_server("rasa2")
+    # The sender's conversation is locked, so the request waits at rasa2 until the drain has begun,
+    # however fast or slow the machine (unheld, a loaded machine answered it before it was seen).
+    with conversation_locked(cluster, sender) as release:
+        request = threading.Thread(target=lambda: in_flight.append(say(cluster.urls["rest_webhook"], sender)))
+        request.start()
+        deadline = time.monotonic() + 30
+        while int(cluster.server_stats("rasa2")["scur"] or 0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        caught_in_flight = int(cluster.server_stats("rasa2")["scur"] or 0) > 0
+        threading.Timer(1.0, release.set).start()  # the turn elsewhere ends while rasa2 is draining
+        drained_seconds = cluster.stop_server("rasa2")
     request.join(timeout=180)
 
-    assert caught_in_flight and drained_seconds > 0  # the drain had a request to wait for
+    assert caught_in_flight and drained_seconds > 0.5  # the drain waited for the request it had
     assert in_flight[0].status_code == 200 and FEE_ANSWER in reply_text(in_flight[0])  # answered, not cut off
     assert cluster.servers["rasa2"].returncode is not None
     after = say(cluster.urls["rest_webhook"], sender)  # the sender moves to the server still running
