@@ -118,11 +118,14 @@ class Deliverer:
 
     async def deliver(self, turn: tuple[int | None, int], phone_number_id: str, wa_id: str, payload: dict,
                       choices: list[str] | None = None) -> None:
+        # Everything read from the database comes before the claim: once a reply is claimed, a
+        # replayed turn never sends it again, so an outage between the claim and the send would lose it.
+        to = None if self.records_only(wa_id) else await self.address(wa_id)
         outbox_id = await self._claim(turn, phone_number_id, wa_id, payload, choices)
-        if outbox_id is None or self.records_only(wa_id):
+        if outbox_id is None or to is None:
             return
         try:
-            wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
+            wamid = await self.graph.send_message(phone_number_id, {**to, **payload})
         except GraphError as error:
             await self._record(self.inbox.reply_failed, outbox_id, error.code)
             return
@@ -136,18 +139,20 @@ class Deliverer:
         if code is not None:
             image["caption"] = ticket.MESSAGE_CAPTION
         payload = {"type": "image", "image": image}
+        # As in `deliver`: the address and the ticket (the booking) are read before the claim.
+        to = None if self.records_only(wa_id) else await self.address(wa_id)
+        png = await asyncio.to_thread(self.render_ticket, code) if to is not None and code is not None else None
         outbox_id = await self._claim(turn, phone_number_id, wa_id, payload, None)
-        if outbox_id is None or self.records_only(wa_id):
+        if outbox_id is None or to is None:
             return
         try:
             if code is not None:
-                png = await asyncio.to_thread(self.render_ticket, code)
                 if png is None:
                     logger.error("QR ticket for a booking code we sent could not be rendered")
                     await self._record(self.inbox.reply_failed, outbox_id, None)
                     return
                 image["id"] = await self.graph.upload_media(phone_number_id, png, "image/png", "tiket.png")
-            wamid = await self.graph.send_message(phone_number_id, {**await self.address(wa_id), **payload})
+            wamid = await self.graph.send_message(phone_number_id, {**to, **payload})
         except GraphError as error:
             await self._record(self.inbox.reply_failed, outbox_id, error.code)
             return

@@ -4,6 +4,7 @@ retries, against the stand-in."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -180,4 +181,39 @@ def test_a_reply_sent_as_the_database_goes_away_is_written_down_when_it_is_back(
         switch.dispose()
         engine.dispose()
     assert [m["text"]["body"] for m in graph.sent] == ["Nomor antrean Anda A-001"]
+    assert row.status == SENT and row.wa_outgoing_id == graph.sent[0]["wamid"]
+
+
+@pytest.mark.integration
+def test_a_reply_claimed_as_the_database_goes_away_is_still_sent_once(settings, graph, postgres_server_url,
+                                                                     postgres_database):
+    """Once claimed, a reply is never sent by a replayed turn: nothing read from the database may
+    stand between the claim and the send (the address was read there, and an outage lost the reply)."""
+    switch = PostgresSwitch(postgres_server_url, postgres_database)
+    engine = make_engine(postgres_database)
+
+    class DatabaseGoneAfterTheClaim(Inbox):
+        def claim_reply(self, *args, **kwargs):
+            claimed = super().claim_reply(*args, **kwargs)
+            switch.close()
+            threading.Timer(1.5, switch.open).start()
+            return claimed
+
+    inbox = DatabaseGoneAfterTheClaim(engine)
+
+    async def main():
+        client = GraphClient(settings)
+        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
+        await deliverer.deliver((None, 1), "106540352242922", "6281234500002",
+                                {"type": "text", "text": {"body": "Pilih hari kedatangan"}})
+        await client.aclose()
+
+    try:
+        asyncio.run(main())
+        with engine.connect() as connection:
+            [row] = connection.execute(select(whatsapp_outbox.c.status, whatsapp_outbox.c.wa_outgoing_id)).all()
+    finally:
+        switch.dispose()
+        engine.dispose()
+    assert [m["text"]["body"] for m in graph.sent] == ["Pilih hari kedatangan"]
     assert row.status == SENT and row.wa_outgoing_id == graph.sent[0]["wamid"]
