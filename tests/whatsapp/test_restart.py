@@ -1,7 +1,8 @@
 """Crash recovery through the real stack: a stream of signed messages from several applicants,
 the Rasa server killed with SIGKILL in the middle of it and started again. Every message the
 webhook acknowledged is stored, processed and answered, and no reply reaches WhatsApp twice —
-counted from the inbox/outbox tables and the Graph API stand-in's record."""
+counted from the inbox/outbox tables and the Graph API stand-in's record. (A reply whose send the
+kill interrupted is not repeated: at most once.)"""
 
 from __future__ import annotations
 
@@ -110,9 +111,19 @@ def test_killing_the_rasa_server_mid_stream_loses_nothing_and_answers_nothing_tw
     assert {row.outcome for row in stored} <= {ANSWERED, ALREADY_HANDLED}
     answered = Counter(row.inbox_id for row in replies)
     assert all(answered[row.id] >= 1 for row in stored), "a message without any reply"
-    assert all(row.status == "sent" for row in replies)
-    # Exactly once at WhatsApp: one /messages call per outbox row, each under its own id.
-    assert len(graph.sent) == len(replies)
-    assert sorted(m["wamid"] for m in graph.sent) == sorted(row.wa_outgoing_id for row in replies)
+    # A reply is claimed (its row written) before it is sent, and a replayed turn never sends a
+    # claimed reply again: at most once, as Meta's API has no idempotency key. A reply whose send
+    # the kill interrupted stays "sending" — at most one per conversation, as a conversation's
+    # replies go out one after the other (loaded machines kill inside that window now and then).
+    in_doubt = [row for row in replies if row.status != "sent"]
+    assert all(row.status == "sending" for row in in_doubt)
+    assert len({row.wa_id for row in in_doubt}) == len(in_doubt) <= len(SENDERS)
+    # Never twice at WhatsApp: every reply recorded sent went out once under its own id, and at most
+    # the ones in doubt besides.
+    wamids = [m["wamid"] for m in graph.sent]
+    assert len(wamids) == len(set(wamids))
+    assert {row.wa_outgoing_id for row in replies if row.status == "sent"} <= set(wamids)
     for sender in SENDERS:
-        assert len(graph.sent_to(sender)) == sum(1 for row in replies if row.wa_id == sender)
+        rows = [row for row in replies if row.wa_id == sender]
+        sent = sum(1 for row in rows if row.status == "sent")
+        assert sent <= len(graph.sent_to(sender)) <= len(rows)
