@@ -75,6 +75,15 @@ def chat(agent, postgres_server_url, postgres_database, offices, clock, codes, t
         engine.dispose()
 
 
+NIK = "2171031708900001"
+
+
+def reach_the_nik_question(say) -> None:
+    """The `#` text and the e-KTP photo: the assistant asks for the NIK, whose turn needs the database."""
+    say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
+    assert "NIK" in say(photo=card_photo())
+
+
 def user_messages(agent, sender: str) -> list[str]:
     tracker = asyncio.run(agent.tracker_store.retrieve(sender))
     return [event.text for event in tracker.events if isinstance(event, UserUttered)] if tracker else []
@@ -82,26 +91,24 @@ def user_messages(agent, sender: str) -> list[str]:
 
 def test_an_outage_inside_an_action_fails_the_turn_so_the_message_is_fed_again(agent, chat):
     say, switch, sender = chat
-    say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
-    assert "NIK" in say(photo=card_photo())
+    reach_the_nik_question(say)
     before = user_messages(agent, sender)
 
     switch.close()  # the NIK's turn validates it and asks the day: both need the booking database
     with pytest.raises(Exception) as raised:
-        say("2171031708900001")
+        say(NIK)
     assert outage(raised.value) == "the database"  # what the worker waits out, keeping the message
     assert user_messages(agent, sender) == before  # the failed turn was not saved
 
     switch.open()
-    assert "hari kedatangan" in say("2171031708900001")  # fed again: the turn the applicant expected
-    assert user_messages(agent, sender) == [*before, "2171031708900001"]
+    assert "hari kedatangan" in say(NIK)  # fed again: the turn the applicant expected
+    assert user_messages(agent, sender) == [*before, NIK]
 
 
 def test_the_rest_channel_asks_for_the_message_again_while_the_database_is_out(agent, chat):
     say, switch, sender = chat
-    say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
-    assert "NIK" in say(photo=card_photo())
-    body = {"sender": sender, "message": "2171031708900001", "metadata": {"office_id": "batam"}}
+    reach_the_nik_question(say)
+    body = {"sender": sender, "message": NIK, "metadata": {"office_id": "batam"}}
 
     with served(AntreanRestInput(token=None), agent.handle_message) as base:
         switch.close()
@@ -114,15 +121,14 @@ def test_the_rest_channel_asks_for_the_message_again_while_the_database_is_out(a
         answered = httpx.post(f"{base}/webhook", json=body, timeout=60)
     assert answered.status_code == 200
     assert "hari kedatangan" in "\n".join(m.get("text", "") for m in answered.json())
-    assert user_messages(agent, sender)[-1] == "2171031708900001"
-    assert user_messages(agent, sender).count("2171031708900001") == 1
+    assert user_messages(agent, sender)[-1] == NIK
+    assert user_messages(agent, sender).count(NIK) == 1
 
 
 def test_a_streamed_answer_ends_with_the_error_instead_of_hanging(agent, chat):
     say, switch, sender = chat
-    say("mau perpanjang paspor, Budi Santoso#17-08-1990#Jl. Raya Sekupang No. 12 Tiban Baru")
-    assert "NIK" in say(photo=card_photo())
-    body = {"sender": sender, "message": "2171031708900001", "metadata": {"office_id": "batam"}}
+    reach_the_nik_question(say)
+    body = {"sender": sender, "message": NIK, "metadata": {"office_id": "batam"}}
 
     with served(AntreanRestInput(token=None), agent.handle_message) as base:
         switch.close()
@@ -133,7 +139,7 @@ def test_a_streamed_answer_ends_with_the_error_instead_of_hanging(agent, chat):
     assert [json.loads(line) for line in refused.text.splitlines()] == [
         {"error": "the database is unreachable: the message was not handled, send it again"}]
     assert "hari kedatangan" in "\n".join(json.loads(line).get("text", "") for line in answered.text.splitlines())
-    assert user_messages(agent, sender).count("2171031708900001") == 1
+    assert user_messages(agent, sender).count(NIK) == 1
 
 
 def test_the_rest_channel_asks_for_the_message_again_while_redis_is_out(agent):

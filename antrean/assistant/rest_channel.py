@@ -114,6 +114,17 @@ def client_metadata(body: Any) -> dict[str, Any]:
     return {key: value for key, value in sent.items() if key in CLIENT_METADATA_KEYS}
 
 
+def _log_unhandled(error: Exception) -> str | None:
+    """Logs a message whose turn failed (one line for an outage, the traceback for anything else);
+    returns what was unreachable, if that was why. Called from an `except` block."""
+    unreachable = outage(error)
+    if unreachable:
+        logger.warning("REST message not handled: %s unreachable", unreachable)
+    else:
+        logger.exception("REST message could not be handled")
+    return unreachable
+
+
 def not_handled(unreachable: str | None) -> dict[str, str]:
     """What a REST client is told when its message's turn did not happen."""
     if unreachable:
@@ -230,11 +241,9 @@ class AntreanRestInput(RestInput):
         except asyncio.CancelledError:
             logger.error("REST message timed out")
         except Exception as error:
-            unreachable = outage(error)
+            unreachable = _log_unhandled(error)
             if unreachable:  # the turn did not happen (antrean/assistant/outage_fails_turn.py): send it again
-                logger.warning("REST message not handled: %s unreachable", unreachable)
                 return response.json(not_handled(unreachable), status=503, headers={"Retry-After": "5"})
-            logger.exception("REST message could not be handled")
         return response.json(collector.messages)
 
     @staticmethod
@@ -246,12 +255,7 @@ class AntreanRestInput(RestInput):
             await on_new_message(UserMessage(text, QueueOutputChannel(queue), sender_id,
                                              input_channel=input_channel, metadata=metadata))
         except Exception as error:
-            unreachable = outage(error)
-            if unreachable:
-                logger.warning("REST message not handled: %s unreachable", unreachable)
-            else:
-                logger.exception("REST message could not be handled")
-            await queue.put(not_handled(unreachable))
+            await queue.put(not_handled(_log_unhandled(error)))
         finally:
             await queue.put("DONE")
 

@@ -149,6 +149,20 @@ def test_whatsapp_uploads_the_drawn_ticket_for_a_reference_and_links_anything_el
     assert theirs == {"link": "https://elsewhere.example/images/tiket.png"}
 
 
+def deliver_one_reply(settings, inbox, client_class, wa_id: str, body: str):
+    """Delivers one text reply through `inbox` (PostgreSQL) and returns its outbox row."""
+    async def main():
+        client = client_class(settings)
+        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
+        await deliverer.deliver((None, 1), "106540352242922", wa_id, {"type": "text", "text": {"body": body}})
+        await client.aclose()
+
+    asyncio.run(main())
+    with inbox.engine.connect() as connection:
+        [row] = connection.execute(select(whatsapp_outbox.c.status, whatsapp_outbox.c.wa_outgoing_id)).all()
+    return row
+
+
 @pytest.mark.integration
 def test_a_reply_sent_as_the_database_goes_away_is_written_down_when_it_is_back(settings, graph, postgres_server_url,
                                                                                postgres_database):
@@ -157,7 +171,6 @@ def test_a_reply_sent_as_the_database_goes_away_is_written_down_when_it_is_back(
     without Meta's id): the result waits for the database, and the reply goes out once."""
     switch = PostgresSwitch(postgres_server_url, postgres_database)
     engine = make_engine(postgres_database)
-    inbox = Inbox(engine)
 
     class DatabaseGoneAfterTheSend(GraphClient):
         async def send_message(self, phone_number_id, payload):
@@ -166,17 +179,9 @@ def test_a_reply_sent_as_the_database_goes_away_is_written_down_when_it_is_back(
             asyncio.get_running_loop().call_later(1.5, switch.open)
             return wamid
 
-    async def main():
-        client = DatabaseGoneAfterTheSend(settings)
-        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
-        await deliverer.deliver((None, 1), "106540352242922", "6281234500001",
-                                {"type": "text", "text": {"body": "Nomor antrean Anda A-001"}})
-        await client.aclose()
-
     try:
-        asyncio.run(main())
-        with engine.connect() as connection:
-            [row] = connection.execute(select(whatsapp_outbox.c.status, whatsapp_outbox.c.wa_outgoing_id)).all()
+        row = deliver_one_reply(settings, Inbox(engine), DatabaseGoneAfterTheSend, "6281234500001",
+                                "Nomor antrean Anda A-001")
     finally:
         switch.dispose()
         engine.dispose()
@@ -199,19 +204,9 @@ def test_a_reply_claimed_as_the_database_goes_away_is_still_sent_once(settings, 
             threading.Timer(1.5, switch.open).start()
             return claimed
 
-    inbox = DatabaseGoneAfterTheClaim(engine)
-
-    async def main():
-        client = GraphClient(settings)
-        deliverer = Deliverer(inbox, client, render_ticket=lambda code: None)
-        await deliverer.deliver((None, 1), "106540352242922", "6281234500002",
-                                {"type": "text", "text": {"body": "Pilih hari kedatangan"}})
-        await client.aclose()
-
     try:
-        asyncio.run(main())
-        with engine.connect() as connection:
-            [row] = connection.execute(select(whatsapp_outbox.c.status, whatsapp_outbox.c.wa_outgoing_id)).all()
+        row = deliver_one_reply(settings, DatabaseGoneAfterTheClaim(engine), GraphClient, "6281234500002",
+                                "Pilih hari kedatangan")
     finally:
         switch.dispose()
         engine.dispose()
